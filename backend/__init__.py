@@ -1,0 +1,1 @@
+"""SmartLic search service: PNCP procurement search by business sector."""

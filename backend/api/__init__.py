@@ -1,0 +1,10 @@
+"""HTTP routes: parse, call, shape the answer."""
+
+from fastapi import APIRouter
+
+from backend.api import busca, health, setores
+
+router = APIRouter(prefix="/v1")
+router.include_router(busca.router)
+router.include_router(setores.router)
+router.include_router(health.router)

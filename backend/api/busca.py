@@ -1,0 +1,32 @@
+"""Searches: run one, read one back."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException
+
+from backend.api.deps import Services
+from backend.schemas import BuscaRequest, BuscaResponse, SearchStatus
+from backend.search_pipeline import run_search
+
+router = APIRouter(tags=["busca"])
+
+
+@router.post("/buscar", response_model=BuscaResponse)
+async def buscar(request: BuscaRequest, services: Services) -> BuscaResponse:
+    """Licitações of the chosen UFs and dates that match the sector, best first."""
+    return await run_search(request, services)
+
+
+@router.get("/buscar/{search_id}/status", response_model=SearchStatus)
+async def status(search_id: UUID, services: Services) -> SearchStatus:
+    stored = await services.store.get(search_id)
+    if stored is None:
+        raise HTTPException(status_code=404, detail="Busca não encontrada ou expirada.")
+    return SearchStatus(
+        search_id=stored.search_id,
+        created_at=stored.created_at,
+        total_filtrado=stored.total_filtrado,
+        ufs_com_falha=stored.ufs_com_falha,
+    )

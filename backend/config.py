@@ -1,0 +1,49 @@
+"""Settings: the only place that reads the environment.
+
+Every other module receives a `Settings` (or the values it needs) from the lifespan, so tests
+build their own without touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_PNCP = "demo"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    redis_url: str = "redis://localhost:6379/0"
+    database_url: str = "sqlite:///./var/smartlic.db"
+
+    pncp_base_url: str = Field(
+        default="https://pncp.gov.br/api/consulta",
+        description="PNCP consulta API root, or 'demo' for built-in generated records.",
+    )
+    pncp_concurrency: int = Field(default=8, ge=1, le=64, description="Parallel PNCP requests per search.")
+    pncp_timeout: float = Field(default=20.0, gt=0, description="Seconds per PNCP request.")
+    pncp_max_retries: int = Field(default=3, ge=0, le=10, description="Retries after the first attempt.")
+    pncp_backoff_base: float = Field(default=1.0, ge=0, description="First backoff in seconds, doubled per retry.")
+    pncp_backoff_max: float = Field(default=10.0, ge=0, description="Longest single wait, Retry-After included.")
+    pncp_max_pages: int = Field(default=40, ge=1, description="Pages read per UF and modalidade (50 records each).")
+
+    search_ttl_hours: int = Field(default=24, ge=1, description="How long a stored search can be read back.")
+
+    port: int = 8000
+    web_concurrency: int = 2
+
+    @property
+    def pncp_is_demo(self) -> bool:
+        return self.pncp_base_url.strip().lower() == DEMO_PNCP
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """Filesystem path of a SQLite database, so the lifespan can create its folder."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url[len(prefix):])
+        return None

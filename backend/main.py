@@ -1,0 +1,36 @@
+"""The web application: `create_app()` and the lifespan that owns the process's services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from backend import api
+from backend.api.errors import install_error_handlers
+from backend.config import Settings
+from backend.services import open_services
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app; settings come from the environment unless given (tests give their own)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with open_services(settings) as services:
+            yield {"services": services}
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = FastAPI(
+        title="SmartLic busca",
+        summary="Licitações do PNCP filtradas pelo setor da sua empresa.",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(api.router)
+    return app

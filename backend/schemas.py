@@ -1,0 +1,139 @@
+"""Request and answer shapes of the HTTP API (the contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from backend.codes import DEFAULT_MODALIDADES, MODALIDADES, UFS
+
+MAX_WINDOW_DAYS = 365
+
+
+class BuscaRequest(BaseModel):
+    """A search: which states, which publication dates, which sector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    search_id: UUID | None = Field(default=None, description="Client-made UUID; the server makes one when absent.")
+    ufs: Annotated[list[str], Field(min_length=1, max_length=27, description="UF codes, e.g. ['SP', 'RJ'].")]
+    data_inicial: date = Field(description="First publication date (YYYY-MM-DD).")
+    data_final: date = Field(description="Last publication date (YYYY-MM-DD), at most 365 days after data_inicial.")
+    setor_id: str = Field(description="A sector id from GET /v1/setores.")
+    modalidades: list[int] | None = Field(
+        default=None, description="PNCP modalidade codes; default 4, 5, 6, 7 (concorrências and pregões)."
+    )
+    valor_minimo: float | None = Field(default=None, ge=0)
+    valor_maximo: float | None = Field(default=None, ge=0)
+    termos_busca: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Extra terms separated by commas; when given, a licitação must also contain one of them.",
+    )
+    somente_abertas: bool = Field(default=True, description="Keep only licitações still taking proposals.")
+
+    @field_validator("ufs")
+    @classmethod
+    def _known_ufs(cls, ufs: list[str]) -> list[str]:
+        normalized = [uf.strip().upper() for uf in ufs]
+        unknown = [uf for uf in normalized if uf not in UFS]
+        if unknown:
+            raise ValueError(f"UF desconhecida: {', '.join(unknown)}. Use siglas como SP, RJ, MG.")
+        return list(dict.fromkeys(normalized))
+
+    @field_validator("modalidades")
+    @classmethod
+    def _known_modalidades(cls, modalidades: list[int] | None) -> list[int] | None:
+        if modalidades is None:
+            return None
+        if not modalidades:
+            raise ValueError("Informe ao menos uma modalidade ou omita o campo.")
+        unknown = [m for m in modalidades if m not in MODALIDADES]
+        if unknown:
+            raise ValueError(f"Modalidade desconhecida: {unknown}. Códigos válidos: 1 a 13.")
+        return sorted(set(modalidades))
+
+    @field_validator("termos_busca")
+    @classmethod
+    def _blank_terms_are_none(cls, termos: str | None) -> str | None:
+        return termos if termos and termos.strip() else None
+
+    @field_validator("data_final")
+    @classmethod
+    def _window(cls, data_final: date, info: ValidationInfo) -> date:
+        data_inicial = info.data.get("data_inicial")
+        if data_inicial is None:
+            return data_final
+        if data_final < data_inicial:
+            raise ValueError("a data final não pode ser anterior à data inicial.")
+        if (data_final - data_inicial).days > MAX_WINDOW_DAYS:
+            raise ValueError(f"o período não pode passar de {MAX_WINDOW_DAYS} dias; divida a busca.")
+        return data_final
+
+    @field_validator("valor_maximo")
+    @classmethod
+    def _value_range(cls, valor_maximo: float | None, info: ValidationInfo) -> float | None:
+        valor_minimo = info.data.get("valor_minimo")
+        if valor_maximo is not None and valor_minimo is not None and valor_minimo > valor_maximo:
+            raise ValueError("o valor máximo não pode ser menor que o valor mínimo.")
+        return valor_maximo
+
+    @property
+    def modalidades_efetivas(self) -> tuple[int, ...]:
+        return tuple(self.modalidades) if self.modalidades else DEFAULT_MODALIDADES
+
+
+class Licitacao(BaseModel):
+    """One procurement opportunity, normalised from a PNCP record."""
+
+    codigo_pncp: str = Field(description="numeroControlePNCP, unique across PNCP.")
+    objeto: str
+    orgao: str
+    uf: str
+    municipio: str | None = None
+    codigo_ibge: str | None = None
+    valor_estimado: float | None = Field(default=None, description="Null when the budget is confidential (PNCP sends 0).")
+    modalidade: str
+    modalidade_id: int
+    data_publicacao: datetime | None = Field(default=None, description="Brasília time, no offset.")
+    data_abertura: datetime | None = None
+    data_encerramento: datetime | None = None
+    situacao: str
+    situacao_id: int
+    link: str = Field(description="Where to bid: the origin system, or the PNCP page when PNCP has no origin link.")
+    link_pncp: str | None = Field(default=None, description="The record's public PNCP page.")
+    palavras_encontradas: list[str] = Field(default_factory=list, description="Sector keywords found in the objeto.")
+    relevancia: float = 0.0
+
+
+class FalhaUF(BaseModel):
+    uf: str
+    mensagem: str
+
+
+class BuscaResponse(BaseModel):
+    search_id: UUID
+    licitacoes: list[Licitacao]
+    total_raw: int = Field(description="Records read from PNCP, before dedupe and filtering.")
+    total_filtrado: int
+    ufs_com_falha: list[FalhaUF] = Field(
+        default_factory=list, description="UFs PNCP could not fully answer; their results may be partial."
+    )
+    avisos: list[str] = Field(default_factory=list, description="Readable notes, e.g. truncated pages.")
+    tempos_ms: dict[str, float] = Field(default_factory=dict, description="Duration of each stage.")
+
+
+class SearchStatus(BaseModel):
+    search_id: UUID
+    created_at: datetime
+    total_filtrado: int
+    ufs_com_falha: list[FalhaUF] = Field(default_factory=list)
+
+
+class Setor(BaseModel):
+    id: str
+    nome: str
+    descricao: str

@@ -1,0 +1,133 @@
+"""One search, stage by stage: validate, fetch, normalise, filter, rank, persist.
+
+The pipeline decides; the adapters it is handed (`Services`) do the I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+from backend.codes import now_brasilia
+from backend.filtering import Criteria, TermMatcher, filter_and_rank, split_terms
+from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF
+from backend.sectors import Sector
+from backend.services import Services
+from backend.sources.pncp import UFResult, describe_failure
+from backend.sources.pncp_records import normalize_records
+
+logger = logging.getLogger(__name__)
+
+
+class SearchRejected(Exception):
+    """The request is well formed but cannot be searched (e.g. an unknown sector)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+class SearchFailed(Exception):
+    """The search itself could not be done; `message` is for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(slots=True)
+class SearchContext:
+    """State of one search as it moves through the stages."""
+
+    search_id: UUID
+    request: BuscaRequest
+    sector: Sector
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_ms[name] = round((time.perf_counter() - started) * 1000, 1)
+
+
+def criteria_for(request: BuscaRequest, sector: Sector) -> Criteria:
+    """The request's filters; the sector's value range applies when the user gives none."""
+    own_range = request.valor_minimo is not None or request.valor_maximo is not None
+    return Criteria(
+        ufs=frozenset(request.ufs),
+        modalidades=frozenset(request.modalidades_efetivas),
+        data_inicial=request.data_inicial,
+        data_final=request.data_final,
+        now=now_brasilia(),
+        valor_minimo=request.valor_minimo if own_range else sector.valor_minimo,
+        valor_maximo=request.valor_maximo if own_range else sector.valor_maximo,
+        somente_abertas=request.somente_abertas,
+        terms=TermMatcher.build(split_terms(request.termos_busca)),
+    )
+
+
+def _notes(results: list[UFResult], attempts: int, max_pages: int) -> tuple[list[FalhaUF], list[str]]:
+    failures = [FalhaUF(uf=r.uf, mensagem=describe_failure(r, attempts)) for r in results if r.failed]
+    notes = [
+        f"{r.uf}: havia mais de {max_pages * 50} publicações por modalidade "
+        f"({', '.join(map(str, r.truncated))}); refine o período para ver todas."
+        for r in results
+        if r.truncated
+    ]
+    return failures, notes
+
+
+async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
+    """Stages 1-5 and persistence; returns the answer the user sees at once."""
+    sector = services.sectors.get(request.setor_id)
+    if sector is None:
+        raise SearchRejected("setor_id", f"setor desconhecido: {request.setor_id!r}. Consulte GET /v1/setores.")
+    ctx = SearchContext(search_id=request.search_id or uuid4(), request=request, sector=sector)
+
+    with ctx.stage("fetch"):
+        results = await services.pncp.fetch_ufs(
+            request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final
+        )
+    failures, notes = _notes(results, services.pncp.attempts, services.pncp.max_pages)
+    if all(r.failed and not r.records for r in results):
+        raise SearchFailed(
+            "O PNCP não respondeu para nenhuma das UFs escolhidas. Tente novamente em alguns minutos. "
+            + " ".join(f.mensagem for f in failures)
+        )
+    raw = [record for r in results for record in r.records]
+
+    with ctx.stage("normalize"):
+        licitacoes = normalize_records(raw)
+    with ctx.stage("filter"):
+        matched = filter_and_rank(licitacoes, sector.rules, criteria_for(request, sector))
+    with ctx.stage("persist"):
+        await services.store.save_results(
+            ctx.search_id,
+            request=request.model_dump(mode="json"),
+            setor_id=sector.id,
+            total_raw=len(raw),
+            licitacoes=matched,
+            ufs_com_falha=failures,
+            avisos=notes,
+        )
+    logger.info(
+        "search %s: %d raw, %d kept, %d UFs failed, timings %s",
+        ctx.search_id, len(raw), len(matched), len(failures), ctx.timings_ms,
+    )
+    return BuscaResponse(
+        search_id=ctx.search_id,
+        licitacoes=matched,
+        total_raw=len(raw),
+        total_filtrado=len(matched),
+        ufs_com_falha=failures,
+        avisos=notes,
+        tempos_ms=ctx.timings_ms,
+    )

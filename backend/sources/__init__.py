@@ -1,0 +1,1 @@
+"""Adapters for where licitações come from."""

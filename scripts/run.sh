@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up and runs the service on http://127.0.0.1:${PORT:-8000}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/services.sh redis
+scripts/venv.sh requirements.txt
+exec ./start.sh web

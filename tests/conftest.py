@@ -1,0 +1,124 @@
+"""Shared fixtures: a private Redis, PostgreSQL, the PNCP double, and the app over asgi-lifespan.
+
+Nothing here skips: a missing service fails the run, because CI must have every component.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from backend.config import Settings
+from backend.main import create_app
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of our own on a random port, for the whole session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run scripts/services.sh (the README's test command does).")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """PostgreSQL at TEST_POSTGRES_URL (default 127.0.0.1:5432, database test)."""
+    import asyncio
+
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        await conn.close()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:  # in a thread of its own: the fixture may be requested from inside an event loop
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, probe()).result()
+    except Exception as exc:  # noqa: BLE001 - report whatever stopped the connection
+        pytest.fail(f"PostgreSQL not reachable at {POSTGRES_URL} ({exc}); run scripts/services.sh")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def fake_pncp() -> Iterator[Any]:
+    """The PNCP double over real HTTP on a free port (`tests/fakes/pncp.py`)."""
+    from tests.fakes.pncp import FakePNCP
+
+    with FakePNCP() as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
+    """Settings for a test: private SQLite, private Redis, fast retries; override anything."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": f"sqlite:///{tmp_path / 'smartlic.db'}",
+            "redis_url": redis_url,
+            "pncp_base_url": "demo",
+            "pncp_timeout": 2.0,
+            "pncp_max_retries": 2,
+            "pncp_backoff_base": 0.01,
+            "pncp_backoff_max": 0.05,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return build
+
+
+@pytest.fixture
+def client_for() -> Callable[[Settings], Any]:
+    """`async with client_for(settings) as client`: the app through its lifespan, over ASGI."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def open_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings)
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://smartlic.test") as client:
+                yield client
+
+    return open_client

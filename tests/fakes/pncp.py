@@ -1,0 +1,390 @@
+"""A PNCP double over real HTTP, for client tests and benchmarks.
+
+    with FakePNCP() as fake:                      # uvicorn on a free 127.0.0.1 port
+        fake.script([rate_limited(retry_after=1), db_error_500()], uf="SP", pagina=2)
+        fake.latency = 0.05                        # every request
+        ... httpx.AsyncClient(base_url=fake.base_url) ...
+        assert [r.status for r in fake.requests] == [...]
+
+By default it serves the demo records of `backend.sources.pncp_demo` (same validation,
+pagination, 204 and 400 as the demo app: the code is shared); `set_records([...])` serves a
+fixed list instead. Scripted responses are consumed in order, one per matching request;
+requests no script matches are served normally. Everything here is thread-safe: tests run in
+the main thread while uvicorn serves from its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Union
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from backend.sources import pncp_demo
+
+RATE_LIMIT_HTML = """<html>
+<head>
+    <meta charset="UTF-8">
+    <title>Limite de Requisições Excedido</title>
+</head>
+<body>
+    <h2>Limite de requisições excedido</h2>
+
+    <p>Você excedeu o número de requisições permitidas. Aguarde alguns instantes e tente novamente.</p>
+</body>
+</html>
+"""
+
+MAINTENANCE_HTML = """<!DOCTYPE html>
+<html lang="pt-br">
+<head><meta charset="UTF-8"><title>Portal em manutenção</title></head>
+<body><h1>Portal Nacional de Contratações Públicas</h1>
+<p>O sistema está em manutenção programada. Tente novamente mais tarde.</p></body>
+</html>
+"""
+
+DB_ERROR_TEXT = "Erro na comunicação com o banco de dados."
+
+
+# ------------------------------------------------------------------------------------------
+# What a script can hold
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Canned:
+    """A fixed answer: status, raw body, content type and extra headers."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    kind: str = "canned"
+    after: float = 0.0  # seconds to wait before answering (real 500s take ~30 s)
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """Wait `seconds`, then serve the request normally (a slow page)."""
+
+    seconds: float
+    kind: str = "delay"
+
+
+@dataclass(frozen=True, slots=True)
+class Hang:
+    """Wait `seconds` (long: meant to outlast the client's timeout), then serve normally.
+
+    The wait ends early when the client disconnects or the fake stops.
+    """
+
+    seconds: float = 60.0
+    kind: str = "hang"
+
+
+Scripted = Union[Canned, Delay, Hang]
+
+
+def no_content() -> Canned:
+    """HTTP 204 with an empty body: PNCP's answer for a window without records."""
+    return Canned(204, kind="204")
+
+
+def rate_limited(retry_after: int | float | str | None = None, *, after: float = 0.0) -> Canned:
+    """HTTP 429 as PNCP serves it: an HTML page; `Retry-After` only when given."""
+    headers = (("Retry-After", str(retry_after)),) if retry_after is not None else ()
+    return Canned(429, RATE_LIMIT_HTML.encode("utf-8"), "text/html; charset=UTF-8", headers, kind="429", after=after)
+
+
+def db_error_500(*, after: float = 0.0) -> Canned:
+    """HTTP 500 whose body is a bare string yet labelled application/json, as PNCP does."""
+    return Canned(500, DB_ERROR_TEXT.encode("utf-8"), "application/json", kind="500-text", after=after)
+
+
+def server_error(
+    status: int = 500, message: str = "Failed to obtain JDBC Connection", *, after: float = 0.0
+) -> Canned:
+    """HTTP 5xx with a Spring Boot JSON error body."""
+    reasons = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+    body = {
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "status": status,
+        "error": reasons.get(status, "Error"),
+        "message": message,
+        "path": pncp_demo.PUBLICACAO_PATH,
+    }
+    return Canned(status, json.dumps(body).encode("utf-8"), "application/json", kind=f"{status}-json", after=after)
+
+
+def maintenance_page(status: int = 200) -> Canned:
+    """An HTML maintenance page, by default with HTTP 200."""
+    return Canned(status, MAINTENANCE_HTML.encode("utf-8"), "text/html; charset=UTF-8", kind="html")
+
+
+def json_body(payload: Any, status: int = 200) -> Canned:
+    """Any JSON payload (e.g. a malformed envelope)."""
+    return Canned(status, json.dumps(payload).encode("utf-8"), "application/json", kind="json")
+
+
+def delay(seconds: float) -> Delay:
+    return Delay(seconds)
+
+
+def hang(seconds: float = 60.0) -> Hang:
+    return Hang(seconds)
+
+
+# ------------------------------------------------------------------------------------------
+# What the fake records
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    """One request the fake received. `status` is None while it is being served."""
+
+    params: dict[str, str]
+    path: str
+    started: float  # time.monotonic() at arrival
+    status: int | None = None
+    finished: float | None = None
+    kind: str = "normal"  # "normal" or the kind of the scripted response used
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished is None else self.finished - self.started
+
+    @property
+    def uf(self) -> str | None:
+        return (self.params.get("uf") or "").upper() or None
+
+    @property
+    def pagina(self) -> int:
+        try:
+            return int(self.params.get("pagina") or 1)
+        except ValueError:
+            return 0
+
+    @property
+    def modalidade(self) -> int | None:
+        try:
+            return int(self.params["codigoModalidadeContratacao"])
+        except (KeyError, ValueError):
+            return None
+
+
+@dataclass(slots=True)
+class _Script:
+    responses: deque[Scripted]
+    uf: str | None
+    modalidade: int | None
+    pagina: int | None
+
+    def matches(self, request: RecordedRequest) -> bool:
+        if self.uf is not None and request.uf != self.uf:
+            return False
+        if self.modalidade is not None and request.modalidade != self.modalidade:
+            return False
+        if self.pagina is not None and request.pagina != self.pagina:
+            return False
+        return True
+
+
+@dataclass(slots=True)
+class _State:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    scripts: list[_Script] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+class FakePNCP:
+    """PNCP's `/v1/contratacoes/publicacao` served by uvicorn in a background thread."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]] | None = None, *, latency: float = 0.0) -> None:
+        self.latency = latency
+        self._state = _State()
+        self._source: pncp_demo.RecordSource = pncp_demo.demo_source
+        if records is not None:
+            self.set_records(records)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._port: int | None = None
+        self._stopping = threading.Event()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakePNCP:
+        if self._thread is not None:
+            raise RuntimeError("FakePNCP already started")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._socket = sock
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._build_app(), log_level="warning", access_log=False, lifespan="off",
+            timeout_graceful_shutdown=1, timeout_keep_alive=30,
+        )
+        self._server = uvicorn.Server(config)
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"FakePNCP:{self._port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("FakePNCP did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    def __enter__(self) -> FakePNCP:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakePNCP not started")
+        return self._port
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The consulta API root, like https://pncp.gov.br/api/consulta."""
+        return f"{self.root_url}/api/consulta"
+
+    # --- what it serves --------------------------------------------------------------------
+
+    def set_records(self, records: Iterable[Mapping[str, Any]] | None) -> None:
+        """Serve these records (filtered by uf, modalidade and date window); None: the demo ones."""
+        self._source = pncp_demo.demo_source if records is None else pncp_demo.fixed_source(list(records))
+
+    def script(
+        self,
+        responses: Scripted | Iterable[Scripted],
+        *,
+        uf: str | None = None,
+        modalidade: int | None = None,
+        pagina: int | None = None,
+    ) -> None:
+        """Queue responses for the requests that match; one is used per request, in order."""
+        items = [responses] if isinstance(responses, (Canned, Delay, Hang)) else list(responses)
+        for item in items:
+            if not isinstance(item, (Canned, Delay, Hang)):
+                raise TypeError(f"not a scripted response: {item!r}")
+        with self._state.lock:
+            self._state.scripts.append(_Script(deque(items), uf.upper() if uf else None, modalidade, pagina))
+
+    @property
+    def pending(self) -> int:
+        """Scripted responses not used yet."""
+        with self._state.lock:
+            return sum(len(s.responses) for s in self._state.scripts)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the requests received so far, in arrival order."""
+        with self._state.lock:
+            return list(self._state.requests)
+
+    @property
+    def max_in_flight(self) -> int:
+        """Most requests served at the same time since the last reset."""
+        with self._state.lock:
+            return self._state.max_in_flight
+
+    def reset(self) -> None:
+        """Forget recorded requests and unused scripts."""
+        with self._state.lock:
+            self._state.requests.clear()
+            self._state.scripts.clear()
+            self._state.max_in_flight = self._state.in_flight
+
+    # --- serving -----------------------------------------------------------------------------
+
+    def _take_script(self, request: RecordedRequest) -> Scripted | None:
+        with self._state.lock:
+            for script in self._state.scripts:
+                if script.responses and script.matches(request):
+                    return script.responses.popleft()
+        return None
+
+    async def _sleep(self, seconds: float, request: Request) -> None:
+        """Sleep, waking early if the client went away or the fake is stopping."""
+        if seconds <= 0.2:
+            await asyncio.sleep(max(seconds, 0))
+            return
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 0.05))
+            if await request.is_disconnected():
+                return
+
+    async def _handle(self, request: Request) -> Response:
+        recorded = RecordedRequest(dict(request.query_params), request.url.path, time.monotonic())
+        state = self._state
+        with state.lock:
+            state.requests.append(recorded)
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            if self.latency > 0:
+                await self._sleep(self.latency, request)
+            scripted = self._take_script(recorded)
+            if scripted is not None:
+                recorded.kind = scripted.kind
+            if isinstance(scripted, (Delay, Hang)):
+                await self._sleep(scripted.seconds, request)
+            if isinstance(scripted, Canned):
+                if scripted.after > 0:
+                    await self._sleep(scripted.after, request)
+                response = Response(
+                    scripted.body, status_code=scripted.status, headers=dict(scripted.headers),
+                    media_type=scripted.content_type,
+                )
+            else:
+                response = pncp_demo.publicacao_response(request.query_params, self._source, request.url.path)
+            recorded.status = response.status_code
+            return response
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+                recorded.finished = time.monotonic()
+
+    def _build_app(self) -> Starlette:
+        return Starlette(routes=[Route(path, self._handle, methods=["GET"]) for path in pncp_demo.PUBLICACAO_PATHS])

@@ -1,0 +1,101 @@
+"""search_cache against both databases it supports: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import sqlalchemy as sa
+
+from backend.schemas import FalhaUF
+from backend.search_cache import SearchCache, async_database_url, search_cache
+from backend.sources.pncp_records import to_licitacao
+from tests.records import pncp_record
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchCache]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cache.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    cache = SearchCache.from_url(url, ttl=timedelta(hours=1))
+    if request.param == "postgresql":
+        async with cache._engine.begin() as conn:  # a clean table per test
+            await conn.run_sync(lambda sync: search_cache.drop(sync, checkfirst=True))
+    await cache.create_schema()
+    await cache.create_schema()  # idempotent at every startup
+    yield cache
+    await cache.close()
+
+
+def _licitacoes(n: int):
+    return [to_licitacao(pncp_record(f"Aquisição de uniformes lote {i}", valor=1000.0 * (i + 1))) for i in range(n)]
+
+
+async def test_saved_search_reads_back_identically(store: SearchCache) -> None:
+    search_id = uuid4()
+    licitacoes = _licitacoes(3)
+    falhas = [FalhaUF(uf="RJ", mensagem="RJ: o PNCP está com erro interno (HTTP 500)")]
+    await store.save_results(
+        search_id,
+        request={"ufs": ["SP", "RJ"], "setor_id": "vestuario"},
+        setor_id="vestuario",
+        total_raw=10,
+        licitacoes=licitacoes,
+        ufs_com_falha=falhas,
+        avisos=["nota"],
+    )
+    stored = await store.get(search_id)
+    assert stored is not None
+    assert stored.search_id == search_id
+    assert stored.licitacoes == licitacoes
+    assert stored.total_raw == 10 and stored.total_filtrado == 3
+    assert stored.ufs_com_falha == falhas
+    assert stored.avisos == ["nota"]
+    assert stored.request == {"ufs": ["SP", "RJ"], "setor_id": "vestuario"}
+    assert stored.created_at.tzinfo is not None
+
+
+async def test_saving_again_replaces_and_keeps_one_row(store: SearchCache) -> None:
+    search_id = uuid4()
+    common = dict(request={}, setor_id="vestuario", total_raw=5, ufs_com_falha=[], avisos=[])
+    await store.save_results(search_id, licitacoes=_licitacoes(2), **common)
+    first = await store.get(search_id)
+    await store.save_results(search_id, licitacoes=_licitacoes(4), **common)
+    second = await store.get(search_id)
+    assert second is not None and first is not None
+    assert second.total_filtrado == 4
+    assert second.created_at == first.created_at
+    async with store._engine.connect() as conn:
+        count = await conn.scalar(sa.select(sa.func.count()).select_from(search_cache))
+    assert count == 1
+
+
+async def test_unknown_search_is_none(store: SearchCache) -> None:
+    assert await store.get(uuid4()) is None
+
+
+async def test_expired_search_is_gone_and_cleaned(store: SearchCache) -> None:
+    expired = SearchCache(store._engine, ttl=timedelta(seconds=-1))
+    search_id = uuid4()
+    await expired.save_results(
+        search_id, request={}, setor_id="x", total_raw=0, licitacoes=[], ufs_com_falha=[], avisos=[]
+    )
+    assert await store.get(search_id) is None
+    assert await store.delete_expired() == 1
+
+
+async def test_ping_answers(store: SearchCache) -> None:
+    await store.ping()
+
+
+def test_database_urls_map_to_async_drivers() -> None:
+    assert async_database_url("sqlite:///./var/x.db") == "sqlite+aiosqlite:///./var/x.db"
+    assert async_database_url("postgresql://u@h:5432/d") == "postgresql+asyncpg://u@h:5432/d"
+    assert async_database_url("postgres://u@h/d") == "postgresql+asyncpg://u@h/d"
+    with pytest.raises(ValueError):
+        async_database_url("not a url")
