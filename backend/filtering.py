@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -52,48 +52,92 @@ def word_forms(word: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
-def _term_pattern(term: str) -> str:
-    """Regex for one term: each word in any of its forms; a trailing '*' matches a prefix."""
+# A word of a term: the set of its forms, or a prefix (str) for a trailing "*".
+_Slot = frozenset[str] | str
+_Entry = tuple[str, tuple[_Slot, ...]]  # (term, slots of its second word onwards)
+
+
+def _slots(term: str) -> tuple[_Slot, ...]:
     words = normalize(term.rstrip("*")).split()
     if not words:
         raise ValueError(f"empty term: {term!r}")
+    slots: list[_Slot] = [frozenset(word_forms(w)) for w in words]
     if term.rstrip().endswith("*"):
-        parts = ["(?:" + "|".join(map(re.escape, word_forms(w))) + ")" for w in words[:-1]]
-        parts.append(re.escape(words[-1]) + r"[a-z0-9]*")
-    else:
-        parts = ["(?:" + "|".join(map(re.escape, word_forms(w))) + ")" for w in words]
-    return r" ".join(parts)
+        slots[-1] = words[-1]
+    return tuple(slots)
+
+
+def _fits(token: str, slot: _Slot) -> bool:
+    return token.startswith(slot) if isinstance(slot, str) else token in slot
+
+
+def _longest_first(entries: Iterable[_Entry]) -> tuple[_Entry, ...]:
+    return tuple(sorted(entries, key=lambda entry: -len(entry[1])))
 
 
 @dataclass(frozen=True, slots=True)
 class TermMatcher:
-    """Finds which of a list of terms occur in a normalised text."""
+    """Finds which of a list of terms occur in a normalised text.
+
+    Works on the text's words: a dict from every form of a term's first word to the terms that
+    start with it, so a text costs one lookup per word whatever the number of terms (a regex
+    alternation of a sector's hundreds of forms cost several times more).
+    """
 
     terms: tuple[str, ...]
-    _regex: re.Pattern[str] | None
+    _by_first_word: dict[str, tuple[_Entry, ...]]
+    _by_prefix: tuple[tuple[str, _Entry], ...]  # terms whose first word ends in "*"
+    _prefixes: tuple[str, ...]
+    _prefix_regex: re.Pattern[str] | None  # finds a word starting with one of `_prefixes`
 
     @classmethod
     def build(cls, terms: Iterable[str]) -> TermMatcher:
         unique = tuple(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
-        if not unique:
-            return cls((), None)
-        # One capturing group per term, longest terms first so phrases win over their words.
-        order = sorted(range(len(unique)), key=lambda i: len(unique[i]), reverse=True)
-        ordered = tuple(unique[i] for i in order)
-        body = "|".join(f"({_term_pattern(t)})" for t in ordered)
-        return cls(ordered, re.compile(rf"\b(?:{body})\b"))
+        by_first: dict[str, list[_Entry]] = {}
+        by_prefix: list[tuple[str, _Entry]] = []
+        for term in unique:
+            first, *rest = _slots(term)
+            entry: _Entry = (term, tuple(rest))
+            if isinstance(first, str):
+                by_prefix.append((first, entry))
+            else:
+                for form in first:
+                    by_first.setdefault(form, []).append(entry)
+        index = {form: _longest_first(entries) for form, entries in by_first.items()}
+        prefixes = tuple(prefix for prefix, _ in by_prefix)
+        prefix_regex = re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + ")") if prefixes else None
+        return cls(unique, index, tuple(by_prefix), prefixes, prefix_regex)
+
+    def _candidates(self, word: str) -> tuple[_Entry, ...]:
+        entries = self._by_first_word.get(word, ())
+        if self._prefixes and word.startswith(self._prefixes):
+            entries = _longest_first(entries + tuple(e for prefix, e in self._by_prefix if word.startswith(prefix)))
+        return entries
+
+    def _scan(self, normalized_text: str) -> Iterator[str]:
+        """Terms in order of appearance; a phrase found consumes its words (longest wins)."""
+        words = normalized_text.split()
+        # Most texts contain no term at all: a set test in C rules them out before any loop.
+        if self._by_first_word.keys().isdisjoint(words) and not (
+            self._prefix_regex and self._prefix_regex.search(normalized_text)
+        ):
+            return
+        i, n = 0, len(words)
+        while i < n:
+            step = 1
+            for term, rest in self._candidates(words[i]):
+                if i + len(rest) < n and all(_fits(words[i + 1 + k], slot) for k, slot in enumerate(rest)):
+                    yield term
+                    step += len(rest)
+                    break
+            i += step
 
     def find(self, normalized_text: str) -> list[str]:
         """Distinct terms found, in order of first appearance."""
-        if self._regex is None:
-            return []
-        found: dict[str, None] = {}
-        for match in self._regex.finditer(normalized_text):
-            found[self.terms[match.lastindex - 1]] = None  # type: ignore[operator]
-        return list(found)
+        return list(dict.fromkeys(self._scan(normalized_text)))
 
     def any(self, normalized_text: str) -> bool:
-        return self._regex is not None and self._regex.search(normalized_text) is not None
+        return next(self._scan(normalized_text), None) is not None
 
 
 def split_terms(text: str | None) -> list[str]:
@@ -123,7 +167,13 @@ class Criteria:
     valor_minimo: float | None = None
     valor_maximo: float | None = None
     somente_abertas: bool = True
-    terms: TermMatcher = TermMatcher((), None)
+    terms: TermMatcher = TermMatcher.build(())
+
+
+def mentions_sector(objeto: str, rules: SectorRules) -> bool:
+    """The text test alone: no exclusion and at least one keyword. The cheapest test to run first."""
+    text = normalize(objeto)
+    return not rules.exclusions.any(text) and rules.keywords.any(text)
 
 
 def is_open(licitacao: Licitacao, now: datetime) -> bool:

@@ -10,11 +10,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 from uuid import UUID, uuid4
 
+import anyio
+
 from backend.codes import now_brasilia
-from backend.filtering import Criteria, TermMatcher, filter_and_rank, split_terms
-from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF
+from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
+from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Licitacao
 from backend.sectors import Sector
 from backend.services import Services
 from backend.sources.pncp import UFResult, describe_failure
@@ -85,6 +89,12 @@ def _notes(results: list[UFResult], attempts: int, max_pages: int) -> tuple[list
     return failures, notes
 
 
+def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: Criteria) -> list[Licitacao]:
+    """Stages 3-5: normalise and dedupe, keep what fits the sector and the criteria, rank."""
+    licitacoes = normalize_records(records, objeto_may_match=partial(mentions_sector, rules=sector.rules))
+    return filter_and_rank(licitacoes, sector.rules, criteria)
+
+
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
     """Stages 1-5 and persistence; returns the answer the user sees at once."""
     sector = services.sectors.get(request.setor_id)
@@ -104,10 +114,9 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
         )
     raw = [record for r in results for record in r.records]
 
-    with ctx.stage("normalize"):
-        licitacoes = normalize_records(raw)
     with ctx.stage("filter"):
-        matched = filter_and_rank(licitacoes, sector.rules, criteria_for(request, sector))
+        # Pure CPU over possibly tens of thousands of records: off the event loop.
+        matched = await anyio.to_thread.run_sync(select_licitacoes, raw, sector, criteria_for(request, sector))
     with ctx.stage("persist"):
         await services.store.save_results(
             ctx.search_id,

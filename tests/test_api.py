@@ -59,7 +59,7 @@ async def test_search_answers_matches_ranked_and_stores_them(client, fake_pncp) 
     first = body["licitacoes"][0]
     assert first["palavras_encontradas"] == ["uniforme", "camiseta", "bermuda"]
     assert first["uf"] == "SP" and first["valor_estimado"] == 80_000
-    assert set(body["tempos_ms"]) == {"fetch", "normalize", "filter", "persist"}
+    assert set(body["tempos_ms"]) == {"fetch", "filter", "persist"}
 
     status = await client.get(f"/v1/buscar/{search_id}/status")
     assert status.status_code == 200

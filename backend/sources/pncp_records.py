@@ -7,7 +7,7 @@ string; `linkSistemaOrigem` is null or empty in about one record in five.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -80,15 +80,26 @@ def to_licitacao(record: dict[str, Any]) -> Licitacao | None:
     )
 
 
-def normalize_records(records: Iterable[dict[str, Any]]) -> list[Licitacao]:
-    """Mapped and deduplicated by `numeroControlePNCP`, keeping the most recently updated copy."""
-    latest: dict[str, tuple[str, Licitacao]] = {}
+def normalize_records(
+    records: Iterable[dict[str, Any]], *, objeto_may_match: Callable[[str], bool] | None = None
+) -> list[Licitacao]:
+    """Deduplicated by `numeroControlePNCP` (the most recently updated copy wins), then mapped.
+
+    `objeto_may_match` lets the caller skip, before any mapping, records whose objeto cannot
+    match: building a `Licitacao` costs more than the text test, and most records fail it.
+    """
+    latest: dict[str, tuple[str, dict[str, Any]]] = {}
     for record in records:
-        licitacao = to_licitacao(record)
-        if licitacao is None:
+        codigo = record.get("numeroControlePNCP")
+        if not codigo or not isinstance(codigo, str):
             continue
         updated = str(record.get("dataAtualizacaoGlobal") or record.get("dataAtualizacao") or "")
-        kept = latest.get(licitacao.codigo_pncp)
+        kept = latest.get(codigo)
         if kept is None or updated > kept[0]:
-            latest[licitacao.codigo_pncp] = (updated, licitacao)
-    return [licitacao for _, licitacao in latest.values()]
+            latest[codigo] = (updated, record)
+    mapped = (
+        to_licitacao(record)
+        for _, record in latest.values()
+        if objeto_may_match is None or objeto_may_match(_text(record.get("objetoCompra")))
+    )
+    return [licitacao for licitacao in mapped if licitacao is not None]
