@@ -1028,9 +1028,22 @@ def demo_source(query: PublicacaoQuery) -> Sequence[Record]:
 
 
 def fixed_source(records: Sequence[Record]) -> RecordSource:
-    """A source serving a fixed list, filtered like PNCP filters."""
-    frozen = list(records)
-    return lambda query: filter_records(frozen, query)
+    """A source serving a fixed list, filtered like PNCP filters (indexed by modalidade and UF)."""
+    by_modalidade: dict[Any, list[Record]] = {}
+    by_modalidade_uf: dict[tuple[Any, str], list[Record]] = {}
+    for record in records:
+        uf = str((record.get("unidadeOrgao") or {}).get("ufSigla", "")).upper()
+        by_modalidade.setdefault(record.get("modalidadeId"), []).append(record)
+        by_modalidade_uf.setdefault((record.get("modalidadeId"), uf), []).append(record)
+
+    def source(query: PublicacaoQuery) -> list[Record]:
+        if query.uf:
+            candidates = by_modalidade_uf.get((query.modalidade, query.uf), [])
+        else:
+            candidates = by_modalidade.get(query.modalidade, [])
+        return filter_records(candidates, query)
+
+    return source
 
 
 def publicacao_response(params: Mapping[str, str], source: RecordSource, path: str = PUBLICACAO_PATH) -> Response:
