@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield {"services": services}
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PNCP page is noise
     app = FastAPI(
         title="SmartLic busca",
         summary="Licitações do PNCP filtradas pelo setor da sua empresa.",

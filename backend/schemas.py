@@ -95,7 +95,9 @@ class Licitacao(BaseModel):
     uf: str
     municipio: str | None = None
     codigo_ibge: str | None = None
-    valor_estimado: float | None = Field(default=None, description="Null when the budget is confidential (PNCP sends 0).")
+    valor_estimado: float | None = Field(
+        default=None, description="Null when the budget is confidential (PNCP sends 0)."
+    )
     modalidade: str
     modalidade_id: int
     data_publicacao: datetime | None = Field(default=None, description="Brasília time, no offset.")

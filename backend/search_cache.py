@@ -89,8 +89,15 @@ class SearchCache:
         return cls(engine, ttl=ttl)
 
     async def create_schema(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Creates missing tables. Web processes start together: one losing the race retries."""
+        for attempt in (1, 2):
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+                return
+            except sa.exc.DBAPIError:
+                if attempt == 2:
+                    raise
 
     async def close(self) -> None:
         await self._engine.dispose()

@@ -54,7 +54,9 @@ def pncp_record(
         "valorTotalHomologado": None,
         "linkSistemaOrigem": link,
         "srp": False,
-        "orgaoEntidade": {"cnpj": cnpj, "razaoSocial": f"MUNICIPIO DE {municipio.upper()}", "poderId": "E", "esferaId": "M"},
+        "orgaoEntidade": {
+            "cnpj": cnpj, "razaoSocial": f"MUNICIPIO DE {municipio.upper()}", "poderId": "E", "esferaId": "M",
+        },
         "unidadeOrgao": {
             "ufSigla": uf,
             "ufNome": UFS[uf],

@@ -68,7 +68,9 @@ async def test_search_answers_matches_ranked_and_stores_them(client, fake_pncp) 
 
 
 async def test_requests_follow_pncp_rules(client, fake_pncp) -> None:
-    fake_pncp.set_records([pncp_record(f"Aquisição de uniformes item {i}", uf="SP", sequencial=100 + i) for i in range(120)])
+    fake_pncp.set_records(
+        [pncp_record(f"Aquisição de uniformes item {i}", uf="SP", sequencial=100 + i) for i in range(120)]
+    )
     response = await client.post("/v1/buscar", json=busca(ufs=["SP"], modalidades=[6], valor_minimo=0))
     assert response.status_code == 200, response.text
     assert response.json()["total_filtrado"] == 120

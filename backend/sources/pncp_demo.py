@@ -22,7 +22,7 @@ import random
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -503,7 +503,7 @@ class _Orgao:
     processo_style: int
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _municipios(uf: str) -> tuple[_Municipio, ...]:
     prefix = UF_IBGE[uf]
     rng = random.Random(f"{_SEED_VERSION}:ibge:{uf}")
@@ -520,7 +520,7 @@ def _municipios(uf: str) -> tuple[_Municipio, ...]:
     return tuple(result)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _orgaos(uf: str) -> tuple[tuple[_Orgao, ...], tuple[float, ...]]:
     """The órgãos of a UF with their publishing weights; fixed for a UF."""
     rng = random.Random(f"{_SEED_VERSION}:orgaos:{uf}")
@@ -1012,7 +1012,7 @@ def error_response(status: int, message: str, path: str) -> JSONResponse:
     """An error the way PNCP's Spring back end writes it."""
     reasons = {400: "Bad Request", 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway",
                503: "Service Unavailable"}
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
     return JSONResponse(
         {"timestamp": now, "status": status, "error": reasons.get(status, "Error"), "message": message, "path": path},
         status_code=status,

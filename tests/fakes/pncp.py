@@ -23,8 +23,8 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Union
+from datetime import UTC, datetime
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -94,7 +94,7 @@ class Hang:
     kind: str = "hang"
 
 
-Scripted = Union[Canned, Delay, Hang]
+Scripted = Canned | Delay | Hang
 
 
 def no_content() -> Canned:
@@ -119,7 +119,7 @@ def server_error(
     """HTTP 5xx with a Spring Boot JSON error body."""
     reasons = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
     body = {
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "status": status,
         "error": reasons.get(status, "Error"),
         "message": message,
