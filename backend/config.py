@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_PNCP = "demo"
@@ -31,6 +31,26 @@ class Settings(BaseSettings):
     pncp_backoff_max: float = Field(default=10.0, ge=0, description="Longest single wait, Retry-After included.")
     pncp_max_pages: int = Field(default=40, ge=1, description="Pages read per UF and modalidade (50 records each).")
 
+    openai_api_key: SecretStr | None = Field(default=None, description="Unset: summaries come from the fallback.")
+    openai_base_url: str | None = Field(default=None, description="Any OpenAI-compatible server; unset: OpenAI's.")
+    llm_model: str = "gpt-4.1-nano"
+    llm_job_timeout: float = Field(default=30.0, gt=0, description="Seconds per summary attempt.")
+    excel_job_timeout: float = Field(default=60.0, gt=0, description="Seconds per Excel attempt.")
+
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    excel_bucket: str = "excel-reports"
+    storage_dir: Path = Path("./var/files")
+    storage_signing_key: SecretStr | None = Field(
+        default=None, description="Signs local download links; unset: a key made once in STORAGE_DIR."
+    )
+    signed_url_ttl: int = Field(default=3600, ge=60, description="Seconds a download link stays valid.")
+    storage_timeout: float = Field(default=30.0, gt=0, description="Seconds per Supabase Storage operation.")
+
+    sse_wait_for_search: float = Field(
+        default=10.0, ge=0, description="Seconds a progress stream waits for a search it does not know yet."
+    )
+
     search_ttl_hours: int = Field(default=24, ge=1, description="How long a stored search can be read back.")
 
     port: int = 8000
@@ -39,6 +59,10 @@ class Settings(BaseSettings):
     @property
     def pncp_is_demo(self) -> bool:
         return self.pncp_base_url.strip().lower() == DEMO_PNCP
+
+    @property
+    def uses_supabase_storage(self) -> bool:
+        return bool(self.supabase_url and self.supabase_service_role_key)
 
     @property
     def sqlite_path(self) -> Path | None:

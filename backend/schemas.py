@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -111,6 +111,32 @@ class Licitacao(BaseModel):
     relevancia: float = 0.0
 
 
+LlmStatus = Literal["processing", "ready"]
+ExcelStatus = Literal["processing", "ready", "failed", "skipped"]
+
+
+class ResumoLicitacoes(BaseModel):
+    """Executive summary of a search's results. Counts and totals always come from the data."""
+
+    resumo_executivo: str
+    total_oportunidades: int
+    valor_total: float = Field(description="Sum of the known estimated values, in R$.")
+    destaques: list[str] = Field(default_factory=list)
+    alerta_urgencia: str | None = Field(default=None, description="Set when proposals close within 3 days.")
+    origem: Literal["llm", "fallback"] = Field(
+        default="fallback", description="'llm' when written by the model, 'fallback' when computed from the data."
+    )
+
+
+class ProgressEvent(BaseModel):
+    """One progress message of a search, as sent over Server-Sent Events."""
+
+    stage: str
+    progress: int = Field(description="0-100, or -1 for an error.")
+    message: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class FalhaUF(BaseModel):
     uf: str
     mensagem: str
@@ -125,11 +151,22 @@ class BuscaResponse(BaseModel):
         default_factory=list, description="UFs PNCP could not fully answer; their results may be partial."
     )
     avisos: list[str] = Field(default_factory=list, description="Readable notes, e.g. truncated pages.")
+    resumo: ResumoLicitacoes | None = None
+    llm_status: LlmStatus
+    excel_status: ExcelStatus
+    excel_url: str | None = None
+    excel_error: str | None = None
     tempos_ms: dict[str, float] = Field(default_factory=dict, description="Duration of each stage.")
 
 
 class SearchStatus(BaseModel):
     search_id: UUID
+    llm_status: LlmStatus
+    excel_status: ExcelStatus
+    resumo: ResumoLicitacoes | None = None
+    excel_url: str | None = None
+    excel_error: str | None = None
+    erro: str | None = Field(default=None, description="Why the search itself failed, when it did.")
     created_at: datetime
     total_filtrado: int
     ufs_com_falha: list[FalhaUF] = Field(default_factory=list)

@@ -6,6 +6,7 @@ created at startup. Payloads are JSON text so both databases store them the same
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ from pydantic import TypeAdapter
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from backend.schemas import FalhaUF, Licitacao
+from backend.schemas import FalhaUF, Licitacao, ResumoLicitacoes
+
+logger = logging.getLogger(__name__)
 
 _LICITACOES = TypeAdapter(list[Licitacao])
 _FALHAS = TypeAdapter(list[FalhaUF])
@@ -38,23 +41,57 @@ search_cache = sa.Table(
     sa.Column("licitacoes_json", sa.Text, nullable=False),
     sa.Column("ufs_com_falha_json", sa.Text, nullable=False),
     sa.Column("avisos_json", sa.Text, nullable=False),
-    # Outcomes of the summary and Excel stages.
-    sa.Column("llm_status", sa.String(16)),
+    sa.Column("results_at", sa.DateTime(timezone=True)),
+    # Outcomes of the summary and Excel stages, each with the moment it was settled.
+    sa.Column("llm_status", sa.String(16), nullable=False),
     sa.Column("resumo_json", sa.Text),
-    sa.Column("excel_status", sa.String(16)),
+    sa.Column("resumo_at", sa.DateTime(timezone=True)),
+    sa.Column("excel_status", sa.String(16), nullable=False),
     sa.Column("excel_url", sa.Text),
     sa.Column("excel_error", sa.Text),
+    sa.Column("excel_at", sa.DateTime(timezone=True)),
+    # Set when the search itself failed (no results at all).
+    sa.Column("erro", sa.Text),
+    sa.Column("erro_at", sa.DateTime(timezone=True)),
 )
+
+_OUTCOME_COLUMNS = [
+    search_cache.c.search_id, search_cache.c.total_filtrado, search_cache.c.results_at,
+    search_cache.c.llm_status, search_cache.c.resumo_json, search_cache.c.resumo_at,
+    search_cache.c.excel_status, search_cache.c.excel_url, search_cache.c.excel_error, search_cache.c.excel_at,
+    search_cache.c.erro, search_cache.c.erro_at,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    """Where a search stands, without its results: what progress streams and polling read."""
+
+    search_id: UUID
+    total_filtrado: int
+    results_at: datetime | None
+    llm_status: str
+    resumo: ResumoLicitacoes | None
+    resumo_at: datetime | None
+    excel_status: str
+    excel_url: str | None
+    excel_error: str | None
+    excel_at: datetime | None
+    erro: str | None
+    erro_at: datetime | None
+
+    @property
+    def settled(self) -> bool:
+        return self.erro is not None or (self.llm_status != "processing" and self.excel_status != "processing")
 
 
 @dataclass(frozen=True, slots=True)
 class StoredSearch:
-    search_id: UUID
+    outcome: SearchOutcome
     created_at: datetime
     request: dict[str, Any]
     setor_id: str
     total_raw: int
-    total_filtrado: int
     licitacoes: list[Licitacao]
     ufs_com_falha: list[FalhaUF]
     avisos: list[str]
@@ -89,11 +126,15 @@ class SearchCache:
         return cls(engine, ttl=ttl)
 
     async def create_schema(self) -> None:
-        """Creates missing tables. Web processes start together: one losing the race retries."""
+        """Creates the table; web processes start together, so one losing the race retries.
+
+        The table is a cache of short-lived searches: one left by an older release with other
+        columns is dropped and made anew rather than migrated.
+        """
         for attempt in (1, 2):
             try:
                 async with self._engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
+                    await conn.run_sync(_create_or_replace)
                 return
             except sa.exc.DBAPIError:
                 if attempt == 2:
@@ -117,10 +158,12 @@ class SearchCache:
         licitacoes: list[Licitacao],
         ufs_com_falha: list[FalhaUF],
         avisos: list[str],
+        llm_status: str = "processing",
+        excel_status: str = "processing",
     ) -> None:
-        """Stores a search's results; saving the same search again replaces them."""
+        """Stores a search's results; saving the same search again replaces it whole."""
         now = datetime.now(UTC)
-        row = {
+        await self._upsert({
             "search_id": str(search_id),
             "created_at": now,
             "updated_at": now,
@@ -132,7 +175,64 @@ class SearchCache:
             "licitacoes_json": _LICITACOES.dump_json(licitacoes).decode(),
             "ufs_com_falha_json": _FALHAS.dump_json(ufs_com_falha).decode(),
             "avisos_json": _TEXTS.dump_json(avisos).decode(),
-        }
+            "results_at": now,
+            "llm_status": llm_status,
+            "resumo_json": None,
+            "resumo_at": None,
+            "excel_status": excel_status,
+            "excel_url": None,
+            "excel_error": None,
+            "excel_at": None,
+            "erro": None,
+            "erro_at": None,
+        })
+
+    async def save_failure(self, search_id: UUID, *, request: dict[str, Any], setor_id: str, erro: str) -> None:
+        """Records a search that could not be done, so every process can tell its users why."""
+        now = datetime.now(UTC)
+        await self._upsert({
+            "search_id": str(search_id),
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + self._ttl,
+            "request_json": _json(request),
+            "setor_id": setor_id,
+            "total_raw": 0,
+            "total_filtrado": 0,
+            "licitacoes_json": "[]",
+            "ufs_com_falha_json": "[]",
+            "avisos_json": "[]",
+            "results_at": None,
+            "llm_status": "ready",
+            "resumo_json": None,
+            "resumo_at": None,
+            "excel_status": "skipped",
+            "excel_url": None,
+            "excel_error": None,
+            "excel_at": None,
+            "erro": erro,
+            "erro_at": now,
+        })
+
+    async def save_resumo(self, search_id: UUID, resumo: ResumoLicitacoes) -> None:
+        """The summary is ready; saving it again leaves the same row."""
+        now = datetime.now(UTC)
+        await self._update(search_id, llm_status="ready", resumo_json=resumo.model_dump_json(), resumo_at=now)
+
+    async def save_excel(
+        self, search_id: UUID, *, status: str, url: str | None = None, error: str | None = None
+    ) -> None:
+        """The Excel report settled: ready with its link, failed with a readable error, or skipped."""
+        now = datetime.now(UTC)
+        await self._update(search_id, excel_status=status, excel_url=url, excel_error=error, excel_at=now)
+
+    async def _update(self, search_id: UUID, **values: Any) -> None:
+        values["updated_at"] = datetime.now(UTC)
+        statement = sa.update(search_cache).where(search_cache.c.search_id == str(search_id)).values(**values)
+        async with self._engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def _upsert(self, row: dict[str, Any]) -> None:
         statement = self._insert(search_cache).values(row)
         statement = statement.on_conflict_do_update(
             index_elements=[search_cache.c.search_id],
@@ -141,23 +241,30 @@ class SearchCache:
         async with self._engine.begin() as conn:
             await conn.execute(statement)
 
-    async def get(self, search_id: UUID) -> StoredSearch | None:
-        """The search, or None when unknown or expired."""
-        query = sa.select(search_cache).where(
+    async def _row(self, search_id: UUID, columns: list[Any]) -> Any:
+        query = sa.select(*columns).where(
             search_cache.c.search_id == str(search_id),
             search_cache.c.expires_at > datetime.now(UTC),
         )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+            return (await conn.execute(query)).mappings().first()
+
+    async def get_outcome(self, search_id: UUID) -> SearchOutcome | None:
+        """Where the search stands (a light read), or None when unknown or expired."""
+        row = await self._row(search_id, _OUTCOME_COLUMNS)
+        return _outcome(row) if row is not None else None
+
+    async def get(self, search_id: UUID) -> StoredSearch | None:
+        """The whole search, results included, or None when unknown or expired."""
+        row = await self._row(search_id, list(search_cache.c))
         if row is None:
             return None
         return StoredSearch(
-            search_id=UUID(row["search_id"]),
+            outcome=_outcome(row),
             created_at=_aware(row["created_at"]),
             request=TypeAdapter(dict[str, Any]).validate_json(row["request_json"]),
             setor_id=row["setor_id"],
             total_raw=row["total_raw"],
-            total_filtrado=row["total_filtrado"],
             licitacoes=_LICITACOES.validate_json(row["licitacoes_json"]),
             ufs_com_falha=_FALHAS.validate_json(row["ufs_com_falha_json"]),
             avisos=_TEXTS.validate_json(row["avisos_json"]),
@@ -170,13 +277,42 @@ class SearchCache:
         return result.rowcount or 0
 
 
+def _outcome(row: Any) -> SearchOutcome:
+    return SearchOutcome(
+        search_id=UUID(row["search_id"]),
+        total_filtrado=row["total_filtrado"],
+        results_at=_aware(row["results_at"]),
+        llm_status=row["llm_status"],
+        resumo=ResumoLicitacoes.model_validate_json(row["resumo_json"]) if row["resumo_json"] else None,
+        resumo_at=_aware(row["resumo_at"]),
+        excel_status=row["excel_status"],
+        excel_url=row["excel_url"],
+        excel_error=row["excel_error"],
+        excel_at=_aware(row["excel_at"]),
+        erro=row["erro"],
+        erro_at=_aware(row["erro_at"]),
+    )
+
+
+def _create_or_replace(connection: sa.Connection) -> None:
+    existing = sa.inspect(connection)
+    if existing.has_table(search_cache.name):
+        columns = {column["name"] for column in existing.get_columns(search_cache.name)}
+        if columns != set(search_cache.c.keys()):
+            logger.warning("search_cache has an older shape; recreating it (cached searches are dropped)")
+            search_cache.drop(connection)
+    metadata.create_all(connection)
+
+
 def _json(value: Any) -> str:
     return TypeAdapter(Any).dump_json(value).decode()
 
 
-def _aware(moment: datetime) -> datetime:
+def _aware(moment: Any) -> Any:
     """SQLite hands back naive datetimes; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

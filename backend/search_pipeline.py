@@ -1,4 +1,4 @@
-"""One search, stage by stage: validate, fetch, normalise, filter, rank, persist.
+"""One search, stage by stage: validate, fetch, normalise, filter, rank, persist, summary, Excel.
 
 The pipeline decides; the adapters it is handed (`Services`) do the I/O.
 """
@@ -16,7 +16,8 @@ from uuid import UUID, uuid4
 
 import anyio
 
-from backend.codes import now_brasilia
+from backend import progress, search_reports
+from backend.codes import MODALIDADES, now_brasilia
 from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
 from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Licitacao
 from backend.sectors import Sector
@@ -95,16 +96,58 @@ def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: C
     return filter_and_rank(licitacoes, sector.rules, criteria)
 
 
+def _fetch_progress(done: int, total: int) -> int:
+    """10 when the fetch starts, 55 when the last UF is in."""
+    return 10 + round(45 * done / max(total, 1))
+
+
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
-    """Stages 1-5 and persistence; returns the answer the user sees at once."""
+    """The whole search, inline: stages 1-7, with progress events; returns the final answer."""
     sector = services.sectors.get(request.setor_id)
     if sector is None:
         raise SearchRejected("setor_id", f"setor desconhecido: {request.setor_id!r}. Consulte GET /v1/setores.")
     ctx = SearchContext(search_id=request.search_id or uuid4(), request=request, sector=sector)
+    emit = partial(services.progress.emit, str(ctx.search_id))
+    await emit("connecting", 5, f"Buscando licitações de {sector.nome}", {"ufs": request.ufs})
+    try:
+        answer = await _find_licitacoes(ctx, services)
+    except SearchFailed as failure:
+        await _record_failure(ctx, services, failure.message)
+        raise
+    except Exception:
+        await _record_failure(ctx, services, "Erro interno ao fazer a busca. Tente novamente em instantes.")
+        raise
+    await _produce_reports(ctx, services, answer)
+    return answer
+
+
+async def _record_failure(ctx: SearchContext, services: Services, message: str) -> None:
+    """Tells the user why, on every process; a failure to record it must not hide the first one."""
+    try:
+        await services.store.save_failure(
+            ctx.search_id, request=ctx.request.model_dump(mode="json"), setor_id=ctx.sector.id, erro=message
+        )
+    except Exception:
+        logger.exception("search %s: could not record its failure", ctx.search_id)
+    await services.progress.emit(str(ctx.search_id), "error", -1, message, {"message": message})
+
+
+async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaResponse:
+    """Stages 1-5 and persistence: the answer the user could see at once."""
+    request, sector = ctx.request, ctx.sector
+    emit = partial(services.progress.emit, str(ctx.search_id))
+    done = 0
+
+    async def uf_done(result: UFResult) -> None:
+        nonlocal done
+        done += 1
+        detail = {"uf": result.uf, "ufs_done": done, "ufs_total": len(request.ufs), "items": len(result.records)}
+        message = f"{result.uf}: {len(result.records)} publicações lidas ({done} de {len(request.ufs)} UFs)"
+        await emit("fetching", _fetch_progress(done, len(request.ufs)), message, detail)
 
     with ctx.stage("fetch"):
         results = await services.pncp.fetch_ufs(
-            request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final
+            request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final, on_uf_done=uf_done
         )
     failures, notes = _notes(results, services.pncp.attempts, services.pncp.max_pages)
     if all(r.failed and not r.records for r in results):
@@ -114,6 +157,7 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
         )
     raw = [record for r in results for record in r.records]
 
+    await emit("filtering", 60, f"Filtrando {len(raw)} publicações pelo setor {sector.nome}")
     with ctx.stage("filter"):
         # Pure CPU over possibly tens of thousands of records: off the event loop.
         matched = await anyio.to_thread.run_sync(select_licitacoes, raw, sector, criteria_for(request, sector))
@@ -127,6 +171,8 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
             ufs_com_falha=failures,
             avisos=notes,
         )
+    ready = progress.results_ready_event(len(matched))
+    await emit(ready.stage, ready.progress, ready.message, ready.detail)
     logger.info(
         "search %s: %d raw, %d kept, %d UFs failed, timings %s",
         ctx.search_id, len(raw), len(matched), len(failures), ctx.timings_ms,
@@ -138,5 +184,54 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
         total_filtrado=len(matched),
         ufs_com_falha=failures,
         avisos=notes,
+        llm_status="processing",
+        excel_status="processing",
         tempos_ms=ctx.timings_ms,
     )
+
+
+def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
+    return search_reports.excel_parameters(
+        setor=sector.nome,
+        ufs=request.ufs,
+        data_inicial=request.data_inicial.isoformat(),
+        data_final=request.data_final.isoformat(),
+        modalidades=[MODALIDADES[m] for m in request.modalidades_efetivas],
+        somente_abertas=request.somente_abertas,
+        valor_minimo=request.valor_minimo,
+        valor_maximo=request.valor_maximo,
+        termos=request.termos_busca,
+    )
+
+
+async def _produce_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
+    """Stages 6-7 inline. A failure here never loses the results already stored and answered."""
+    settings = services.settings
+    with ctx.stage("resumo"):
+        resumo = await search_reports.write_resumo(services, answer.licitacoes, ctx.sector.nome)
+        answer.resumo, answer.llm_status = resumo, "ready"
+        try:
+            await search_reports.deliver_resumo(services, ctx.search_id, resumo)
+        except Exception:
+            logger.exception("search %s: could not persist the summary", ctx.search_id)
+
+    with ctx.stage("excel"):
+        try:
+            with anyio.fail_after(settings.excel_job_timeout):
+                url = await search_reports.build_excel(
+                    services, ctx.search_id, answer.licitacoes, report_parameters(ctx.request, ctx.sector), resumo
+                )
+            outcome = search_reports.ExcelOutcome("ready", url=url)
+        except Exception as exc:
+            logger.warning("search %s: Excel report failed: %r", ctx.search_id, exc)
+            outcome = search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
+        answer.excel_status, answer.excel_url, answer.excel_error = outcome.status, outcome.url, outcome.error
+        try:
+            await search_reports.deliver_excel(services, ctx.search_id, outcome)
+        except Exception:
+            logger.exception("search %s: could not persist the Excel outcome", ctx.search_id)
+
+    # Both are settled here, whatever was persisted: the stream must end.
+    done = progress.complete_event()
+    await services.progress.emit(str(ctx.search_id), done.stage, done.progress, done.message)
+    answer.tempos_ms = ctx.timings_ms

@@ -12,12 +12,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import anyio
+from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
+from backend import llm
 from backend.config import Settings
+from backend.progress import ProgressTracker
 from backend.search_cache import SearchCache
 from backend.sectors import Sector, load_sectors
 from backend.sources.pncp import PNCPClient, RetryPolicy
+from backend.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +34,9 @@ class Services:
     store: SearchCache
     sectors: dict[str, Sector]
     redis: Redis
+    progress: ProgressTracker
+    storage: ExcelStorage
+    llm: AsyncOpenAI | None  # None without OPENAI_API_KEY: summaries come from the fallback
 
 
 @asynccontextmanager
@@ -56,4 +64,38 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
         stack.push_async_callback(redis.aclose)
 
-        yield Services(settings=settings, pncp=pncp, store=store, sectors=load_sectors(), redis=redis)
+        storage = await _open_storage(settings)
+        stack.push_async_callback(storage.aclose)
+
+        client = None
+        if settings.openai_api_key is not None:
+            client = llm.build_client(
+                settings.openai_api_key.get_secret_value(), settings.openai_base_url, settings.llm_job_timeout
+            )
+            stack.push_async_callback(client.close)
+
+        yield Services(
+            settings=settings,
+            pncp=pncp,
+            store=store,
+            sectors=load_sectors(),
+            redis=redis,
+            progress=ProgressTracker(redis),
+            storage=storage,
+            llm=client,
+        )
+
+
+async def _open_storage(settings: Settings) -> ExcelStorage:
+    if settings.uses_supabase_storage:
+        assert settings.supabase_url is not None and settings.supabase_service_role_key is not None
+        return await SupabaseStorage.create(
+            settings.supabase_url,
+            settings.supabase_service_role_key.get_secret_value(),
+            bucket=settings.excel_bucket,
+            ttl_seconds=settings.signed_url_ttl,
+            timeout=settings.storage_timeout,
+        )
+    configured = settings.storage_signing_key.get_secret_value() if settings.storage_signing_key else None
+    key = await anyio.to_thread.run_sync(signing_key_for, settings.storage_dir, configured)
+    return LocalStorage(settings.storage_dir, key, settings.signed_url_ttl)

@@ -59,12 +59,24 @@ async def test_search_answers_matches_ranked_and_stores_them(client, fake_pncp) 
     first = body["licitacoes"][0]
     assert first["palavras_encontradas"] == ["uniforme", "camiseta", "bermuda"]
     assert first["uf"] == "SP" and first["valor_estimado"] == 80_000
-    assert set(body["tempos_ms"]) == {"fetch", "filter", "persist"}
+    assert set(body["tempos_ms"]) == {"fetch", "filter", "persist", "resumo", "excel"}
+    # Inline (no queue): the summary and the report are settled in the answer itself.
+    assert body["llm_status"] == "ready" and body["resumo"]["origem"] == "fallback"  # no OPENAI_API_KEY
+    assert body["resumo"]["total_oportunidades"] == 4
+    assert body["resumo"]["valor_total"] == 80_000 + 500_000 + 150_000
+    assert body["excel_status"] == "ready" and body["excel_error"] is None
+    assert body["excel_url"].startswith(f"/v1/arquivos/{search_id}.xlsx?")
 
     status = await client.get(f"/v1/buscar/{search_id}/status")
     assert status.status_code == 200
-    assert status.json()["search_id"] == search_id
-    assert status.json()["total_filtrado"] == 4
+    stored = status.json()
+    assert stored["search_id"] == search_id
+    assert stored["total_filtrado"] == 4
+    assert {k: stored[k] for k in ("llm_status", "excel_status", "resumo", "excel_url", "excel_error")} == {
+        k: body[k] for k in ("llm_status", "excel_status", "resumo", "excel_url", "excel_error")
+    }
+    download = await client.get(body["excel_url"])
+    assert download.status_code == 200 and download.content[:2] == b"PK"
 
 
 async def test_requests_follow_pncp_rules(client, fake_pncp) -> None:

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 import sqlalchemy as sa
 
-from backend.schemas import FalhaUF
+from backend.schemas import FalhaUF, ResumoLicitacoes
 from backend.search_cache import SearchCache, async_database_url, search_cache
 from backend.sources.pncp_records import to_licitacao
 from tests.records import pncp_record
@@ -51,9 +51,11 @@ async def test_saved_search_reads_back_identically(store: SearchCache) -> None:
     )
     stored = await store.get(search_id)
     assert stored is not None
-    assert stored.search_id == search_id
+    assert stored.outcome.search_id == search_id
     assert stored.licitacoes == licitacoes
-    assert stored.total_raw == 10 and stored.total_filtrado == 3
+    assert stored.total_raw == 10 and stored.outcome.total_filtrado == 3
+    assert (stored.outcome.llm_status, stored.outcome.excel_status) == ("processing", "processing")
+    assert not stored.outcome.settled
     assert stored.ufs_com_falha == falhas
     assert stored.avisos == ["nota"]
     assert stored.request == {"ufs": ["SP", "RJ"], "setor_id": "vestuario"}
@@ -68,7 +70,7 @@ async def test_saving_again_replaces_and_keeps_one_row(store: SearchCache) -> No
     await store.save_results(search_id, licitacoes=_licitacoes(4), **common)
     second = await store.get(search_id)
     assert second is not None and first is not None
-    assert second.total_filtrado == 4
+    assert second.outcome.total_filtrado == 4
     assert second.created_at == first.created_at
     async with store._engine.connect() as conn:
         count = await conn.scalar(sa.select(sa.func.count()).select_from(search_cache))
@@ -77,6 +79,44 @@ async def test_saving_again_replaces_and_keeps_one_row(store: SearchCache) -> No
 
 async def test_unknown_search_is_none(store: SearchCache) -> None:
     assert await store.get(uuid4()) is None
+    assert await store.get_outcome(uuid4()) is None
+
+
+async def test_outcomes_settle_the_search(store: SearchCache) -> None:
+    search_id = uuid4()
+    await store.save_results(
+        search_id, request={}, setor_id="x", total_raw=1, licitacoes=_licitacoes(1), ufs_com_falha=[], avisos=[]
+    )
+    resumo = ResumoLicitacoes(resumo_executivo="Texto", total_oportunidades=1, valor_total=1000.0, destaques=["a"])
+    await store.save_resumo(search_id, resumo)
+    await store.save_resumo(search_id, resumo)  # a job run twice leaves the same row
+    outcome = await store.get_outcome(search_id)
+    assert outcome.llm_status == "ready" and outcome.resumo == resumo and outcome.resumo_at is not None
+    assert not outcome.settled
+    await store.save_excel(search_id, status="failed", error="Não foi possível gerar a planilha")
+    outcome = await store.get_outcome(search_id)
+    assert (outcome.excel_status, outcome.excel_url, outcome.excel_error) == (
+        "failed", None, "Não foi possível gerar a planilha"
+    )
+    assert outcome.settled and outcome.excel_at >= outcome.results_at
+    await store.save_excel(search_id, status="ready", url="https://x/y.xlsx")
+    outcome = await store.get_outcome(search_id)
+    assert (outcome.excel_status, outcome.excel_url, outcome.excel_error) == ("ready", "https://x/y.xlsx", None)
+
+
+async def test_failed_search_is_settled_with_its_reason(store: SearchCache) -> None:
+    search_id = uuid4()
+    await store.save_failure(search_id, request={"ufs": ["AC"]}, setor_id="x", erro="O PNCP não respondeu")
+    outcome = await store.get_outcome(search_id)
+    assert outcome.erro == "O PNCP não respondeu" and outcome.settled and outcome.results_at is None
+
+
+async def test_table_of_an_older_shape_is_recreated(store: SearchCache) -> None:
+    async with store._engine.begin() as conn:
+        await conn.run_sync(lambda sync: search_cache.drop(sync))
+        await conn.execute(sa.text("CREATE TABLE search_cache (search_id VARCHAR(36) PRIMARY KEY, old TEXT)"))
+    await store.create_schema()
+    await store.save_results(uuid4(), request={}, setor_id="x", total_raw=0, licitacoes=[], ufs_com_falha=[], avisos=[])
 
 
 async def test_expired_search_is_gone_and_cleaned(store: SearchCache) -> None:

@@ -2,9 +2,11 @@
 
 from fastapi import APIRouter
 
-from backend.api import busca, health, setores
+from backend.api import arquivos, busca, health, progresso, setores
 
 router = APIRouter(prefix="/v1")
 router.include_router(busca.router)
+router.include_router(progresso.router)
+router.include_router(arquivos.router)
 router.include_router(setores.router)
 router.include_router(health.router)

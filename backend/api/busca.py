@@ -24,9 +24,16 @@ async def status(search_id: UUID, services: Services) -> SearchStatus:
     stored = await services.store.get(search_id)
     if stored is None:
         raise HTTPException(status_code=404, detail="Busca não encontrada ou expirada.")
+    outcome = stored.outcome
     return SearchStatus(
-        search_id=stored.search_id,
+        search_id=outcome.search_id,
+        llm_status=outcome.llm_status,
+        excel_status=outcome.excel_status,
+        resumo=outcome.resumo,
+        excel_url=outcome.excel_url,
+        excel_error=outcome.excel_error,
+        erro=outcome.erro,
         created_at=stored.created_at,
-        total_filtrado=stored.total_filtrado,
+        total_filtrado=outcome.total_filtrado,
         ufs_com_falha=stored.ufs_com_falha,
     )

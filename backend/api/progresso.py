@@ -1,0 +1,66 @@
+"""Live progress of a search over Server-Sent Events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+from uuid import UUID
+
+import anyio
+from fastapi import APIRouter, Header, Query, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from backend.api.deps import Services
+from backend.progress import derived_events, follow, format_event_id, parse_event_id
+
+router = APIRouter(tags=["busca"])
+
+HEARTBEAT_SECONDS = 15
+MAX_CONNECTION_SECONDS = 300.0  # then the browser reconnects with Last-Event-ID
+RECONNECT_MS = 2000
+
+
+async def _search_known(services: Services, search_id: UUID) -> bool:
+    # The page opens the stream just before it posts the search: give the search time to appear.
+    deadline = time.monotonic() + services.settings.sse_wait_for_search
+    while True:
+        if await services.progress.exists(str(search_id)) or await services.store.get_outcome(search_id):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await anyio.sleep(0.2)
+
+
+@router.get(
+    "/buscar-progress/{search_id}",
+    response_class=EventSourceResponse,
+    responses={204: {"description": "Unknown or expired search, or nothing left to send."}},
+)
+async def buscar_progress(
+    search_id: UUID,
+    services: Services,
+    last_event_id: Annotated[str | None, Query(description="Resume after this event id.")] = None,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    """Every event of the search the client has not seen yet, then live ones until it completes."""
+    cursor = parse_event_id(last_event_id_header or last_event_id)
+    if not await _search_known(services, search_id):
+        return Response(status_code=204)
+    outcome = await services.store.get_outcome(search_id)
+    if outcome is not None and outcome.settled:
+        events = derived_events(outcome)
+        if events and events[-1].id <= cursor:
+            return Response(status_code=204)  # the client saw the end; 204 stops EventSource retrying
+
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        async for stored in follow(
+            services.progress, services.store, search_id, cursor, max_seconds=MAX_CONNECTION_SECONDS
+        ):
+            yield ServerSentEvent(data=stored.event.model_dump_json(), id=format_event_id(stored.id))
+
+    return EventSourceResponse(
+        stream(),
+        ping=HEARTBEAT_SECONDS,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,65 @@
+"""Real server processes for multi-process tests: uvicorn alone, or gunicorn through start.sh."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path, *, gunicorn: bool = False) -> Iterator[Server]:
+    """Starts the app on a free port with `env` on top of ours; waits until /v1/health answers."""
+    port = free_port()
+    full_env = {**os.environ, **env, "PORT": str(port)}
+    if gunicorn:
+        command = ["./start.sh", "web"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "backend.main:create_app",
+                   "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{server.url}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                raise AssertionError(f"server exited:\n{server.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server did not answer:\n{server.log()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
