@@ -36,7 +36,7 @@ import enum
 import itertools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from io import BytesIO
@@ -44,7 +44,7 @@ from operator import attrgetter
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import Cell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -297,6 +297,36 @@ class _Cells:
         return make
 
 
+def _values_to_row(sheet: WriteOnlyWorksheet) -> Callable[[Sequence[Any], int], Iterator[Cell]]:
+    """openpyxl's `WriteOnlyWorksheet._values_to_row`, minus an exception per styled cell.
+
+    openpyxl finds out that an appended value is a cell by trying it as a plain value, which
+    raises (and formats the cell's repr into the message) for every styled cell: about a fifth
+    of the export's time. This version tests for a cell first and is otherwise the same
+    (a scratch cell for plain values, renewed once it got a style; hyperlink refs set). It is
+    installed on our own sheet only; `test_excel` checks that openpyxl still calls it.
+    """
+    def values_to_row(values: Sequence[Any], row_idx: int) -> Iterator[Cell]:
+        scratch = WriteOnlyCell(sheet)
+        for col_idx, value in enumerate(values, 1):
+            if value is None:
+                continue
+            if isinstance(value, Cell):
+                cell = value
+            else:
+                scratch.value = value
+                cell = scratch
+            cell.column = col_idx
+            cell.row = row_idx
+            if cell.hyperlink is not None:
+                cell.hyperlink.ref = cell.coordinate
+            yield cell
+            if cell is scratch and (scratch.has_style or scratch.hyperlink):
+                scratch = WriteOnlyCell(sheet)
+
+    return values_to_row
+
+
 def _write_licitacoes(sheet: WriteOnlyWorksheet, licitacoes: Sequence[Licitacao], cells: _Cells,
                       total_value: float) -> None:
     count = len(licitacoes)
@@ -305,6 +335,8 @@ def _write_licitacoes(sheet: WriteOnlyWorksheet, licitacoes: Sequence[Licitacao]
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
     cells.bind(sheet)
+    if hasattr(sheet, "_values_to_row"):
+        sheet._values_to_row = _values_to_row(sheet)
 
     sheet.append([cells.text(header, Style.HEADER) for header in HEADERS])
     make = cells.row_maker()

@@ -204,7 +204,7 @@ async def test_body_that_is_not_json_gets_422(client) -> None:
 
 async def test_health_reports_database_and_redis(client) -> None:
     body = (await client.get("/v1/health")).json()
-    assert body == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert body == {"status": "ok", "database": "ok", "redis": "ok", "storage": "ok"}
 
 
 async def test_health_is_degraded_without_redis(make_settings, client_for) -> None:
@@ -213,7 +213,7 @@ async def test_health_is_degraded_without_redis(make_settings, client_for) -> No
     async with client_for(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")) as client:
         response = await client.get("/v1/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "degraded", "database": "ok", "redis": "unavailable"}
+    assert response.json() == {"status": "degraded", "database": "ok", "redis": "unavailable", "storage": "ok"}
 
 
 async def test_demo_mode_finds_every_sector_in_every_region(make_settings, client_for) -> None:

@@ -20,6 +20,7 @@ class Health(BaseModel):
     status: str  # "ok" | "degraded"
     database: str  # "ok" | "unavailable"
     redis: str  # "ok" | "unavailable"
+    storage: str  # "ok" | "unavailable"
 
 
 async def _check(name: str, probe) -> str:  # type: ignore[no-untyped-def]
@@ -36,5 +37,6 @@ async def _check(name: str, probe) -> str:  # type: ignore[no-untyped-def]
 async def health(services: Services) -> Health:
     database = await _check("database", services.store.ping)
     redis = await _check("redis", services.redis.ping)
-    degraded = "unavailable" in (database, redis)
-    return Health(status="degraded" if degraded else "ok", database=database, redis=redis)
+    storage = await _check("storage", services.storage.check)
+    degraded = "unavailable" in (database, redis, storage)
+    return Health(status="degraded" if degraded else "ok", database=database, redis=redis, storage=storage)

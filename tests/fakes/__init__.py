@@ -1,5 +1,15 @@
 """Test doubles of the services SmartLic talks to."""
 
+from tests.fakes.openai_server import (
+    FakeOpenAI,
+    answer,
+    error,
+    invalid_json,
+    missing_keys,
+    raw,
+    refusal,
+    truncated,
+)
 from tests.fakes.pncp import (
     Canned,
     Delay,
@@ -15,19 +25,37 @@ from tests.fakes.pncp import (
     rate_limited,
     server_error,
 )
+from tests.fakes.supabase_storage import (
+    FakeSupabaseStorage,
+    duplicate,
+    gateway_error,
+    storage_error,
+)
 
 __all__ = [
     "Canned",
     "Delay",
+    "FakeOpenAI",
     "FakePNCP",
+    "FakeSupabaseStorage",
     "Hang",
     "RecordedRequest",
+    "answer",
     "db_error_500",
     "delay",
+    "duplicate",
+    "error",
+    "gateway_error",
     "hang",
+    "invalid_json",
     "json_body",
     "maintenance_page",
+    "missing_keys",
     "no_content",
     "rate_limited",
+    "raw",
+    "refusal",
     "server_error",
+    "storage_error",
+    "truncated",
 ]

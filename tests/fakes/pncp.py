@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -26,13 +25,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.sources import pncp_demo
+from tests.fakes.server import ServerThread
 
 RATE_LIMIT_HTML = """<html>
 <head>
@@ -220,49 +219,16 @@ class FakePNCP:
         self._source: pncp_demo.RecordSource = pncp_demo.demo_source
         if records is not None:
             self.set_records(records)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._port: int | None = None
-        self._stopping = threading.Event()
+        self._server = ServerThread(self._build_app(), "FakePNCP")
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> FakePNCP:
-        if self._thread is not None:
-            raise RuntimeError("FakePNCP already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._socket = sock
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._build_app(), log_level="warning", access_log=False, lifespan="off",
-            timeout_graceful_shutdown=1, timeout_keep_alive=30,
-        )
-        self._server = uvicorn.Server(config)
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name=f"FakePNCP:{self._port}", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("FakePNCP did not start")
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+        self._server.stop()
 
     def __enter__(self) -> FakePNCP:
         return self.start()
@@ -272,9 +238,9 @@ class FakePNCP:
 
     @property
     def port(self) -> int:
-        if self._port is None:
+        if self._server.port is None:
             raise RuntimeError("FakePNCP not started")
-        return self._port
+        return self._server.port
 
     @property
     def root_url(self) -> str:
@@ -347,7 +313,7 @@ class FakePNCP:
             await asyncio.sleep(max(seconds, 0))
             return
         deadline = time.monotonic() + seconds
-        while not self._stopping.is_set():
+        while not self._server.stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return

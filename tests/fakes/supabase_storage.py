@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -38,63 +37,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Self
 from urllib.parse import quote
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.server import ServerThread
+
 Op = Literal["upload", "update", "download", "sign", "signed-download", "bucket", "list-buckets", "unknown"]
-
-
-# ------------------------------------------------------------------------------------------
-# A uvicorn server in a background thread
-# ------------------------------------------------------------------------------------------
-
-
-class ServerThread:
-    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port, from a daemon thread."""
-
-    def __init__(self, app: Any, name: str) -> None:
-        self._app = app
-        self._name = name
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self.port: int | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"{self._name} already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app, log_level="warning", access_log=False, lifespan="off",
-            timeout_graceful_shutdown=1, timeout_keep_alive=30,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name=f"{self._name}:{self.port}", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{self._name} did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
 
 
 # ------------------------------------------------------------------------------------------
@@ -240,18 +190,15 @@ class FakeSupabaseStorage:
         self.buckets = set(buckets)
         self.latency = 0.0
         self._state = _State()
-        self._stopping = threading.Event()
         self._server = ServerThread(self._build_app(), "FakeSupabaseStorage")
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Self:
-        self._stopping.clear()
         self._server.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
         self._server.stop()
 
     def __enter__(self) -> Self:
@@ -324,7 +271,7 @@ class FakeSupabaseStorage:
 
     async def _sleep(self, seconds: float, request: Request) -> None:
         deadline = time.monotonic() + seconds
-        while not self._stopping.is_set():
+        while not self._server.stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
