@@ -158,61 +158,42 @@ class SearchCache:
         licitacoes: list[Licitacao],
         ufs_com_falha: list[FalhaUF],
         avisos: list[str],
-        llm_status: str = "processing",
-        excel_status: str = "processing",
     ) -> None:
-        """Stores a search's results; saving the same search again replaces it whole."""
+        """Stores a search's results, its summary and report still to come.
+
+        Saving the same search again replaces it whole.
+        """
         now = datetime.now(UTC)
-        await self._upsert({
-            "search_id": str(search_id),
-            "created_at": now,
-            "updated_at": now,
-            "expires_at": now + self._ttl,
-            "request_json": _json(request),
-            "setor_id": setor_id,
-            "total_raw": total_raw,
-            "total_filtrado": len(licitacoes),
-            "licitacoes_json": _LICITACOES.dump_json(licitacoes).decode(),
-            "ufs_com_falha_json": _FALHAS.dump_json(ufs_com_falha).decode(),
-            "avisos_json": _TEXTS.dump_json(avisos).decode(),
-            "results_at": now,
-            "llm_status": llm_status,
-            "resumo_json": None,
-            "resumo_at": None,
-            "excel_status": excel_status,
-            "excel_url": None,
-            "excel_error": None,
-            "excel_at": None,
-            "erro": None,
-            "erro_at": None,
-        })
+        await self._upsert(self._new_row(
+            search_id, request, setor_id, now,
+            total_raw=total_raw,
+            total_filtrado=len(licitacoes),
+            licitacoes_json=_LICITACOES.dump_json(licitacoes).decode(),
+            ufs_com_falha_json=_FALHAS.dump_json(ufs_com_falha).decode(),
+            avisos_json=_TEXTS.dump_json(avisos).decode(),
+            results_at=now,
+        ))
 
     async def save_failure(self, search_id: UUID, *, request: dict[str, Any], setor_id: str, erro: str) -> None:
         """Records a search that could not be done, so every process can tell its users why."""
         now = datetime.now(UTC)
-        await self._upsert({
-            "search_id": str(search_id),
-            "created_at": now,
-            "updated_at": now,
-            "expires_at": now + self._ttl,
-            "request_json": _json(request),
-            "setor_id": setor_id,
-            "total_raw": 0,
-            "total_filtrado": 0,
-            "licitacoes_json": "[]",
-            "ufs_com_falha_json": "[]",
-            "avisos_json": "[]",
-            "results_at": None,
-            "llm_status": "ready",
-            "resumo_json": None,
-            "resumo_at": None,
-            "excel_status": "skipped",
-            "excel_url": None,
-            "excel_error": None,
-            "excel_at": None,
-            "erro": erro,
-            "erro_at": now,
-        })
+        await self._upsert(self._new_row(
+            search_id, request, setor_id, now, llm_status="ready", excel_status="skipped", erro=erro, erro_at=now
+        ))
+
+    def _new_row(
+        self, search_id: UUID, request: dict[str, Any], setor_id: str, now: datetime, **values: Any
+    ) -> dict[str, Any]:
+        """Every column of a fresh row: nothing found, nothing settled, unless `values` says so."""
+        row: dict[str, Any] = {column: None for column in search_cache.c.keys()}
+        row.update(
+            search_id=str(search_id), created_at=now, updated_at=now, expires_at=now + self._ttl,
+            request_json=_json(request), setor_id=setor_id, total_raw=0, total_filtrado=0,
+            licitacoes_json="[]", ufs_com_falha_json="[]", avisos_json="[]",
+            llm_status="processing", excel_status="processing",
+        )
+        row.update(values)
+        return row
 
     async def save_resumo(self, search_id: UUID, resumo: ResumoLicitacoes) -> None:
         """The summary is ready; saving it again leaves the same row."""

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import ServerThread
+from tests.fakes.server import LocalDouble, ServerThread
 
 DEFAULT_SUMMARY: dict[str, Any] = {
     "resumo_executivo": (
@@ -202,7 +202,7 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalDouble):
     """`POST /v1/chat/completions` served by uvicorn in a background thread.
 
     `api_key`: when set, requests without `Authorization: Bearer <api_key>` get OpenAI's 401.
@@ -216,27 +216,6 @@ class FakeOpenAI:
         self._server = ServerThread(
             Starlette(routes=[Route("/v1/chat/completions", self._handle, methods=["POST"])]), "FakeOpenAI"
         )
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server.port is None:
-            raise RuntimeError("FakeOpenAI not started")
-        return self._server.port
 
     @property
     def base_url(self) -> str:

@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.sources import pncp_demo
-from tests.fakes.server import ServerThread
+from tests.fakes.server import LocalDouble, ServerThread
 
 RATE_LIMIT_HTML = """<html>
 <head>
@@ -210,7 +210,7 @@ class _State:
     max_in_flight: int = 0
 
 
-class FakePNCP:
+class FakePNCP(LocalDouble):
     """PNCP's `/v1/contratacoes/publicacao` served by uvicorn in a background thread."""
 
     def __init__(self, records: Sequence[Mapping[str, Any]] | None = None, *, latency: float = 0.0) -> None:
@@ -220,31 +220,6 @@ class FakePNCP:
         if records is not None:
             self.set_records(records)
         self._server = ServerThread(self._build_app(), "FakePNCP")
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> FakePNCP:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakePNCP:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server.port is None:
-            raise RuntimeError("FakePNCP not started")
-        return self._server.port
-
-    @property
-    def root_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:

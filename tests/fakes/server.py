@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -68,3 +68,32 @@ class ServerThread:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
+
+
+class LocalDouble:
+    """Lifecycle shared by the doubles: `with FakeX() as fake:` starts and stops its server."""
+
+    _server: ServerThread
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server.port is None:
+            raise RuntimeError(f"{type(self).__name__} not started")
+        return self._server.port
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import ServerThread
+from tests.fakes.server import LocalDouble, ServerThread
 
 Op = Literal["upload", "update", "download", "sign", "signed-download", "bucket", "list-buckets", "unknown"]
 
@@ -180,7 +180,7 @@ def _parse_multipart(body: bytes, content_type: str) -> dict[str, tuple[dict[str
     return fields
 
 
-class FakeSupabaseStorage:
+class FakeSupabaseStorage(LocalDouble):
     """Supabase Storage's object, sign and bucket endpoints, served by uvicorn in a thread."""
 
     def __init__(
@@ -192,27 +192,10 @@ class FakeSupabaseStorage:
         self._state = _State()
         self._server = ServerThread(self._build_app(), "FakeSupabaseStorage")
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The project URL (what SUPABASE_URL holds)."""
-        if self._server.port is None:
-            raise RuntimeError("FakeSupabaseStorage not started")
-        return f"http://127.0.0.1:{self._server.port}"
+        return self.root_url
 
     @property
     def storage_url(self) -> str:
