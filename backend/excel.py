@@ -12,22 +12,26 @@ Two sheets:
 
 Design:
 
-- Streaming: openpyxl's write-only mode, so the rows go to a temporary file as they are
-  written and memory stays flat however many rows there are (apart from one small hyperlink
-  record per row, which the format keeps for the end of the sheet).
+- Streaming: openpyxl's write-only mode. Each sheet's XML goes to a temporary file of
+  openpyxl's as the rows are written (its only I/O) and is zipped into memory at the end, so
+  memory does not grow with rows faster than the output: what stays per row is openpyxl's
+  hyperlink record, which the format wants after the last row.
 - Cheap cells: fonts, fills, alignments are shared module-level objects; each call registers
-  its named styles once and every cell reuses the prepared style array. Plain text cells that
-  need no style are written as plain values (no cell object).
+  its named styles once and every cell reuses the prepared style array. Text that needs no style
+  goes in as a plain value (no cell object); dates go in as Excel serial numbers. Our sheet uses
+  a version of openpyxl's row intake without an exception per styled cell (`_values_to_row`).
 - Totals are computed numbers, not formulas: the file is a download, opened in Protected View,
   in previewers and on phones, which show only a formula's cached value, and openpyxl cannot
   write one, so `=SUM()` would read as empty or 0 there. A number is right everywhere and equals
   the figure on the "Resumo" sheet. The workbook therefore holds no formula at all.
 - Formula injection: every text is written as a string cell (`t="inlineStr"`, never `<f>`), even
-  when it starts with `=`, and one starting with `=`, `+`, `-`, `@`, tab or CR also gets Excel's
-  quote prefix, so editing the cell in Excel does not turn it into a formula either.
+  when it starts with `=` (openpyxl would make that a formula) or looks like an error code; one
+  starting with `=`, `+`, `-`, `@`, tab or CR also gets Excel's quote prefix, so editing the
+  cell in Excel or LibreOffice does not turn it into a formula either.
 - Characters XML cannot hold (control characters) are removed; texts longer than Excel's cell
   limit are cut; only http(s) links that Excel accepts become hyperlinks (the URL is the
-  cell's text, so it is still there when it cannot be a hyperlink).
+  cell's text, so it is still there when it cannot be a hyperlink, e.g. past Excel's 65,530
+  hyperlinks per sheet).
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ MAX_HYPERLINKS = 65_530  # Excel's limit of hyperlinks per worksheet; later link
 
 # A text starting with one of these is read as a formula when typed (or re-entered) in a cell.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+# Use `_values_to_row` on the "Licitações" sheet (False: openpyxl's own; the same file, slower).
+FAST_ROWS = True
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 0 of Excel's 1900 date system, from 1900-03-01 on
 _FIRST_DATE = datetime(1900, 3, 1)
@@ -298,20 +305,27 @@ class _Cells:
 
 
 def _values_to_row(sheet: WriteOnlyWorksheet) -> Callable[[Sequence[Any], int], Iterator[Cell]]:
-    """openpyxl's `WriteOnlyWorksheet._values_to_row`, minus an exception per styled cell.
+    """openpyxl's `WriteOnlyWorksheet._values_to_row` for the "Licitações" sheet, made cheaper.
 
     openpyxl finds out that an appended value is a cell by trying it as a plain value, which
-    raises (and formats the cell's repr into the message) for every styled cell: about a fifth
-    of the export's time. This version tests for a cell first and is otherwise the same
-    (a scratch cell for plain values, renewed once it got a style; hyperlink refs set). It is
-    installed on our own sheet only; `test_excel` checks that openpyxl still calls it.
+    raises (and formats the cell's repr into the message) for every styled cell: about a sixth
+    of the export's time. This version tests for a cell first. It also takes a plain `str` as is:
+    on this sheet the only plain strings come from `_Cells.row_maker`, already cleaned
+    (`clean_text`) and never formula-like or an error code (those are cells), so openpyxl's
+    checks would change nothing. Otherwise it is the same: a scratch cell for plain values,
+    renewed once it got a style; hyperlink refs set. Installed on our own sheet only (see
+    FAST_ROWS); `test_excel` checks that openpyxl still calls it and that the file is the same.
     """
     def values_to_row(values: Sequence[Any], row_idx: int) -> Iterator[Cell]:
         scratch = WriteOnlyCell(sheet)
         for col_idx, value in enumerate(values, 1):
             if value is None:
                 continue
-            if isinstance(value, Cell):
+            if value.__class__ is str:
+                scratch._value = value
+                scratch.data_type = "s"
+                cell = scratch
+            elif isinstance(value, Cell):
                 cell = value
             else:
                 scratch.value = value
@@ -335,7 +349,7 @@ def _write_licitacoes(sheet: WriteOnlyWorksheet, licitacoes: Sequence[Licitacao]
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
     cells.bind(sheet)
-    if hasattr(sheet, "_values_to_row"):
+    if FAST_ROWS and hasattr(sheet, "_values_to_row"):
         sheet._values_to_row = _values_to_row(sheet)
 
     sheet.append([cells.text(header, Style.HEADER) for header in HEADERS])
@@ -375,7 +389,7 @@ def _write_resumo(sheet: WriteOnlyWorksheet, cells: _Cells, *, parametros: Mappi
     sheet.append([])
     title("Parâmetros da busca")
     for label, value in parametros.items():
-        line(label, value)
+        line(str(label), clean_text(value))
     line("Gerado em (horário de Brasília)", excel_datetime(gerado_em.replace(microsecond=0)), Style.NOTE_DATETIME)
     sheet.append([])
     title("Resultado")

@@ -333,7 +333,8 @@ async def test_supabase_upload_sign_download(fake: FakeSupabaseStorage, supa: Su
     assert response.headers["content-disposition"] == f'attachment; filename="smartlic-{str(search_id)[:8]}.xlsx"'
 
     upload, sign, download = fake.requests
-    assert (upload.op, upload.method, upload.path) == ("upload", "POST", f"/storage/v1/object/{BUCKET}/excel/{search_id}.xlsx")
+    expected = ("upload", "POST", f"/storage/v1/object/{BUCKET}/excel/{search_id}.xlsx")
+    assert (upload.op, upload.method, upload.path) == expected
     assert upload.headers["authorization"] == f"Bearer {KEY}" and upload.headers["apikey"] == KEY
     assert upload.headers["x-upsert"] == "true"
     assert sign.op == "sign" and int(sign.json()["expiresIn"]) == 600
