@@ -25,6 +25,7 @@ from typing import Any
 import openai
 
 from backend.codes import now_brasilia
+from backend.formatting import formatar_data, formatar_moeda
 from backend.schemas import Licitacao, ResumoLicitacoes
 
 TEMPERATURE = 0.3
@@ -93,17 +94,6 @@ class ResumoError(Exception):
 # ------------------------------------------------------------------------------------------
 # Formatting
 # ------------------------------------------------------------------------------------------
-
-
-def formatar_moeda(valor: float) -> str:
-    """R$ 1.234.567,89"""
-    texto = f"{abs(valor):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"-R$ {texto}" if valor < 0 else f"R$ {texto}"
-
-
-def formatar_data(momento: datetime) -> str:
-    """dd/mm/aaaa HH:MM"""
-    return momento.strftime("%d/%m/%Y %H:%M")
 
 
 def _data_hora(momento: datetime) -> str:

@@ -194,8 +194,8 @@ def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
     return search_reports.excel_parameters(
         setor=sector.nome,
         ufs=request.ufs,
-        data_inicial=request.data_inicial.isoformat(),
-        data_final=request.data_final.isoformat(),
+        data_inicial=request.data_inicial,
+        data_final=request.data_final,
         modalidades=[MODALIDADES[m] for m in request.modalidades_efetivas],
         somente_abertas=request.somente_abertas,
         valor_minimo=request.valor_minimo,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from uuid import UUID
 
 import anyio
@@ -18,7 +18,8 @@ import anyio
 from backend import progress
 from backend.codes import now_brasilia
 from backend.excel import create_excel
-from backend.llm import ResumoError, formatar_moeda, gerar_resumo, gerar_resumo_fallback
+from backend.formatting import formatar_dia, formatar_moeda
+from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import Licitacao, ResumoLicitacoes
 from backend.services import Services
 from backend.storage import StorageError
@@ -101,7 +102,7 @@ async def finish_if_settled(services: Services, search_id: UUID) -> bool:
 
 
 def excel_parameters(
-    *, setor: str, ufs: Sequence[str], data_inicial: str, data_final: str, modalidades: Sequence[str],
+    *, setor: str, ufs: Sequence[str], data_inicial: date, data_final: date, modalidades: Sequence[str],
     somente_abertas: bool, valor_minimo: float | None, valor_maximo: float | None, termos: str | None,
 ) -> dict[str, str]:
     """The search as a person reads it, for the report's "Resumo" sheet."""
@@ -111,7 +112,7 @@ def excel_parameters(
     return {
         "Setor": setor,
         "UFs": ", ".join(ufs),
-        "Período de publicação": f"{_br_date(data_inicial)} a {_br_date(data_final)}",
+        "Período de publicação": f"{formatar_dia(data_inicial)} a {formatar_dia(data_final)}",
         "Modalidades": ", ".join(modalidades),
         "Somente abertas": "Sim" if somente_abertas else "Não",
         "Valor mínimo": reais(valor_minimo),
@@ -119,6 +120,3 @@ def excel_parameters(
         "Termos de busca": termos or "—",
     }
 
-
-def _br_date(iso: str) -> str:
-    return datetime.fromisoformat(iso).strftime("%d/%m/%Y")

@@ -14,7 +14,8 @@ import openai
 import pytest
 
 from backend import llm
-from backend.llm import ResumoError, build_client, formatar_moeda, gerar_resumo, gerar_resumo_fallback
+from backend.formatting import formatar_moeda
+from backend.llm import ResumoError, build_client, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import Licitacao
 from backend.sources.pncp_records import to_licitacao
 from tests.fakes.openai_server import (
