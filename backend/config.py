@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     pncp_backoff_max: float = Field(default=10.0, ge=0, description="Longest single wait, Retry-After included.")
     pncp_max_pages: int = Field(default=40, ge=1, description="Pages read per UF and modalidade (50 records each).")
 
+    embedded_worker: bool = Field(default=True, description="Run an ARQ worker inside each web process.")
+    worker_max_jobs: int = Field(default=4, ge=1, description="Concurrent jobs per worker.")
+    worker_poll_delay: float = Field(default=0.1, gt=0, description="Seconds between queue polls.")
+    worker_health_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between worker heartbeats; the queue counts as down without one."
+    )
+    worker_drain_seconds: float = Field(
+        default=20.0, ge=0, description="On shutdown, how long running jobs may finish before being handed back."
+    )
+    job_max_tries: int = Field(default=3, ge=1, description="Attempts per job: the first plus retries.")
+    job_retry_backoff: float = Field(default=1.0, ge=0, description="First retry delay in seconds, doubled each time.")
+
     openai_api_key: SecretStr | None = Field(default=None, description="Unset: summaries come from the fallback.")
     openai_base_url: str | None = Field(default=None, description="Any OpenAI-compatible server; unset: OpenAI's.")
     llm_model: str = "gpt-4.1-nano"

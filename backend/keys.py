@@ -5,6 +5,19 @@ from __future__ import annotations
 PREFIX = "smartlic"
 
 
+QUEUE = f"{PREFIX}:queue"  # ARQ's sorted set of queued jobs
+WORKER_HEALTH = f"{QUEUE}:health-check"  # refreshed by every live worker; its absence means no worker
+
+
+def llm_job(search_id: str) -> str:
+    """ARQ job id of a search's summary: enqueueing it twice is a no-op."""
+    return f"llm:{search_id}"
+
+
+def excel_job(search_id: str) -> str:
+    return f"excel:{search_id}"
+
+
 def progress_stream(search_id: str) -> str:
     """Redis Stream holding one search's progress events."""
     return f"{PREFIX}:progress:{search_id}"

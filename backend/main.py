@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from backend import api
 from backend.api.errors import install_error_handlers
 from backend.config import Settings
+from backend.job_queue import EmbeddedWorker
 from backend.services import open_services
 
 
@@ -22,9 +23,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with open_services(settings) as services:
-            yield {"services": services}
+            worker = EmbeddedWorker(services) if settings.embedded_worker else None
+            if worker is not None:
+                worker.start()
+            try:
+                yield {"services": services, "worker": worker}
+            finally:
+                if worker is not None:
+                    await worker.stop()
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PNCP page is noise
     app = FastAPI(
         title="SmartLic busca",

@@ -156,6 +156,9 @@ class BuscaResponse(BaseModel):
     excel_status: ExcelStatus
     excel_url: str | None = None
     excel_error: str | None = None
+    processamento: Literal["fila", "inline"] = Field(
+        default="inline", description="'fila': summary and report come from background jobs, over SSE."
+    )
     tempos_ms: dict[str, float] = Field(default_factory=dict, description="Duration of each stage.")
 
 

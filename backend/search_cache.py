@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -50,6 +50,12 @@ search_cache = sa.Table(
     sa.Column("excel_url", sa.Text),
     sa.Column("excel_error", sa.Text),
     sa.Column("excel_at", sa.DateTime(timezone=True)),
+    # Who is producing each output, and until when (a lease): the inline path, a job or the
+    # recovery of stalled searches; one producer at a time, never two results.
+    sa.Column("llm_owner", sa.String(16)),
+    sa.Column("llm_lease_until", sa.DateTime(timezone=True)),
+    sa.Column("excel_owner", sa.String(16)),
+    sa.Column("excel_lease_until", sa.DateTime(timezone=True)),
     # Set when the search itself failed (no results at all).
     sa.Column("erro", sa.Text),
     sa.Column("erro_at", sa.DateTime(timezone=True)),
@@ -61,6 +67,9 @@ _OUTCOME_COLUMNS = [
     search_cache.c.excel_status, search_cache.c.excel_url, search_cache.c.excel_error, search_cache.c.excel_at,
     search_cache.c.erro, search_cache.c.erro_at,
 ]
+
+
+Output = Literal["llm", "excel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +216,51 @@ class SearchCache:
         now = datetime.now(UTC)
         await self._update(search_id, excel_status=status, excel_url=url, excel_error=error, excel_at=now)
 
+    async def claim(self, search_id: UUID, output: Output, owner: str, lease_seconds: float) -> bool:
+        """Takes the production of `output` ("llm" or "excel") for `lease_seconds`.
+
+        True when `owner` may go on: the output is still processing and nobody else holds a live
+        lease. A producer run twice (a retried job) holds its own lease again.
+        """
+        now = datetime.now(UTC)
+        owner_col = search_cache.c[f"{output}_owner"]
+        until_col = search_cache.c[f"{output}_lease_until"]
+        statement = (
+            sa.update(search_cache)
+            .where(
+                search_cache.c.search_id == str(search_id),
+                search_cache.c[f"{output}_status"] == "processing",
+                sa.or_(owner_col.is_(None), owner_col == owner, until_col < now),
+            )
+            .values({owner_col: owner, until_col: now + timedelta(seconds=lease_seconds)})
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement)
+        return result.rowcount == 1
+
+    async def stalled(self, older_than: timedelta, limit: int = 20) -> list[UUID]:
+        """Searches still processing whose producers left no live lease for `older_than`."""
+        now = datetime.now(UTC)
+        cutoff = now - older_than
+        c = search_cache.c
+
+        def abandoned(output: str) -> sa.ColumnElement[bool]:
+            lease = c[f"{output}_lease_until"]
+            return sa.and_(
+                c[f"{output}_status"] == "processing",
+                sa.or_(sa.and_(lease.is_(None), c.results_at < cutoff), lease < cutoff),
+            )
+
+        query = (
+            sa.select(c.search_id)
+            .where(c.expires_at > now, sa.or_(abandoned("llm"), abandoned("excel")))
+            .order_by(c.results_at)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        return [UUID(row) for row in rows]
+
     async def _update(self, search_id: UUID, **values: Any) -> None:
         values["updated_at"] = datetime.now(UTC)
         statement = sa.update(search_cache).where(search_cache.c.search_id == str(search_id)).values(**values)
@@ -229,6 +283,13 @@ class SearchCache:
         )
         async with self._engine.connect() as conn:
             return (await conn.execute(query)).mappings().first()
+
+    async def get_request(self, search_id: UUID) -> tuple[dict[str, Any], str] | None:
+        """The search's request and sector id, or None when unknown or expired."""
+        row = await self._row(search_id, [search_cache.c.request_json, search_cache.c.setor_id])
+        if row is None:
+            return None
+        return TypeAdapter(dict[str, Any]).validate_json(row["request_json"]), row["setor_id"]
 
     async def get_outcome(self, search_id: UUID) -> SearchOutcome | None:
         """Where the search stands (a light read), or None when unknown or expired."""

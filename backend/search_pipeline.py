@@ -16,10 +16,12 @@ from uuid import UUID, uuid4
 
 import anyio
 
-from backend import progress, search_reports
+from backend import job_queue, keys, progress, search_reports
 from backend.codes import MODALIDADES, now_brasilia
 from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
+from backend.llm import gerar_resumo_fallback
 from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Licitacao
+from backend.search_cache import Output
 from backend.sectors import Sector
 from backend.services import Services
 from backend.sources.pncp import UFResult, describe_failure
@@ -205,33 +207,83 @@ def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
 
 
 async def _produce_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
-    """Stages 6-7 inline. A failure here never loses the results already stored and answered."""
-    settings = services.settings
-    with ctx.stage("resumo"):
-        resumo = await search_reports.write_resumo(services, answer.licitacoes, ctx.sector.nome)
-        answer.resumo, answer.llm_status = resumo, "ready"
-        try:
-            await search_reports.deliver_resumo(services, ctx.search_id, resumo)
-        except Exception:
-            logger.exception("search %s: could not persist the summary", ctx.search_id)
+    """Stages 6-7: background jobs when a worker is there, else inline.
 
-    with ctx.stage("excel"):
-        try:
-            with anyio.fail_after(settings.excel_job_timeout):
-                url = await search_reports.build_excel(
-                    services, ctx.search_id, answer.licitacoes, report_parameters(ctx.request, ctx.sector), resumo
-                )
-            outcome = search_reports.ExcelOutcome("ready", url=url)
-        except Exception as exc:
-            logger.warning("search %s: Excel report failed: %r", ctx.search_id, exc)
-            outcome = search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
-        answer.excel_status, answer.excel_url, answer.excel_error = outcome.status, outcome.url, outcome.error
-        try:
-            await search_reports.deliver_excel(services, ctx.search_id, outcome)
-        except Exception:
-            logger.exception("search %s: could not persist the Excel outcome", ctx.search_id)
-
-    # Both are settled here, whatever was persisted: the stream must end.
-    done = progress.complete_event()
-    await services.progress.emit(str(ctx.search_id), done.stage, done.progress, done.message)
+    Each output is claimed before it is produced, so a job and the inline path never both
+    produce it. A failure here never loses the results already stored and answered.
+    """
+    queued_llm = queued_excel = False
+    if await services.queue.is_queue_available():
+        with ctx.stage("enqueue"):
+            queued_llm, queued_excel = await _enqueue_reports(ctx, services, answer)
+    if queued_llm and queued_excel:
+        answer.processamento = "fila"
+        # Ready at once from the data; the LLM's arrives over SSE as llm_ready.
+        answer.resumo = gerar_resumo_fallback(answer.licitacoes, ctx.sector.nome)
+        return
+    if not queued_llm:
+        with ctx.stage("resumo"):
+            await _inline_resumo(ctx, services, answer)
+    if not queued_excel:
+        with ctx.stage("excel"):
+            await _inline_excel(ctx, services, answer)
+    try:
+        await search_reports.finish_if_settled(services, ctx.search_id)
+    except Exception:
+        logger.exception("search %s: could not announce completion", ctx.search_id)
+        done = progress.complete_event()
+        await services.progress.emit(str(ctx.search_id), done.stage, done.progress, done.message)
     answer.tempos_ms = ctx.timings_ms
+
+
+async def _enqueue_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> tuple[bool, bool]:
+    sid = str(ctx.search_id)
+    payload = job_queue.licitacoes_payload(answer.licitacoes)
+    queued_llm = await services.queue.enqueue_job(
+        "llm_summary_job", sid, payload, ctx.sector.nome, job_id=keys.llm_job(sid)
+    )
+    queued_excel = await services.queue.enqueue_job(
+        "excel_generation_job", sid, payload, {"excel": True}, job_id=keys.excel_job(sid)
+    )
+    if queued_llm != queued_excel:
+        logger.warning("search %s: half enqueued; the rest runs inline", sid)
+    return queued_llm, queued_excel
+
+
+async def _claimed(services: Services, ctx: SearchContext, output: Output, lease: float) -> bool:
+    try:
+        return await services.store.claim(ctx.search_id, output, "inline", lease)
+    except Exception:
+        logger.exception("search %s: could not claim %s; producing it anyway", ctx.search_id, output)
+        return True
+
+
+async def _inline_resumo(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
+    if not await _claimed(services, ctx, "llm", services.settings.llm_job_timeout + 30):
+        return  # a job holds it; its result comes over SSE
+    resumo = await search_reports.write_resumo(services, answer.licitacoes, ctx.sector.nome)
+    answer.resumo, answer.llm_status = resumo, "ready"
+    try:
+        await search_reports.deliver_resumo(services, ctx.search_id, resumo)
+    except Exception:
+        logger.exception("search %s: could not persist the summary", ctx.search_id)
+
+
+async def _inline_excel(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
+    settings = services.settings
+    if not await _claimed(services, ctx, "excel", settings.excel_job_timeout + 30):
+        return
+    try:
+        with anyio.fail_after(settings.excel_job_timeout):
+            url = await search_reports.build_excel(
+                services, ctx.search_id, answer.licitacoes, report_parameters(ctx.request, ctx.sector), answer.resumo
+            )
+        outcome = search_reports.ExcelOutcome("ready", url=url)
+    except Exception as exc:
+        logger.warning("search %s: Excel report failed: %r", ctx.search_id, exc)
+        outcome = search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
+    answer.excel_status, answer.excel_url, answer.excel_error = outcome.status, outcome.url, outcome.error
+    try:
+        await search_reports.deliver_excel(services, ctx.search_id, outcome)
+    except Exception:
+        logger.exception("search %s: could not persist the Excel outcome", ctx.search_id)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import anyio
@@ -21,8 +22,10 @@ from backend.excel import create_excel
 from backend.formatting import formatar_dia, formatar_moeda
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import Licitacao, ResumoLicitacoes
-from backend.services import Services
 from backend.storage import StorageError
+
+if TYPE_CHECKING:
+    from backend.services import Services
 
 logger = logging.getLogger(__name__)
 

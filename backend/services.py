@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from backend import llm
 from backend.config import Settings
+from backend.job_queue import JobQueue, get_arq_pool
 from backend.progress import ProgressTracker
 from backend.search_cache import SearchCache
 from backend.sectors import Sector, load_sectors
@@ -37,6 +38,7 @@ class Services:
     progress: ProgressTracker
     storage: ExcelStorage
     llm: AsyncOpenAI | None  # None without OPENAI_API_KEY: summaries come from the fallback
+    queue: JobQueue
 
 
 @asynccontextmanager
@@ -74,6 +76,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             )
             stack.push_async_callback(client.close)
 
+        arq_pool = get_arq_pool(settings)
+        stack.push_async_callback(arq_pool.aclose)
+
         yield Services(
             settings=settings,
             pncp=pncp,
@@ -83,6 +88,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             progress=ProgressTracker(redis),
             storage=storage,
             llm=client,
+            queue=JobQueue(arq_pool, settings),
         )
 
 

@@ -58,6 +58,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def _empty_redis(request: pytest.FixtureRequest) -> None:
+    """Each test starts with an empty private Redis: no queued job or worker heartbeat of another."""
+    if "redis_url" in request.fixturenames or "make_settings" in request.fixturenames:
+        import redis
+
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        client.flushdb()
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """PostgreSQL at TEST_POSTGRES_URL (default 127.0.0.1:5432, database test)."""
@@ -101,6 +112,9 @@ def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
             "pncp_max_retries": 2,
             "pncp_backoff_base": 0.01,
             "pncp_backoff_max": 0.05,
+            "storage_dir": tmp_path / "files",
+            # In-process tests run stages 6-7 inline unless they start a worker themselves.
+            "embedded_worker": False,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

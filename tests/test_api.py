@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from uuid import uuid4
 
@@ -202,18 +203,35 @@ async def test_body_that_is_not_json_gets_422(client) -> None:
     assert "JSON" in response.json()["mensagem"]
 
 
-async def test_health_reports_database_and_redis(client) -> None:
+async def test_health_reports_every_dependency_and_the_worker(make_settings, client_for) -> None:
+    async with client_for(make_settings(embedded_worker=True)) as client:
+        for _ in range(50):  # the worker's first heartbeat comes with its first poll
+            body = (await client.get("/v1/health")).json()
+            if body["queue"] == "healthy":
+                break
+            await asyncio.sleep(0.1)
+    assert body == {
+        "status": "ok", "queue": "healthy", "redis": "ok", "database": "ok", "storage": "ok",
+        "worker": {"mode": "embedded", "running": True, "jobs_in_flight": 0, "max_jobs": 4, "restarts": 0},
+    }
+
+
+async def test_health_without_a_worker_says_the_queue_is_unavailable(client) -> None:
     body = (await client.get("/v1/health")).json()
-    assert body == {"status": "ok", "database": "ok", "redis": "ok", "storage": "ok"}
+    assert (body["status"], body["queue"], body["redis"]) == ("degraded", "unavailable", "ok")
+    assert body["worker"] == {"mode": "separate", "running": False, "jobs_in_flight": 0, "max_jobs": 4, "restarts": 0}
 
 
 async def test_health_is_degraded_without_redis(make_settings, client_for) -> None:
     from tests.conftest import free_port
 
-    async with client_for(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")) as client:
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", embedded_worker=True)
+    async with client_for(settings) as client:
         response = await client.get("/v1/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "degraded", "database": "ok", "redis": "unavailable", "storage": "ok"}
+    body = response.json()
+    assert (body["status"], body["queue"], body["redis"], body["database"]) == ("degraded", "unavailable", "unavailable", "ok")
+    assert body["worker"]["mode"] == "embedded" and body["worker"]["running"] is False
 
 
 async def test_demo_mode_finds_every_sector_in_every_region(make_settings, client_for) -> None:

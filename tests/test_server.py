@@ -1,39 +1,95 @@
-"""The real server as ops run it: ./start.sh web (gunicorn, two uvicorn worker processes)."""
+"""The real server as ops run it: ./start.sh web (gunicorn, two uvicorn processes, each with its
+embedded ARQ worker), and the separate-worker mode."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 
 from backend.codes import now_brasilia
-from tests.servers import running_server
+from tests.servers import ROOT, running_server
+from tests.sse import collect
+
+TODAY = now_brasilia().date()
 
 
-def test_gunicorn_serves_searches_from_both_processes(tmp_path: Path, redis_url: str) -> None:
-    env = {
-        "WEB_CONCURRENCY": "2",
+def search_body() -> dict:
+    return {"search_id": str(uuid4()), "ufs": ["SP", "MG", "BA"], "data_inicial": str(TODAY - timedelta(days=10)),
+            "data_final": str(TODAY), "setor_id": "alimentos"}
+
+
+def base_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
+    return {
         "PNCP_BASE_URL": "demo",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
         "STORAGE_DIR": str(tmp_path / "files"),
         "REDIS_URL": redis_url,
     }
+
+
+def follow_to_the_end(url: str, search_id: str) -> dict[str, dict]:
+    """Every stage of the search from a fresh connection (either process may serve it)."""
+    status, events = collect(f"{url}/v1/buscar-progress/{search_id}", timeout=60)
+    assert status == 200
+    stages = [e.stage for e in events]
+    assert stages[-1] == "complete" and {"results_ready", "llm_ready", "excel_ready"} <= set(stages), stages
+    return {e.stage: e.data for e in events}
+
+
+def test_gunicorn_runs_jobs_in_both_processes_and_any_process_streams_them(tmp_path: Path, redis_url: str) -> None:
+    env = {**base_env(tmp_path, redis_url), "WEB_CONCURRENCY": "2"}
     with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
-        today = now_brasilia().date()
-        body = {"ufs": ["SP", "MG", "BA"], "data_inicial": str(today - timedelta(days=10)),
-                "data_final": str(today), "setor_id": "alimentos"}
-        answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60)
-        assert answer.status_code == 200, answer.text
-        result = answer.json()
-        assert result["total_filtrado"] > 0 and result["excel_status"] == "ready"
-        # Fresh connections land on either process; each must read the search and its report.
-        for _ in range(12):
-            with httpx.Client(base_url=server.url, timeout=10) as fresh:
-                status = fresh.get(f"/v1/buscar/{result['search_id']}/status")
-                assert status.status_code == 200
-                assert status.json()["total_filtrado"] == result["total_filtrado"]
-                assert fresh.get(result["excel_url"]).status_code == 200  # one signing key for both
-        booted = [line for line in server.log().splitlines() if "Booting worker with pid" in line]
-        assert len(booted) == 2, booted
+        for _ in range(8):
+            body = search_body()
+            answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()
+            assert answer["total_filtrado"] > 0 and answer["processamento"] == "fila"
+            assert (answer["llm_status"], answer["excel_status"]) == ("processing", "processing")
+            assert answer["resumo"]["origem"] == "fallback"  # provisional, from the data
+            stages = follow_to_the_end(server.url, body["search_id"])
+            link = stages["excel_ready"]["detail"]["download_url"]
+            for _ in range(4):  # fresh connections: both processes serve the report (one signing key)
+                with httpx.Client(base_url=server.url, timeout=10) as fresh:
+                    assert fresh.get(link).status_code == 200
+        log = server.log()
+    worker_pids = set(re.findall(r"Booting worker with pid: (\d+)", log))
+    finished = r"\[(\d+)\] INFO arq\.worker: +[\d.]+s ← (?:llm|excel):\S+:(?:llm_summary_job|excel_generation_job)"
+    job_pids = set(re.findall(finished, log))
+    assert len(worker_pids) == 2
+    assert job_pids == worker_pids, (job_pids, worker_pids)  # jobs ran in both processes
     assert server.process.returncode == 0
+
+
+def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
+    env = {**base_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false"}
+    with running_server(env, tmp_path / "web.log") as web:
+        health = httpx.get(f"{web.url}/v1/health").json()
+        assert health["queue"] == "unavailable" and health["worker"]["mode"] == "separate"
+        inline = httpx.post(f"{web.url}/v1/buscar", json=search_body(), timeout=60).json()
+        assert inline["processamento"] == "inline" and inline["excel_status"] == "ready"
+
+        log = (tmp_path / "worker.log").open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"],
+            cwd=ROOT, env={**__import__("os").environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            for _ in range(100):
+                if httpx.get(f"{web.url}/v1/health").json()["queue"] == "healthy":
+                    break
+                __import__("time").sleep(0.1)
+            body = search_body()
+            queued = httpx.post(f"{web.url}/v1/buscar", json=body, timeout=60).json()
+            assert queued["processamento"] == "fila"
+            stages = follow_to_the_end(web.url, body["search_id"])
+            assert stages["llm_ready"]["detail"]["resumo"]["total_oportunidades"] == queued["total_filtrado"]
+        finally:
+            worker.terminate()
+            assert worker.wait(timeout=30) == 0
+            log.close()
+    assert "excel_generation_job" in (tmp_path / "worker.log").read_text()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import anyio
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
 from backend.api.deps import Services
 
@@ -16,10 +16,20 @@ logger = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0
 
 
+class WorkerState(BaseModel):
+    mode: str = Field(description="'embedded' (in this web process) or 'separate' (EMBEDDED_WORKER=false).")
+    running: bool = Field(description="This process's embedded worker is polling the queue.")
+    jobs_in_flight: int = 0
+    max_jobs: int
+    restarts: int = 0
+
+
 class Health(BaseModel):
     status: str  # "ok" | "degraded"
-    database: str  # "ok" | "unavailable"
+    queue: str  # "healthy": Redis answers and some worker's heartbeat is fresh | "unavailable"
     redis: str  # "ok" | "unavailable"
+    worker: WorkerState
+    database: str  # "ok" | "unavailable"
     storage: str  # "ok" | "unavailable"
 
 
@@ -34,9 +44,19 @@ async def _check(name: str, probe) -> str:  # type: ignore[no-untyped-def]
 
 
 @router.get("/health", response_model=Health)
-async def health(services: Services) -> Health:
+async def health(request: Request, services: Services) -> Health:
     database = await _check("database", services.store.ping)
     redis = await _check("redis", services.redis.ping)
     storage = await _check("storage", services.storage.check)
-    degraded = "unavailable" in (database, redis, storage)
-    return Health(status="degraded" if degraded else "ok", database=database, redis=redis, storage=storage)
+    queue = "healthy" if await services.queue.is_queue_available() else "unavailable"
+    embedded = request.state.worker
+    if embedded is not None:
+        worker = WorkerState(**embedded.state)
+    else:
+        worker = WorkerState(mode="separate", running=False, max_jobs=services.settings.worker_max_jobs)
+    # Without a queue the service still answers (inline); it is degraded, not down.
+    degraded = "unavailable" in (database, redis, storage, queue)
+    return Health(
+        status="degraded" if degraded else "ok",
+        queue=queue, redis=redis, worker=worker, database=database, storage=storage,
+    )

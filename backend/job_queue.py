@@ -1,0 +1,417 @@
+"""Background jobs on ARQ: the summary and the Excel report of a search.
+
+    pool = get_arq_pool(settings)                # once per process; connects lazily
+    queue = JobQueue(pool, settings)
+    if await queue.is_queue_available():            # Redis answers and a worker heartbeat is fresh
+        await queue.enqueue_job("llm_summary_job", ..., job_id=keys.llm_job(search_id))
+
+Workers run the same job functions whether embedded in a web process (`EmbeddedWorker`, started
+by the lifespan) or separate (`arq backend.job_queue.WorkerSettings`). Payloads are JSON.
+
+ARQ itself retries only on `Retry` and never after a timeout, so each job keeps its own deadline
+per attempt and turns every failure into `Retry` with backoff until its last attempt, which takes
+the fallback path: a summary computed from the data, or `excel_status="failed"` with a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
+from uuid import UUID
+
+import anyio
+from arq import Retry, cron
+from arq.connections import ArqRedis
+from arq.worker import Function, Worker, func
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
+
+from backend import keys, search_reports
+from backend.config import Settings
+from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
+from backend.schemas import BuscaRequest, Licitacao, ResumoLicitacoes
+
+if TYPE_CHECKING:
+    from backend.services import Services
+
+logger = logging.getLogger(__name__)
+
+AVAILABILITY_TIMEOUT = 0.1  # a dead or black-holed Redis costs a search at most this
+AVAILABILITY_CACHE_SECONDS = 1.0
+ARQ_TIMEOUT_MARGIN = 15.0  # ARQ's own job timeout sits above ours, so ours always fires first
+EXTRA_ARQ_TRIES = 2  # a job re-run after a crash in its last attempt still reaches its fallback
+STALLED_AFTER = timedelta(minutes=2)
+
+
+class JobContext(TypedDict, total=False):
+    """What ARQ hands a job."""
+
+    services: Services
+    """The process's adapters: the web lifespan's, or those a separate worker opened at startup."""
+    exit_stack: AsyncExitStack
+    """Closes the services of a separate worker at shutdown."""
+    job_id: str
+    job_try: int
+    """1 on the first attempt."""
+    redis: ArqRedis
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, default=str, ensure_ascii=False).encode()
+
+
+def _loads(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def licitacoes_payload(licitacoes: list[Licitacao]) -> list[dict[str, Any]]:
+    return [licitacao.model_dump(mode="json") for licitacao in licitacoes]
+
+
+# --- enqueue side -----------------------------------------------------------------------------
+
+
+def get_arq_pool(settings: Settings) -> ArqRedis:
+    """ARQ's Redis client over `REDIS_URL`. It connects on first use, so a Redis that is down
+    at startup (or restarts later) never stops the service from starting."""
+    connections = ConnectionPool.from_url(
+        settings.redis_url, socket_connect_timeout=1, socket_timeout=5, health_check_interval=30
+    )
+    return ArqRedis(
+        connection_pool=connections,
+        job_serializer=_dumps,
+        job_deserializer=_loads,
+        default_queue_name=keys.QUEUE,
+    )
+
+
+class JobQueue:
+    """Enqueues jobs and says whether anything will run them."""
+
+    def __init__(self, pool: ArqRedis, settings: Settings) -> None:
+        self.pool = pool
+        self._settings = settings
+        self._available: tuple[float, bool] = (0.0, False)
+
+    async def is_queue_available(self) -> bool:
+        """Redis answers and a worker heartbeat is fresh; cached for a second."""
+        checked_at, available = self._available
+        if time.monotonic() - checked_at < AVAILABILITY_CACHE_SECONDS:
+            return available
+        available = False
+        with anyio.move_on_after(AVAILABILITY_TIMEOUT):
+            try:
+                available = bool(await self.pool.exists(keys.WORKER_HEALTH))
+            except (RedisError, OSError) as exc:
+                logger.info("queue unavailable: %s", exc)
+        self._available = (time.monotonic(), available)
+        return available
+
+    async def enqueue_job(self, function: str, *args: Any, job_id: str) -> bool:
+        """True once the job is queued (or was already: the job id makes a duplicate a no-op)."""
+        try:
+            with anyio.fail_after(1.0):
+                await self.pool.enqueue_job(function, *args, _job_id=job_id)
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("could not enqueue %s: %s", job_id, exc)
+            self._available = (time.monotonic(), False)
+            return False
+        return True
+
+    async def queue_depth(self) -> int | None:
+        try:
+            with anyio.fail_after(AVAILABILITY_TIMEOUT * 5):
+                return int(await self.pool.zcard(keys.QUEUE))
+        except (RedisError, OSError, TimeoutError):
+            return None
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+
+def _retry_or_last(ctx: JobContext, error: BaseException, job: str) -> None:
+    """Raises `Retry` with backoff while attempts remain; returns on the last one."""
+    settings = ctx["services"].settings
+    attempt = ctx.get("job_try", 1)
+    if attempt < settings.job_max_tries:
+        delay = settings.job_retry_backoff * 2 ** (attempt - 1)
+        logger.warning("%s attempt %d/%d failed (%r); retrying in %.1fs",
+                       job, attempt, settings.job_max_tries, error, delay)
+        raise Retry(defer=delay) from error
+    logger.warning("%s attempt %d/%d failed (%r); giving up", job, attempt, settings.job_max_tries, error)
+
+
+async def llm_summary_job(
+    ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str
+) -> str:
+    """The search's summary by the LLM; after the last failed attempt, the one from the data."""
+    services = ctx["services"]
+    settings = services.settings
+    sid = UUID(search_id)
+    if not await services.store.claim(sid, "llm", "queue", settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN):
+        return "already settled"
+    items = [Licitacao.model_validate(item) for item in licitacoes]
+    resumo: ResumoLicitacoes
+    if services.llm is None or not items:
+        resumo = gerar_resumo_fallback(items, sector_name)
+    else:
+        try:
+            with anyio.fail_after(settings.llm_job_timeout):
+                resumo = await gerar_resumo(
+                    items, sector_name, client=services.llm, model=settings.llm_model,
+                    timeout=settings.llm_job_timeout,
+                )
+        except (ResumoError, TimeoutError) as exc:
+            _retry_or_last(ctx, exc, keys.llm_job(search_id))
+            resumo = gerar_resumo_fallback(items, sector_name)
+    try:
+        await search_reports.deliver_resumo(services, sid, resumo)
+        await search_reports.finish_if_settled(services, sid)
+    except Exception as exc:  # the database or Redis failed: try again later, the summary is cheap
+        _retry_or_last(ctx, exc, keys.llm_job(search_id))
+        raise
+    return resumo.origem
+
+
+async def excel_generation_job(
+    ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], quota_info: dict[str, Any]
+) -> str:
+    """The search's Excel report; after the last failed attempt, `failed` with a readable reason.
+
+    `quota_info["excel"] is False` (a plan without reports) settles it as `skipped`.
+    """
+    services = ctx["services"]
+    settings = services.settings
+    sid = UUID(search_id)
+    if not await services.store.claim(sid, "excel", "queue", settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN):
+        return "already settled"
+    if quota_info.get("excel") is False:
+        outcome = search_reports.ExcelOutcome("skipped")
+    else:
+        outcome = await _excel_attempt(ctx, sid, [Licitacao.model_validate(item) for item in licitacoes])
+    try:
+        await search_reports.deliver_excel(services, sid, outcome)
+        await search_reports.finish_if_settled(services, sid)
+    except Exception as exc:
+        _retry_or_last(ctx, exc, keys.excel_job(search_id))
+        raise
+    return outcome.status
+
+
+async def _excel_attempt(ctx: JobContext, sid: UUID, items: list[Licitacao]) -> search_reports.ExcelOutcome:
+    services = ctx["services"]
+    try:
+        with anyio.fail_after(services.settings.excel_job_timeout):
+            stored = await services.store.get_request(sid)
+            parametros = _report_parameters(services, stored)
+            url = await search_reports.build_excel(
+                services, sid, items, parametros, gerar_resumo_fallback(items, parametros.get("Setor", ""))
+            )
+    except Exception as exc:
+        _retry_or_last(ctx, exc, keys.excel_job(str(sid)))
+        return search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
+    return search_reports.ExcelOutcome("ready", url=url)
+
+
+def _report_parameters(services: Services, stored: tuple[dict[str, Any], str] | None) -> dict[str, str]:
+    from backend.search_pipeline import report_parameters
+
+    if stored is None:
+        return {}
+    request, setor_id = stored
+    sector = services.sectors.get(setor_id)
+    if sector is None:
+        return {}
+    return report_parameters(BuscaRequest.model_validate(request), sector)
+
+
+async def recover_stalled_searches(ctx: JobContext) -> int:
+    """Settles searches whose jobs were lost (a crashed process, a flushed Redis): inline, here."""
+    services = ctx["services"]
+    recovered = 0
+    for sid in await services.store.stalled(STALLED_AFTER):
+        stored = await services.store.get(sid)
+        if stored is None:
+            continue
+        sector = services.sectors.get(stored.setor_id)
+        sector_name = sector.nome if sector else stored.setor_id
+        logger.warning("search %s stalled; finishing it here", sid)
+        if stored.outcome.llm_status == "processing" and await services.store.claim(sid, "llm", "recovery", 60):
+            resumo = await search_reports.write_resumo(services, stored.licitacoes, sector_name)
+            await search_reports.deliver_resumo(services, sid, resumo)
+        if stored.outcome.excel_status == "processing" and await services.store.claim(sid, "excel", "recovery", 120):
+            parametros = _report_parameters(services, (stored.request, stored.setor_id))
+            try:
+                url = await search_reports.build_excel(services, sid, stored.licitacoes, parametros, None)
+                outcome = search_reports.ExcelOutcome("ready", url=url)
+            except Exception as exc:
+                outcome = search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
+            await search_reports.deliver_excel(services, sid, outcome)
+        await search_reports.finish_if_settled(services, sid)
+        recovered += 1
+    return recovered
+
+
+async def cleanup_expired_searches(ctx: JobContext) -> int:
+    """Removes searches past their expiry (once per cluster: ARQ's cron job ids are unique)."""
+    return await ctx["services"].store.delete_expired()
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+
+def job_functions(settings: Settings) -> list[Function]:
+    tries = settings.job_max_tries + EXTRA_ARQ_TRIES
+    return [
+        func(llm_summary_job, name="llm_summary_job", timeout=settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN,
+             max_tries=tries, keep_result=300),
+        func(excel_generation_job, name="excel_generation_job",
+             timeout=settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, max_tries=tries, keep_result=300),
+    ]
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """The ARQ `Worker` keyword arguments shared by embedded and separate workers."""
+    return {
+        "functions": job_functions(settings),
+        "cron_jobs": [
+            cron(recover_stalled_searches, name="recover_stalled_searches", second=0, timeout=300),
+            cron(cleanup_expired_searches, name="cleanup_expired_searches", minute=17, second=30, timeout=300),
+        ],
+        "queue_name": keys.QUEUE,
+        "health_check_key": keys.WORKER_HEALTH,
+        "health_check_interval": settings.worker_health_interval,
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay,
+        "job_serializer": _dumps,
+        "job_deserializer": _loads,
+        "keep_result": 300,
+    }
+
+
+async def _separate_worker_startup(ctx: dict[str, Any]) -> None:
+    stack = AsyncExitStack()
+    ctx["exit_stack"] = stack
+    from backend.services import open_services  # the services module builds a JobQueue from this one
+
+    ctx["services"] = await stack.enter_async_context(open_services(Settings()))
+
+
+async def _separate_worker_shutdown(ctx: dict[str, Any]) -> None:
+    stack: AsyncExitStack | None = ctx.get("exit_stack")
+    if stack is not None:
+        await stack.aclose()
+
+
+def __getattr__(name: str) -> Any:
+    """`WorkerSettings`, for `arq backend.job_queue.WorkerSettings`: built when asked for, so
+    importing this module reads no environment."""
+    if name != "WorkerSettings":
+        raise AttributeError(name)
+    settings = Settings()
+    options = worker_options(settings)
+    options.update(
+        redis_settings=None,
+        redis_pool=get_arq_pool(settings),
+        on_startup=_separate_worker_startup,
+        on_shutdown=_separate_worker_shutdown,
+        # On SIGTERM: stop taking jobs, let running ones finish, then hand the rest back.
+        job_completion_wait=int(settings.worker_drain_seconds),
+        job_timeout=max(settings.llm_job_timeout, settings.excel_job_timeout) + ARQ_TIMEOUT_MARGIN,
+    )
+    return type("WorkerSettings", (), options)
+
+
+class EmbeddedWorker:
+    """An ARQ worker inside a web process, supervised: restarted with backoff when Redis fails,
+    drained on shutdown (running jobs get a grace period; the rest go back to the queue)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._worker: Worker | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._connected = False  # the current worker reached Redis and is polling
+        self.restarts = 0
+
+    @property
+    def state(self) -> dict[str, Any]:
+        worker = self._worker
+        return {
+            "mode": "embedded",
+            "running": self._connected and self._task is not None and not self._task.done(),
+            "jobs_in_flight": worker.job_counter if worker else 0,
+            "max_jobs": self._settings.worker_max_jobs,
+            "restarts": self.restarts,
+        }
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name="embedded-arq-worker")
+
+    def _new_worker(self) -> Worker:
+        return Worker(
+            **worker_options(self._settings),
+            redis_pool=get_arq_pool(self._settings),
+            ctx={"services": self._services},
+            on_startup=self._connected_to_redis,
+            handle_signals=False,
+            job_timeout=max(self._settings.llm_job_timeout, self._settings.excel_job_timeout) + ARQ_TIMEOUT_MARGIN,
+        )
+
+    async def _connected_to_redis(self, _ctx: dict[str, Any]) -> None:
+        self._connected = True
+
+    async def _supervise(self) -> None:
+        backoff = 1.0
+        while not self._stopping:
+            worker = self._worker = self._new_worker()
+            started = time.monotonic()
+            try:
+                await worker.main()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis down or gone: the web process keeps serving, inline
+                logger.warning("embedded worker stopped (%r); restarting in %.0fs", exc, backoff)
+            self._connected = False
+            await _quietly(worker.pool.aclose())
+            if self._stopping:
+                return
+            if time.monotonic() - started > 60:
+                backoff = 1.0
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            self.restarts += 1
+
+    async def stop(self) -> None:
+        """Stops taking jobs, lets running ones finish within the drain time, hands back the rest."""
+        self._stopping = True
+        worker, task = self._worker, self._task
+        if worker is None or task is None:
+            return
+        worker.allow_pick_jobs = False
+        running = [t for t in worker.tasks.values() if not t.done()]
+        if running:
+            logger.info("draining %d job(s) for up to %.0fs", len(running), self._settings.worker_drain_seconds)
+            await asyncio.wait(running, timeout=self._settings.worker_drain_seconds)
+        # Jobs still running are cancelled; ARQ puts a cancelled job back in the queue.
+        await _quietly(worker.close())
+        task.cancel()
+        await _quietly(task)
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except (Exception, asyncio.CancelledError) as exc:  # shutting down: nothing left to tell
+        logger.debug("ignored while stopping: %r", exc)
+
