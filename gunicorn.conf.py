@@ -1,4 +1,10 @@
-"""gunicorn: $WEB_CONCURRENCY uvicorn workers bound to $PORT (read through Settings)."""
+"""gunicorn: $WEB_CONCURRENCY uvicorn workers bound to $PORT (read through Settings).
+
+Shutdown order on SIGTERM (a deploy): each process stops accepting requests, its embedded ARQ
+worker drains for WORKER_DRAIN_SECONDS (running jobs finish; the rest go back to the queue for
+another process), then the process exits. graceful_timeout leaves 10 s beyond the drain, and the
+platform's draining time (railway.json: drainingSeconds) must exceed graceful_timeout.
+"""
 
 from backend.config import Settings
 
@@ -8,7 +14,7 @@ bind = f"0.0.0.0:{_settings.port}"
 workers = _settings.web_concurrency
 worker_class = "uvicorn_worker.UvicornWorker"
 timeout = 120
-graceful_timeout = 30
+graceful_timeout = int(_settings.worker_drain_seconds) + 10
 keepalive = 5
 accesslog = "-"
 errorlog = "-"

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         default=20.0, ge=0, description="On shutdown, how long running jobs may finish before being handed back."
     )
     job_max_tries: int = Field(default=3, ge=1, description="Attempts per job: the first plus retries.")
+    stalled_search_seconds: float = Field(
+        default=120.0, gt=0,
+        description="A search whose summary or report nobody is producing for this long is finished by recovery.",
+    )
     job_retry_backoff: float = Field(default=1.0, ge=0, description="First retry delay in seconds, doubled each time.")
 
     openai_api_key: SecretStr | None = Field(default=None, description="Unset: summaries come from the fallback.")

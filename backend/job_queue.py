@@ -44,9 +44,9 @@ logger = logging.getLogger(__name__)
 
 AVAILABILITY_TIMEOUT = 0.1  # a dead or black-holed Redis costs a search at most this
 AVAILABILITY_CACHE_SECONDS = 1.0
-ARQ_TIMEOUT_MARGIN = 15.0  # ARQ's own job timeout sits above ours, so ours always fires first
+ARQ_TIMEOUT_MARGIN = 5.0  # ARQ's own job timeout sits above ours, so ours always fires first
 EXTRA_ARQ_TRIES = 2  # a job re-run after a crash in its last attempt still reaches its fallback
-STALLED_AFTER = timedelta(minutes=2)
+RECOVERY_EVERY_SECONDS = 10
 
 
 class JobContext(TypedDict, total=False):
@@ -238,7 +238,8 @@ async def recover_stalled_searches(ctx: JobContext) -> int:
     """Settles searches whose jobs were lost (a crashed process, a flushed Redis): inline, here."""
     services = ctx["services"]
     recovered = 0
-    for sid in await services.store.stalled(STALLED_AFTER):
+    stalled_after = timedelta(seconds=services.settings.stalled_search_seconds)
+    for sid in await services.store.stalled(stalled_after):
         stored = await services.store.get(sid)
         if stored is None:
             continue
@@ -280,12 +281,19 @@ def job_functions(settings: Settings) -> list[Function]:
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:
-    """The ARQ `Worker` keyword arguments shared by embedded and separate workers."""
+    """The ARQ `Worker` keyword arguments shared by embedded and separate workers.
+
+    ARQ hands a crashed worker's job to another once its in-progress key expires, after the
+    longest timeout of any function plus 10 s: the cron jobs' timeouts stay within the jobs'.
+    """
+    cron_timeout = settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN
     return {
         "functions": job_functions(settings),
         "cron_jobs": [
-            cron(recover_stalled_searches, name="recover_stalled_searches", second=0, timeout=300),
-            cron(cleanup_expired_searches, name="cleanup_expired_searches", minute=17, second=30, timeout=300),
+            cron(recover_stalled_searches, name="recover_stalled_searches",
+                 second=set(range(0, 60, RECOVERY_EVERY_SECONDS)), timeout=cron_timeout),
+            cron(cleanup_expired_searches, name="cleanup_expired_searches", minute=17, second=30,
+                 timeout=cron_timeout),
         ],
         "queue_name": keys.QUEUE,
         "health_check_key": keys.WORKER_HEALTH,
@@ -407,6 +415,7 @@ class EmbeddedWorker:
         await _quietly(worker.close())
         task.cancel()
         await _quietly(task)
+        logger.info("embedded worker stopped")
 
 
 async def _quietly(awaitable: Awaitable[Any]) -> None:

@@ -1,0 +1,173 @@
+"""Faults around the job queue, over real processes: nothing lost, nothing stuck in processing."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from backend.codes import now_brasilia
+from tests.conftest import free_port, start_redis
+from tests.fakes.openai_server import FakeOpenAI, answer, slow
+from tests.servers import Server, running_server
+from tests.sse import collect
+
+TODAY = now_brasilia().date()
+SUMMARY = {"resumo_executivo": "Resumo do modelo.", "destaques": ["Um destaque"], "alerta_urgencia": None}
+
+
+def search_body() -> dict:
+    return {"search_id": str(uuid4()), "ufs": ["SP", "RJ"], "data_inicial": str(TODAY - timedelta(days=10)),
+            "data_final": str(TODAY), "setor_id": "alimentos"}
+
+
+@pytest.fixture
+def llm():
+    with FakeOpenAI(api_key="sk-test") as fake:
+        yield fake
+
+
+def env_for(tmp_path: Path, redis_url: str, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
+    return {
+        "PNCP_BASE_URL": "demo",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
+        "STORAGE_DIR": str(tmp_path / "files"),
+        "REDIS_URL": redis_url,
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": llm.base_url,
+        "WORKER_HEALTH_INTERVAL": "1",
+        "JOB_RETRY_BACKOFF": "0.2",
+        **extra,
+    }
+
+
+def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def queue_healthy(server: Server) -> bool:
+    try:
+        return httpx.get(f"{server.url}/v1/health", timeout=2).json()["queue"] == "healthy"
+    except httpx.HTTPError:
+        return False
+
+
+def status(server: Server, search_id: str) -> dict:
+    return httpx.get(f"{server.url}/v1/buscar/{search_id}/status", timeout=5).json()
+
+
+def settled(server: Server, search_id: str) -> dict | None:
+    current = status(server, search_id)
+    return current if "processing" not in (current["llm_status"], current["excel_status"]) else None
+
+
+def job_started_in(servers: list[Server], job_id: str) -> Server | None:
+    for server in servers:
+        if re.search(rf"→ {re.escape(job_id)}:", server.log()):
+            return server
+    return None
+
+
+def test_kill_9_of_the_process_running_a_job(tmp_path, redis_url, llm) -> None:
+    llm.script([slow(60, answer(SUMMARY))])  # the first attempt hangs in whichever process takes it
+    # ARQ hands a job on once its in-progress key expires: the longest job timeout + 5 + 10 s.
+    env = env_for(tmp_path, redis_url, llm, LLM_JOB_TIMEOUT="3", EXCEL_JOB_TIMEOUT="3")
+    with running_server(env, tmp_path / "a.log") as a, running_server(env, tmp_path / "b.log") as b:
+        wait_for(lambda: queue_healthy(a), 10, "a worker")
+        body = search_body()
+        assert httpx.post(f"{a.url}/v1/buscar", json=body, timeout=60).json()["processamento"] == "fila"
+        victim = wait_for(lambda: job_started_in([a, b], f"llm:{body['search_id']}"), 10, "the job to start")
+        survivor = b if victim is a else a
+        os.kill(victim.process.pid, signal.SIGKILL)
+
+        final = wait_for(lambda: settled(survivor, body["search_id"]), 45, "the job to finish elsewhere")
+        assert final["llm_status"] == "ready" and final["resumo"]["origem"] == "llm"
+        assert final["excel_status"] == "ready"
+        code, events = collect(f"{survivor.url}/v1/buscar-progress/{body['search_id']}")
+        assert code == 200 and events[-1].stage == "complete"
+
+
+def test_sigterm_drains_a_running_job(tmp_path, redis_url, llm) -> None:
+    llm.script([slow(2, answer(SUMMARY))])
+    env = env_for(tmp_path, redis_url, llm, WORKER_DRAIN_SECONDS="15")
+    with running_server(env, tmp_path / "a.log") as a:
+        wait_for(lambda: queue_healthy(a), 10, "a worker")
+        body = search_body()
+        httpx.post(f"{a.url}/v1/buscar", json=body, timeout=60)
+        wait_for(lambda: job_started_in([a], f"llm:{body['search_id']}"), 10, "the job to start")
+        a.process.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal once it has shut down cleanly.
+        assert a.process.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert "embedded worker stopped" in a.log()  # the lifespan's shutdown ran
+    # The process finished the job before it left.
+    with running_server({**env, "EMBEDDED_WORKER": "false"}, tmp_path / "check.log") as check:
+        final = settled(check, body["search_id"])
+    assert final is not None and final["resumo"]["origem"] == "llm"
+
+
+def test_sigterm_hands_back_a_job_that_outlives_the_drain(tmp_path, redis_url, llm) -> None:
+    llm.script([slow(30, answer(SUMMARY))])
+    env = env_for(tmp_path, redis_url, llm, WORKER_DRAIN_SECONDS="1", LLM_JOB_TIMEOUT="20")
+    with running_server(env, tmp_path / "a.log") as a:
+        wait_for(lambda: queue_healthy(a), 10, "a worker")
+        body = search_body()
+        httpx.post(f"{a.url}/v1/buscar", json=body, timeout=60)
+        wait_for(lambda: job_started_in([a], f"llm:{body['search_id']}"), 10, "the job to start")
+        a.process.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal once it has shut down cleanly.
+        assert a.process.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert "embedded worker stopped" in a.log()  # the lifespan's shutdown ran
+        assert "cancelled, will be run again" in a.log()
+    # The job went back to the queue: the next process runs it.
+    with running_server(env, tmp_path / "b.log") as b:
+        final = wait_for(lambda: settled(b, body["search_id"]), 30, "the handed-back job")
+    assert final["llm_status"] == "ready" and final["resumo"]["origem"] == "llm"
+
+
+def test_redis_restarted_during_a_burst(tmp_path, llm) -> None:
+    port = free_port()
+    redis = start_redis(port, tmp_path)
+    env = env_for(tmp_path, f"redis://127.0.0.1:{port}/0", llm, STALLED_SEARCH_SECONDS="3")
+    try:
+        with running_server(env, tmp_path / "a.log") as a:
+            wait_for(lambda: queue_healthy(a), 10, "a worker")
+            bodies = [search_body() for _ in range(8)]
+            outage = threading.Timer(0.3, lambda: (redis.terminate(), redis.wait()))
+            outage.start()
+            with ThreadPoolExecutor(4) as pool:
+                answers = list(pool.map(
+                    lambda b: httpx.post(f"{a.url}/v1/buscar", json=b, timeout=60), bodies
+                ))
+            outage.join()
+            # Every search answered with its results, Redis or not.
+            assert [r.status_code for r in answers] == [200] * len(bodies)
+            assert all(r.json()["total_filtrado"] > 0 for r in answers)
+
+            time.sleep(3)
+            redis = start_redis(port, tmp_path)  # back, empty: queued jobs were lost with it
+            health = wait_for(lambda: queue_healthy(a) and httpx.get(f"{a.url}/v1/health").json(), 40,
+                              "the embedded worker to come back")
+            assert health["worker"]["running"] is True
+            # Nothing stays processing: lost jobs are finished by the recovery cron job.
+            for body in bodies:
+                final = wait_for(lambda b=body: settled(a, b["search_id"]), 60, "every search to settle")
+                assert final["resumo"] is not None
+                assert final["excel_status"] in ("ready", "failed")
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
