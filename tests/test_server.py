@@ -3,9 +3,11 @@ embedded ARQ worker), and the separate-worker mode."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -13,6 +15,7 @@ from uuid import uuid4
 import httpx
 
 from backend.codes import now_brasilia
+from tests.fakes.openai_server import FakeOpenAI, answer, slow
 from tests.servers import ROOT, running_server
 from tests.sse import collect
 
@@ -76,13 +79,13 @@ def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
         log = (tmp_path / "worker.log").open("wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"],
-            cwd=ROOT, env={**__import__("os").environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             for _ in range(100):
                 if httpx.get(f"{web.url}/v1/health").json()["queue"] == "healthy":
                     break
-                __import__("time").sleep(0.1)
+                time.sleep(0.1)
             body = search_body()
             queued = httpx.post(f"{web.url}/v1/buscar", json=body, timeout=60).json()
             assert queued["processamento"] == "fila"
@@ -93,3 +96,24 @@ def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
             assert worker.wait(timeout=30) == 0
             log.close()
     assert "excel_generation_job" in (tmp_path / "worker.log").read_text()
+
+
+def test_replyleaves_before_the_jobs_finish(tmp_path: Path, redis_url: str) -> None:
+    summary = {"resumo_executivo": "Resumo do modelo.", "destaques": ["Um destaque"], "alerta_urgencia": None}
+    with FakeOpenAI(api_key="sk-test") as llm:
+        llm.script([slow(3, answer(summary))])
+        env = {**base_env(tmp_path, redis_url), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.base_url}
+        with running_server(env, tmp_path / "server.log") as server:
+            for _ in range(100):
+                if httpx.get(f"{server.url}/v1/health").json()["queue"] == "healthy":
+                    break
+                time.sleep(0.1)
+            body = search_body()
+            reply = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()
+            assert reply["processamento"] == "fila" and reply["llm_status"] == "processing"
+            # The summary is still being written when the answer is already here.
+            status = httpx.get(f"{server.url}/v1/buscar/{body['search_id']}/status").json()
+            assert status["llm_status"] == "processing"
+            stages = follow_to_the_end(server.url, body["search_id"])
+    assert stages["llm_ready"]["detail"]["resumo"]["resumo_executivo"] == "Resumo do modelo."
+    assert stages["llm_ready"]["detail"]["resumo"]["total_oportunidades"] == reply["total_filtrado"]
