@@ -36,6 +36,7 @@ from backend import keys, search_reports
 from backend.config import Settings
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import BuscaRequest, Licitacao, ResumoLicitacoes
+from backend.storage import LocalStorage
 
 if TYPE_CHECKING:
     from backend.services import Services
@@ -263,8 +264,13 @@ async def recover_stalled_searches(ctx: JobContext) -> int:
 
 
 async def cleanup_expired_searches(ctx: JobContext) -> int:
-    """Removes searches past their expiry (once per cluster: ARQ's cron job ids are unique)."""
-    return await ctx["services"].store.delete_expired()
+    """Removes searches past their expiry and local reports older than a search lives (once per
+    cluster: ARQ's cron job ids are unique). Supabase buckets keep their own lifecycle rules."""
+    services = ctx["services"]
+    removed = await services.store.delete_expired()
+    if isinstance(services.storage, LocalStorage):
+        removed += await services.storage.remove_older_than(services.settings.search_ttl_hours * 3600)
+    return removed
 
 
 # --- workers ----------------------------------------------------------------------------------

@@ -314,6 +314,22 @@ class LocalStorage:
                 f"A pasta de planilhas {self.directory} não pode ser usada: {exc.strerror or exc}.", detail=repr(exc)
             ) from exc
 
+    async def remove_older_than(self, seconds: float) -> int:
+        """Deletes reports written more than `seconds` ago; returns how many."""
+        return await anyio.to_thread.run_sync(self._remove_older_than, seconds)
+
+    def _remove_older_than(self, seconds: float) -> int:
+        cutoff = self._clock() - seconds
+        removed = 0
+        for path in self.directory.glob("*.xlsx"):
+            try:
+                if _EXCEL_NAME.fullmatch(path.name) and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # another process removed it first
+        return removed
+
     async def aclose(self) -> None:
         return None
 

@@ -591,3 +591,17 @@ def test_no_stray_files_in_storage_dir(tmp_path: Path) -> None:
     names = [p.name for p in directory.iterdir()]
     assert len(names) == 21 and SIGNING_KEY_FILE in names
     assert all(n == SIGNING_KEY_FILE or n.endswith(".xlsx") for n in names)
+
+
+async def test_local_reports_older_than_a_search_are_removed(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    storage = LocalStorage(tmp_path, b"k" * 32, 600, clock=lambda: now[0])
+    old, new = uuid4(), uuid4()
+    await storage.upload_excel(b"old", old)
+    await storage.upload_excel(b"new", new)
+    os.utime(tmp_path / f"{old}.xlsx", (now[0] - 7200, now[0] - 7200))
+    os.utime(tmp_path / f"{new}.xlsx", (now[0] - 60, now[0] - 60))
+    (tmp_path / "notes.xlsx").write_bytes(b"not ours")
+    os.utime(tmp_path / "notes.xlsx", (now[0] - 7200, now[0] - 7200))
+    assert await storage.remove_older_than(3600) == 1
+    assert sorted(p.name for p in tmp_path.glob("*.xlsx")) == sorted([f"{new}.xlsx", "notes.xlsx"])
