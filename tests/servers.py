@@ -7,16 +7,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,3 +65,32 @@ def running_server(env: dict[str, str], log_path: Path, *, gunicorn: bool = Fals
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def server_env(tmp_path: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment for test servers sharing one database, one report folder and one Redis."""
+    return {
+        "PNCP_BASE_URL": "demo",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
+        "STORAGE_DIR": str(tmp_path / "files"),
+        "REDIS_URL": redis_url,
+        **extra,
+    }
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
+    """The first truthy value of `condition()`, polled every 0.1 s for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def queue_healthy(server: Server) -> bool:
+    try:
+        return httpx.get(f"{server.url}/v1/health", timeout=2).json()["queue"] == "healthy"
+    except httpx.HTTPError:
+        return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -13,7 +12,7 @@ import pytest
 
 from backend.codes import now_brasilia
 from tests.conftest import free_port
-from tests.servers import running_server
+from tests.servers import running_server, server_env, wait_for
 from tests.sse import Event, collect
 
 TODAY = now_brasilia().date()
@@ -27,13 +26,7 @@ def search_body(search_id: str) -> dict:
 
 @pytest.fixture
 def env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    return {
-        "PNCP_BASE_URL": "demo",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
-        "STORAGE_DIR": str(tmp_path / "files"),
-        "REDIS_URL": redis_url,
-        "SSE_WAIT_FOR_SEARCH": "5",
-    }
+    return server_env(tmp_path, redis_url, SSE_WAIT_FOR_SEARCH="5")
 
 
 def stages(events: list[Event]) -> list[str]:
@@ -58,13 +51,11 @@ def assert_full_story(events: list[Event]) -> None:
 
 
 def settled_status(url: str, search_id: str) -> dict:
-    deadline = time.monotonic() + 60
-    while True:
+    def settled() -> dict | None:
         status = httpx.get(f"{url}/v1/buscar/{search_id}/status", timeout=10).json()
-        if "processing" not in (status["llm_status"], status["excel_status"]):
-            return status
-        assert time.monotonic() < deadline, status
-        time.sleep(0.1)
+        return status if "processing" not in (status["llm_status"], status["excel_status"]) else None
+
+    return wait_for(settled, 60, "the search to settle")
 
 
 def test_late_client_gets_every_event_and_reconnects_from_its_cursor(env, tmp_path) -> None:

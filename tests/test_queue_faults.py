@@ -18,7 +18,7 @@ import pytest
 from backend.codes import now_brasilia
 from tests.conftest import free_port, start_redis
 from tests.fakes.openai_server import FakeOpenAI, answer, slow
-from tests.servers import Server, running_server
+from tests.servers import Server, queue_healthy, running_server, server_env, wait_for
 from tests.sse import collect
 
 TODAY = now_brasilia().date()
@@ -37,34 +37,10 @@ def llm():
 
 
 def env_for(tmp_path: Path, redis_url: str, llm: FakeOpenAI, **extra: str) -> dict[str, str]:
-    return {
-        "PNCP_BASE_URL": "demo",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
-        "STORAGE_DIR": str(tmp_path / "files"),
-        "REDIS_URL": redis_url,
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": llm.base_url,
-        "WORKER_HEALTH_INTERVAL": "1",
-        "JOB_RETRY_BACKOFF": "0.2",
-        **extra,
-    }
-
-
-def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-def queue_healthy(server: Server) -> bool:
-    try:
-        return httpx.get(f"{server.url}/v1/health", timeout=2).json()["queue"] == "healthy"
-    except httpx.HTTPError:
-        return False
+    return server_env(
+        tmp_path, redis_url, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
+        WORKER_HEALTH_INTERVAL="1", JOB_RETRY_BACKOFF="0.2", **extra,
+    )
 
 
 def status(server: Server, search_id: str) -> dict:
@@ -102,18 +78,25 @@ def test_kill_9_of_the_process_running_a_job(tmp_path, redis_url, llm) -> None:
         assert code == 200 and events[-1].stage == "complete"
 
 
+def sigterm_during_a_job(env: dict[str, str], log: Path) -> tuple[dict, str]:
+    """Starts a server, runs a search, sends SIGTERM while its summary job runs; returns the
+    search and the server's log once it has exited."""
+    with running_server(env, log) as server:
+        wait_for(lambda: queue_healthy(server), 10, "a worker")
+        body = search_body()
+        httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60)
+        wait_for(lambda: job_started_in([server], f"llm:{body['search_id']}"), 10, "the job to start")
+        server.process.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal once it has shut down cleanly.
+        assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert "embedded worker stopped" in server.log()  # the lifespan's shutdown ran
+        return body, server.log()
+
+
 def test_sigterm_drains_a_running_job(tmp_path, redis_url, llm) -> None:
     llm.script([slow(2, answer(SUMMARY))])
     env = env_for(tmp_path, redis_url, llm, WORKER_DRAIN_SECONDS="15")
-    with running_server(env, tmp_path / "a.log") as a:
-        wait_for(lambda: queue_healthy(a), 10, "a worker")
-        body = search_body()
-        httpx.post(f"{a.url}/v1/buscar", json=body, timeout=60)
-        wait_for(lambda: job_started_in([a], f"llm:{body['search_id']}"), 10, "the job to start")
-        a.process.send_signal(signal.SIGTERM)
-        # uvicorn re-raises the signal once it has shut down cleanly.
-        assert a.process.wait(timeout=30) in (0, -signal.SIGTERM)
-        assert "embedded worker stopped" in a.log()  # the lifespan's shutdown ran
+    body, _ = sigterm_during_a_job(env, tmp_path / "a.log")
     # The process finished the job before it left.
     with running_server({**env, "EMBEDDED_WORKER": "false"}, tmp_path / "check.log") as check:
         final = settled(check, body["search_id"])
@@ -123,16 +106,8 @@ def test_sigterm_drains_a_running_job(tmp_path, redis_url, llm) -> None:
 def test_sigterm_hands_back_a_job_that_outlives_the_drain(tmp_path, redis_url, llm) -> None:
     llm.script([slow(30, answer(SUMMARY))])
     env = env_for(tmp_path, redis_url, llm, WORKER_DRAIN_SECONDS="1", LLM_JOB_TIMEOUT="20")
-    with running_server(env, tmp_path / "a.log") as a:
-        wait_for(lambda: queue_healthy(a), 10, "a worker")
-        body = search_body()
-        httpx.post(f"{a.url}/v1/buscar", json=body, timeout=60)
-        wait_for(lambda: job_started_in([a], f"llm:{body['search_id']}"), 10, "the job to start")
-        a.process.send_signal(signal.SIGTERM)
-        # uvicorn re-raises the signal once it has shut down cleanly.
-        assert a.process.wait(timeout=30) in (0, -signal.SIGTERM)
-        assert "embedded worker stopped" in a.log()  # the lifespan's shutdown ran
-        assert "cancelled, will be run again" in a.log()
+    body, log = sigterm_during_a_job(env, tmp_path / "a.log")
+    assert "cancelled, will be run again" in log
     # The job went back to the queue: the next process runs it.
     with running_server(env, tmp_path / "b.log") as b:
         final = wait_for(lambda: settled(b, body["search_id"]), 30, "the handed-back job")

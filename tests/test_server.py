@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -16,7 +15,7 @@ import httpx
 
 from backend.codes import now_brasilia
 from tests.fakes.openai_server import FakeOpenAI, answer, slow
-from tests.servers import ROOT, running_server
+from tests.servers import ROOT, queue_healthy, running_server, server_env, wait_for
 from tests.sse import collect
 
 TODAY = now_brasilia().date()
@@ -25,15 +24,6 @@ TODAY = now_brasilia().date()
 def search_body() -> dict:
     return {"search_id": str(uuid4()), "ufs": ["SP", "MG", "BA"], "data_inicial": str(TODAY - timedelta(days=10)),
             "data_final": str(TODAY), "setor_id": "alimentos"}
-
-
-def base_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    return {
-        "PNCP_BASE_URL": "demo",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
-        "STORAGE_DIR": str(tmp_path / "files"),
-        "REDIS_URL": redis_url,
-    }
 
 
 def follow_to_the_end(url: str, search_id: str) -> dict[str, dict]:
@@ -46,7 +36,7 @@ def follow_to_the_end(url: str, search_id: str) -> dict[str, dict]:
 
 
 def test_gunicorn_runs_jobs_in_both_processes_and_any_process_streams_them(tmp_path: Path, redis_url: str) -> None:
-    env = {**base_env(tmp_path, redis_url), "WEB_CONCURRENCY": "2"}
+    env = {**server_env(tmp_path, redis_url), "WEB_CONCURRENCY": "2"}
     with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
         for _ in range(8):
             body = search_body()
@@ -69,7 +59,7 @@ def test_gunicorn_runs_jobs_in_both_processes_and_any_process_streams_them(tmp_p
 
 
 def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
-    env = {**base_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false"}
+    env = {**server_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false"}
     with running_server(env, tmp_path / "web.log") as web:
         health = httpx.get(f"{web.url}/v1/health").json()
         assert health["queue"] == "unavailable" and health["worker"]["mode"] == "separate"
@@ -82,10 +72,7 @@ def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
             cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            for _ in range(100):
-                if httpx.get(f"{web.url}/v1/health").json()["queue"] == "healthy":
-                    break
-                time.sleep(0.1)
+            wait_for(lambda: queue_healthy(web), 10, "the separate worker")
             body = search_body()
             queued = httpx.post(f"{web.url}/v1/buscar", json=body, timeout=60).json()
             assert queued["processamento"] == "fila"
@@ -102,12 +89,9 @@ def test_replyleaves_before_the_jobs_finish(tmp_path: Path, redis_url: str) -> N
     summary = {"resumo_executivo": "Resumo do modelo.", "destaques": ["Um destaque"], "alerta_urgencia": None}
     with FakeOpenAI(api_key="sk-test") as llm:
         llm.script([slow(3, answer(summary))])
-        env = {**base_env(tmp_path, redis_url), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.base_url}
+        env = {**server_env(tmp_path, redis_url), "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.base_url}
         with running_server(env, tmp_path / "server.log") as server:
-            for _ in range(100):
-                if httpx.get(f"{server.url}/v1/health").json()["queue"] == "healthy":
-                    break
-                time.sleep(0.1)
+            wait_for(lambda: queue_healthy(server), 10, "the embedded worker")
             body = search_body()
             reply = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()
             assert reply["processamento"] == "fila" and reply["llm_status"] == "processing"
