@@ -172,7 +172,8 @@ async def llm_summary_job(
                     timeout=settings.llm_job_timeout,
                 )
         except (ResumoError, TimeoutError) as exc:
-            _retry_or_last(ctx, exc, keys.llm_job(search_id))
+            if not isinstance(exc, ResumoError) or exc.retryable:  # a refusal or a bad key won't change
+                _retry_or_last(ctx, exc, keys.llm_job(search_id))
             resumo = gerar_resumo_fallback(items, sector_name)
     try:
         await search_reports.deliver_resumo(services, sid, resumo)
@@ -280,9 +281,9 @@ def job_functions(settings: Settings) -> list[Function]:
     tries = settings.job_max_tries + EXTRA_ARQ_TRIES
     return [
         func(llm_summary_job, name="llm_summary_job", timeout=settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN,
-             max_tries=tries, keep_result=300),
+             max_tries=tries, keep_result=0),
         func(excel_generation_job, name="excel_generation_job",
-             timeout=settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, max_tries=tries, keep_result=300),
+             timeout=settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, max_tries=tries, keep_result=0),
     ]
 
 
@@ -308,7 +309,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "poll_delay": settings.worker_poll_delay,
         "job_serializer": _dumps,
         "job_deserializer": _loads,
-        "keep_result": 300,
+        # Outcomes live in search_cache; a kept result would make ARQ refuse the same job id when
+        # a search is run again with its own search_id.
+        "keep_result": 0,
     }
 
 

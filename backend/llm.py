@@ -80,8 +80,10 @@ class ResumoError(Exception):
 
     @property
     def retryable(self) -> bool:
-        """Whether trying again later may help (timeouts, connection errors, 408/409/429/5xx)."""
-        if self.kind in ("timeout", "conexao"):
+        """Whether trying again later may help: timeouts, connection errors, 408/409/429/5xx, and
+        answers the model may word better next time. Not a refusal, nor a refused key or request."""
+        if self.kind in ("timeout", "conexao", "resposta_vazia", "resposta_cortada", "json_invalido", "esquema",
+                         "resposta_inesperada"):
             return True
         return (
             self.kind == "http" and self.status is not None and (self.status in (408, 409, 429) or self.status >= 500)

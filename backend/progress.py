@@ -260,6 +260,7 @@ async def follow(
     A stage that happens once is sent once per connection, whichever source had it first.
     """
     key = str(search_id)
+    resumed_from = cursor
     sent: set[str] = set()
     deadline = time.monotonic() + max_seconds
     while time.monotonic() < deadline:
@@ -270,6 +271,16 @@ async def follow(
         for stored in events:
             if stored.event.stage in ONCE_STAGES and stored.event.stage in sent:
                 continue
+            if stored.event.stage == "complete":
+                # Two jobs settle a search in parallel: `complete` may be appended before the
+                # other job's own event. Send what the client lacks first (an output saved after
+                # the cursor it came with, and not sent on this connection).
+                outcome = await store.get_outcome(search_id)
+                for missing in derived_events(outcome) if outcome else []:
+                    stage = missing.event.stage
+                    if stage not in sent and stage not in TERMINAL_STAGES and missing.id > resumed_from:
+                        sent.add(missing.event.stage)
+                        yield missing
             sent.add(stored.event.stage)
             cursor = max(cursor, stored.id)
             yield stored

@@ -56,6 +56,8 @@ search_cache = sa.Table(
     sa.Column("llm_lease_until", sa.DateTime(timezone=True)),
     sa.Column("excel_owner", sa.String(16)),
     sa.Column("excel_lease_until", sa.DateTime(timezone=True)),
+    # When `complete` was announced: once per search, whichever producer settles it last.
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
     # Set when the search itself failed (no results at all).
     sa.Column("erro", sa.Text),
     sa.Column("erro_at", sa.DateTime(timezone=True)),
@@ -233,6 +235,23 @@ class SearchCache:
                 sa.or_(owner_col.is_(None), owner_col == owner, until_col < now),
             )
             .values({owner_col: owner, until_col: now + timedelta(seconds=lease_seconds)})
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement)
+        return result.rowcount == 1
+
+    async def mark_completed(self, search_id: UUID) -> bool:
+        """True for the one caller that finds the search settled and not yet announced complete."""
+        c = search_cache.c
+        statement = (
+            sa.update(search_cache)
+            .where(
+                c.search_id == str(search_id),
+                c.completed_at.is_(None),
+                c.llm_status != "processing",
+                c.excel_status != "processing",
+            )
+            .values(completed_at=datetime.now(UTC))
         )
         async with self._engine.begin() as conn:
             result = await conn.execute(statement)

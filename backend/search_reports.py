@@ -95,9 +95,8 @@ async def deliver_excel(services: Services, search_id: UUID, outcome: ExcelOutco
 
 
 async def finish_if_settled(services: Services, search_id: UUID) -> bool:
-    """Sends `complete` when both the summary and the report are settled."""
-    outcome = await services.store.get_outcome(search_id)
-    if outcome is None or not outcome.settled:
+    """Sends `complete` once, when both the summary and the report are settled."""
+    if not await services.store.mark_completed(search_id):
         return False
     event = progress.complete_event()
     await services.progress.emit(str(search_id), event.stage, event.progress, event.message)
