@@ -6,6 +6,7 @@ created at startup. Payloads are JSON text so both databases store them the same
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.schemas import FalhaUF, Licitacao, ResumoLicitacoes
@@ -142,14 +144,15 @@ class SearchCache:
         The table is a cache of short-lived searches: one left by an older release with other
         columns is dropped and made anew rather than migrated.
         """
-        for attempt in (1, 2):
+        for attempt in (1, 2, 3):
             try:
                 async with self._engine.begin() as conn:
                     await conn.run_sync(_create_or_replace)
                 return
             except sa.exc.DBAPIError:
-                if attempt == 2:
+                if attempt == 3:
                     raise
+                await asyncio.sleep(0.2 * attempt)
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -362,7 +365,10 @@ def _create_or_replace(connection: sa.Connection) -> None:
         if columns != set(search_cache.c.keys()):
             logger.warning("search_cache has an older shape; recreating it (cached searches are dropped)")
             search_cache.drop(connection)
-    metadata.create_all(connection)
+    # IF NOT EXISTS: several web processes start at once on a new database.
+    connection.execute(CreateTable(search_cache, if_not_exists=True))
+    for index in search_cache.indexes:
+        connection.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _json(value: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -139,3 +141,22 @@ def test_database_urls_map_to_async_drivers() -> None:
     assert async_database_url("postgres://u@h/d") == "postgresql+asyncpg://u@h/d"
     with pytest.raises(ValueError):
         async_database_url("not a url")
+
+
+def _create_schema(url: str) -> None:
+    async def create() -> None:
+        cache = SearchCache.from_url(url)
+        await cache.create_schema()
+        await cache.close()
+
+    asyncio.run(create())
+
+
+def test_processes_starting_together_create_the_schema_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    processes = [multiprocessing.get_context("spawn").Process(target=_create_schema, args=(url,)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
