@@ -225,15 +225,13 @@ async def _excel_attempt(ctx: JobContext, sid: UUID, items: list[Licitacao]) -> 
 
 
 def _report_parameters(services: Services, stored: tuple[dict[str, Any], str] | None) -> dict[str, str]:
-    from backend.search_pipeline import report_parameters
-
     if stored is None:
         return {}
     request, setor_id = stored
     sector = services.sectors.get(setor_id)
     if sector is None:
         return {}
-    return report_parameters(BuscaRequest.model_validate(request), sector)
+    return search_reports.report_parameters(BuscaRequest.model_validate(request), sector)
 
 
 async def recover_stalled_searches(ctx: JobContext) -> int:

@@ -16,8 +16,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from backend.schemas import FalhaUF, Licitacao, ResumoLicitacoes
 

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import anyio
 
 from backend import job_queue, keys, progress, search_reports
-from backend.codes import MODALIDADES, now_brasilia
+from backend.codes import now_brasilia
 from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
 from backend.llm import gerar_resumo_fallback
 from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Licitacao
@@ -192,20 +192,6 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     )
 
 
-def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
-    return search_reports.excel_parameters(
-        setor=sector.nome,
-        ufs=request.ufs,
-        data_inicial=request.data_inicial,
-        data_final=request.data_final,
-        modalidades=[MODALIDADES[m] for m in request.modalidades_efetivas],
-        somente_abertas=request.somente_abertas,
-        valor_minimo=request.valor_minimo,
-        valor_maximo=request.valor_maximo,
-        termos=request.termos_busca,
-    )
-
-
 async def _produce_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
     """Stages 6-7: background jobs when a worker is there, else inline.
 
@@ -273,10 +259,11 @@ async def _inline_excel(ctx: SearchContext, services: Services, answer: BuscaRes
     settings = services.settings
     if not await _claimed(services, ctx, "excel", settings.excel_job_timeout + 30):
         return
+    parametros = search_reports.report_parameters(ctx.request, ctx.sector)
     try:
         with anyio.fail_after(settings.excel_job_timeout):
             url = await search_reports.build_excel(
-                services, ctx.search_id, answer.licitacoes, report_parameters(ctx.request, ctx.sector), answer.resumo
+                services, ctx.search_id, answer.licitacoes, parametros, answer.resumo
             )
         outcome = search_reports.ExcelOutcome("ready", url=url)
     except Exception as exc:

@@ -10,18 +10,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 import anyio
 
 from backend import progress
-from backend.codes import now_brasilia
+from backend.codes import MODALIDADES, now_brasilia
 from backend.excel import create_excel
 from backend.formatting import formatar_dia, formatar_moeda
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
-from backend.schemas import Licitacao, ResumoLicitacoes
+from backend.schemas import BuscaRequest, Licitacao, ResumoLicitacoes
+from backend.sectors import Sector
 from backend.storage import StorageError
 
 if TYPE_CHECKING:
@@ -103,22 +103,18 @@ async def finish_if_settled(services: Services, search_id: UUID) -> bool:
     return True
 
 
-def excel_parameters(
-    *, setor: str, ufs: Sequence[str], data_inicial: date, data_final: date, modalidades: Sequence[str],
-    somente_abertas: bool, valor_minimo: float | None, valor_maximo: float | None, termos: str | None,
-) -> dict[str, str]:
+def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
     """The search as a person reads it, for the report's "Resumo" sheet."""
     def reais(value: float | None) -> str:
         return "—" if value is None else formatar_moeda(value)
 
     return {
-        "Setor": setor,
-        "UFs": ", ".join(ufs),
-        "Período de publicação": f"{formatar_dia(data_inicial)} a {formatar_dia(data_final)}",
-        "Modalidades": ", ".join(modalidades),
-        "Somente abertas": "Sim" if somente_abertas else "Não",
-        "Valor mínimo": reais(valor_minimo),
-        "Valor máximo": reais(valor_maximo),
-        "Termos de busca": termos or "—",
+        "Setor": sector.nome,
+        "UFs": ", ".join(request.ufs),
+        "Período de publicação": f"{formatar_dia(request.data_inicial)} a {formatar_dia(request.data_final)}",
+        "Modalidades": ", ".join(MODALIDADES[m] for m in request.modalidades_efetivas),
+        "Somente abertas": "Sim" if request.somente_abertas else "Não",
+        "Valor mínimo": reais(request.valor_minimo),
+        "Valor máximo": reais(request.valor_maximo),
+        "Termos de busca": request.termos_busca or "—",
     }
-
