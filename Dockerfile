@@ -1,6 +1,14 @@
-# SmartLic search service: `docker build -t smartlic-search .` then run with PORT set.
-FROM python:3.11-slim
+# SmartLic search service. `docker build -t smartlic-search .`; runs `./start.sh web` by default,
+# `./start.sh worker` for a separate job worker.
 
+FROM node:20-slim AS page
+WORKDIR /page
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
+
+FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 
@@ -9,6 +17,7 @@ RUN pip install -r requirements.txt
 
 COPY backend ./backend
 COPY gunicorn.conf.py start.sh ./
+COPY --from=page /page/dist ./frontend/dist
 RUN useradd --create-home --uid 10001 smartlic && mkdir -p var && chown smartlic var
 USER smartlic
 

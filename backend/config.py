@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="Seconds a progress stream waits for a search it does not know yet."
     )
 
+    frontend_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "frontend" / "dist", description="The built search page."
+    )
+
     search_ttl_hours: int = Field(default=24, ge=1, description="How long a stored search can be read back.")
 
     port: int = 8000

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from backend import api
 from backend.api.errors import install_error_handlers
@@ -42,4 +45,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(api.router)
+    _serve_page(app, settings.frontend_dir)
     return app
+
+
+def _serve_page(app: FastAPI, dist: Path) -> None:
+    """The search page (built into `frontend/dist`) at `/`, same origin as the API."""
+    if (dist / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=dist, html=True), name="page")
+        return
+
+    @app.get("/", include_in_schema=False)
+    async def page_not_built() -> HTMLResponse:
+        return HTMLResponse(
+            "<p>A página de busca não foi construída: rode <code>scripts/run.sh</code> "
+            "(ou <code>npm ci && npm run build</code> em <code>frontend/</code>).</p>",
+            status_code=503,
+        )

@@ -2,6 +2,7 @@
 # Installs (Debian packages) and starts the local services the project uses.
 #   scripts/services.sh redis            Redis on 127.0.0.1:6379 (the service's queue and events)
 #   scripts/services.sh redis postgres   also PostgreSQL on 127.0.0.1:5432 with a database "test"
+#   scripts/services.sh chromium         Debian's Chromium, for the browser tests
 # Anything already running is left as it is.
 set -euo pipefail
 
@@ -56,10 +57,16 @@ start_postgres() {
   echo "postgres: 127.0.0.1:5432/test"
 }
 
+install_chromium() {
+  command -v chromium >/dev/null || apt_install chromium fonts-liberation
+  echo "chromium: $(command -v chromium)"
+}
+
 for service in "${wanted[@]}"; do
   case "$service" in
     redis) start_redis ;;
     postgres) start_postgres ;;
+    chromium) install_chromium ;;
     *) echo "unknown service: $service" >&2; exit 2 ;;
   esac
 done

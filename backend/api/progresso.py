@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.api.deps import Services
 from backend.progress import derived_events, follow, format_event_id, parse_event_id
+from backend.schemas import ProgressEvent
 
 router = APIRouter(tags=["busca"])
 
@@ -35,7 +36,10 @@ async def _search_known(services: Services, search_id: UUID) -> bool:
 @router.get(
     "/buscar-progress/{search_id}",
     response_class=EventSourceResponse,
-    responses={204: {"description": "Unknown or expired search, or nothing left to send."}},
+    responses={
+        200: {"model": ProgressEvent, "description": "Server-Sent Events; each `data:` is a ProgressEvent."},
+        204: {"description": "Unknown or expired search, or nothing left to send."},
+    },
 )
 async def buscar_progress(
     search_id: UUID,

@@ -1,0 +1,249 @@
+import { act, fireEvent, render, screen, within } from "@testing-library/react";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+import { App } from "./App";
+import { UF_CODES } from "./codes";
+import { DEFAULT_WINDOW_DAYS } from "./formValues";
+import { daysBetween } from "./format";
+import { FakeEventSource, type FakeResponse, calls, deferred, installEventSource, installFetch } from "./test/fakes";
+import { EVENTS, SEARCH_ID, answer, resumo } from "./test/fixtures";
+
+const SETORES = [
+  { id: "vestuario", nome: "Vestuário e uniformes", descricao: "Uniformes, jalecos, calçados." },
+  { id: "limpeza", nome: "Limpeza", descricao: "Produtos e serviços de limpeza." },
+];
+
+beforeEach(() => {
+  calls.length = 0;
+  installEventSource();
+  vi.spyOn(crypto, "randomUUID").mockReturnValue(SEARCH_ID);
+});
+
+async function renderPage(post: () => FakeResponse | Promise<FakeResponse> = () => ({ status: 200, body: answer() })) {
+  const fetchMock = installFetch({
+    "GET /v1/setores": () => ({ status: 200, body: SETORES }),
+    "POST /v1/buscar": post,
+  });
+  render(<App />);
+  await screen.findByRole("option", { name: "Limpeza" });
+  return fetchMock;
+}
+
+const posts = (fetchMock: ReturnType<typeof installFetch>) =>
+  fetchMock.mock.calls.filter(([, init]) => init?.method === "POST");
+
+async function submit() {
+  await act(async () => {
+    fireEvent.click(screen.getByTestId("submit"));
+  });
+}
+
+describe("the search page", () => {
+  it("loads the sectors and starts with sensible defaults", async () => {
+    await renderPage();
+    const setor = screen.getByTestId("setor-select") as HTMLSelectElement;
+    expect(setor.value).toBe("vestuario");
+    expect(screen.getByLabelText("Setor")).toBe(setor);
+    for (const uf of UF_CODES) expect(screen.getByTestId(`uf-${uf}`)).not.toBeChecked();
+    expect(UF_CODES).toHaveLength(27);
+
+    const inicial = screen.getByTestId("data-inicial") as HTMLInputElement;
+    const final = screen.getByTestId("data-final") as HTMLInputElement;
+    expect(inicial.type).toBe("date");
+    expect(screen.getByLabelText("Data inicial")).toBe(inicial);
+    expect(daysBetween(inicial.value, final.value)).toBe(DEFAULT_WINDOW_DAYS);
+
+    for (const codigo of [4, 5, 6, 7]) expect(screen.getByTestId(`modalidade-${codigo}`)).toBeChecked();
+    for (const codigo of [1, 2, 3, 8, 13]) expect(screen.getByTestId(`modalidade-${codigo}`)).not.toBeChecked();
+    expect(screen.getByLabelText(/1\s+Leilão - Eletrônico/)).not.toBeChecked();
+    expect(screen.getByTestId("somente-abertas")).toBeChecked();
+    expect(screen.getByTestId("submit")).toHaveTextContent("Buscar");
+  });
+
+  it("selects states with the shortcuts", async () => {
+    await renderPage();
+    fireEvent.click(screen.getByRole("button", { name: "Sudeste" }));
+    const checked = () => UF_CODES.filter((uf) => (screen.getByTestId(`uf-${uf}`) as HTMLInputElement).checked);
+    expect(checked()).toEqual(["ES", "MG", "RJ", "SP"]);
+    expect(screen.getByRole("button", { name: "Sudeste" })).toHaveAttribute("aria-pressed", "true");
+    fireEvent.click(screen.getByRole("button", { name: "Sul" }));
+    expect(checked()).toEqual(["ES", "MG", "PR", "RJ", "RS", "SC", "SP"]);
+    fireEvent.click(screen.getByRole("button", { name: "Sudeste" }));
+    expect(checked()).toEqual(["PR", "RS", "SC"]);
+    fireEvent.click(screen.getByRole("button", { name: "Todos" }));
+    expect(checked()).toHaveLength(27);
+    fireEvent.click(screen.getByRole("button", { name: "Nenhum" }));
+    expect(checked()).toEqual([]);
+  });
+
+  it("explains what to fix before posting", async () => {
+    const fetchMock = await renderPage();
+    await submit();
+    expect(screen.getByTestId("form-errors")).toHaveTextContent("Escolha ao menos um estado (UF).");
+
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    fireEvent.change(screen.getByTestId("data-inicial"), { target: { value: "2026-11-20" } });
+    fireEvent.change(screen.getByTestId("data-final"), { target: { value: "2026-11-10" } });
+    fireEvent.change(screen.getByTestId("valor-minimo"), { target: { value: "5000" } });
+    fireEvent.change(screen.getByTestId("valor-maximo"), { target: { value: "100" } });
+    await submit();
+    const errors = screen.getByTestId("form-errors");
+    expect(errors).not.toHaveTextContent("estado (UF)");
+    expect(errors).toHaveTextContent("A data final não pode ser anterior à data inicial.");
+    expect(errors).toHaveTextContent("O valor máximo não pode ser menor que o valor mínimo.");
+    expect(posts(fetchMock)).toHaveLength(0);
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it("shows the server's 422 messages", async () => {
+    await renderPage(() => ({
+      status: 422,
+      body: {
+        detail: [{ campo: "setor_id", msg: "setor desconhecido: 'x'. Consulte GET /v1/setores." }],
+        mensagem: "setor_id: setor desconhecido: 'x'. Consulte GET /v1/setores.",
+      },
+    }));
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    await submit();
+    expect(await screen.findByTestId("form-errors")).toHaveTextContent(
+      "Setor: setor desconhecido: 'x'. Consulte GET /v1/setores.",
+    );
+    expect(screen.getByTestId("progress")).toHaveAttribute("data-stage", "error");
+  });
+
+  it("runs a search: results at once, then the summary and the Excel link as they arrive", async () => {
+    const post = deferred<FakeResponse>();
+    const fetchMock = await renderPage(() => post.promise);
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    fireEvent.click(screen.getByTestId("uf-RJ"));
+    fireEvent.change(screen.getByTestId("data-inicial"), { target: { value: "2026-11-10" } });
+    fireEvent.change(screen.getByTestId("data-final"), { target: { value: "2026-11-20" } });
+    fireEvent.change(screen.getByTestId("termos-busca"), { target: { value: " jaleco " } });
+    await submit();
+
+    expect(calls.filter((c) => !c.includes("setores")).slice(0, 2)).toEqual([
+      `sse /v1/buscar-progress/${SEARCH_ID}`,
+      "POST /v1/buscar",
+    ]);
+    expect(JSON.parse(String(posts(fetchMock)[0]?.[1]?.body))).toEqual({
+      search_id: SEARCH_ID,
+      setor_id: "vestuario",
+      ufs: ["RJ", "SP"],
+      data_inicial: "2026-11-10",
+      data_final: "2026-11-20",
+      modalidades: [4, 5, 6, 7],
+      somente_abertas: true,
+      termos_busca: "jaleco",
+    });
+    expect(screen.getByTestId("submit")).toBeDisabled();
+
+    const stream = FakeEventSource.latest;
+    act(() => stream.emit(EVENTS.fetchingSP));
+    const progress = screen.getByTestId("progress");
+    expect(progress).toHaveAttribute("data-stage", "fetching");
+    expect(progress).toHaveTextContent("SP: 30 publicações lidas (1 de 2 UFs)");
+    expect(within(progress).getByRole("progressbar")).toHaveAttribute("aria-valuenow", "33");
+
+    await act(async () =>
+      post.resolve({
+        status: 200,
+        body: answer({
+          ufs_com_falha: [{ uf: "RJ", mensagem: "O PNCP não respondeu para RJ." }],
+          avisos: ["SP: resultados limitados às primeiras páginas."],
+        }),
+      }),
+    );
+    expect(screen.getByTestId("total-raw")).toHaveTextContent("40");
+    expect(screen.getByTestId("total-filtrado")).toHaveTextContent("2");
+    expect(screen.getByTestId("ufs-com-falha")).toHaveTextContent("O PNCP não respondeu para RJ.");
+    expect(screen.getByTestId("avisos")).toHaveTextContent("resultados limitados");
+
+    const rows = screen.getAllByTestId("result-row");
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toHaveTextContent("Aquisição de uniformes escolares");
+    expect(rows[0]).toHaveTextContent("Prefeitura Municipal de Exemplo");
+    expect(rows[0]).toHaveTextContent("SP / Exemplo");
+    expect(rows[0]?.textContent).toMatch(/R\$\s150\.000,00/);
+    expect(rows[0]).toHaveTextContent("25/11/2026 17:30");
+    expect(rows[0]).toHaveTextContent("Pregão - Eletrônico");
+    expect(within(rows[0]!).getByRole("link", { name: /Ver edital/ })).toHaveAttribute(
+      "href",
+      "https://compras.example.test/edital/1",
+    );
+    expect(rows[1]).toHaveTextContent("sigiloso");
+
+    const card = screen.getByTestId("resumo");
+    expect(card).toHaveAttribute("data-status", "processing");
+    expect(card).toHaveTextContent("prévia");
+    expect(card).toHaveTextContent("Prévia calculada dos dados.");
+    expect(screen.getByText("Gerando planilha…")).toBeInTheDocument();
+    expect(screen.queryByTestId("excel-download")).toBeNull();
+    expect(screen.getByTestId("submit")).toBeEnabled();
+
+    const urgent = resumo({ alerta_urgencia: "1 licitação encerra em até 3 dias." });
+    act(() => stream.emit({ ...EVENTS.llmReady, event: { ...EVENTS.llmReady.event, detail: { resumo: urgent } } }));
+    expect(card).toHaveAttribute("data-status", "ready");
+    expect(card).not.toHaveTextContent("prévia");
+    expect(card).toHaveTextContent("Resumo do modelo: 2 oportunidades em SP.");
+    expect(within(card).getByRole("listitem")).toHaveTextContent("Maior valor: R$ 150.000,00");
+    expect(screen.getByTestId("alerta-urgencia")).toHaveTextContent("1 licitação encerra em até 3 dias.");
+
+    act(() => stream.emit(EVENTS.excelReady));
+    const link = screen.getByTestId("excel-download");
+    expect(link.tagName).toBe("A");
+    expect(link).toHaveAttribute("href", "/v1/arquivos/abc.xlsx?expira=1&token=t");
+    expect(link).toHaveTextContent("Baixar planilha (Excel)");
+    expect(screen.getByTestId("progress")).toHaveAttribute("data-stage", "complete");
+  });
+
+  it("shows why the Excel failed, and uses an absolute storage link as is", async () => {
+    await renderPage(() => ({
+      status: 200,
+      body: answer({ excel_status: "failed", excel_error: "Não foi possível gerar a planilha: tente de novo." }),
+    }));
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    await submit();
+    expect(screen.getByTestId("excel-error")).toHaveTextContent("Não foi possível gerar a planilha: tente de novo.");
+
+    installFetch({
+      "POST /v1/buscar": () => ({
+        status: 200,
+        body: answer({ excel_status: "ready", excel_url: "https://projeto.supabase.co/storage/v1/object/sign/x.xlsx?token=abc" }),
+      }),
+    });
+    await submit();
+    expect(screen.getByTestId("excel-download")).toHaveAttribute(
+      "href",
+      "https://projeto.supabase.co/storage/v1/object/sign/x.xlsx?token=abc",
+    );
+  });
+
+  it("sorts the results by value and by closing date", async () => {
+    await renderPage(() => ({
+      status: 200,
+      body: answer({
+        licitacoes: [
+          ...answer().licitacoes,
+          { ...answer().licitacoes[0]!, codigo_pncp: "c3", objeto: "Terceira", valor_estimado: 900000, data_encerramento: null },
+        ],
+      }),
+    }));
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    await submit();
+    const objetos = () => screen.getAllByTestId("result-row").map((row) => row.querySelector(".objeto")?.textContent);
+    const header = (testId: string) => screen.getByTestId(testId).closest("th")!;
+
+    expect(header("sort-valor")).toHaveAttribute("aria-sort", "none");
+    fireEvent.click(screen.getByTestId("sort-valor"));
+    expect(header("sort-valor")).toHaveAttribute("aria-sort", "descending");
+    expect(objetos()).toEqual(["Terceira", "Aquisição de uniformes escolares", "Contratação de serviço de limpeza"]);
+    fireEvent.click(screen.getByTestId("sort-valor"));
+    expect(header("sort-valor")).toHaveAttribute("aria-sort", "ascending");
+    expect(objetos()).toEqual(["Aquisição de uniformes escolares", "Terceira", "Contratação de serviço de limpeza"]);
+
+    fireEvent.click(screen.getByTestId("sort-encerramento"));
+    expect(header("sort-valor")).toHaveAttribute("aria-sort", "none");
+    expect(header("sort-encerramento")).toHaveAttribute("aria-sort", "ascending");
+    expect(objetos()).toEqual(["Contratação de serviço de limpeza", "Aquisição de uniformes escolares", "Terceira"]);
+  });
+});

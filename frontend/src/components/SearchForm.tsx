@@ -1,0 +1,168 @@
+import { type FormEvent, useEffect, useState } from "react";
+
+import { type FormValues, checkValues, defaultValues } from "../formValues";
+import type { SearchInput } from "../hooks/useSearch";
+import { useSetores } from "../hooks/useSetores";
+import { ModalidadesPicker } from "./ModalidadesPicker";
+import { UfPicker } from "./UfPicker";
+
+interface Props {
+  onSearch: (request: SearchInput) => void;
+  busy: boolean;
+  /** The server's 422 messages for the last search. */
+  serverErrors: readonly string[];
+}
+
+export function SearchForm({ onSearch, busy, serverErrors }: Props) {
+  const { setores, loading, error: setoresError } = useSetores();
+  const [values, setValues] = useState<FormValues>(() => defaultValues());
+  const [errors, setErrors] = useState<string[]>([]);
+
+  // Once the sectors are in, the first one is chosen.
+  const firstSetor = setores[0]?.id;
+  useEffect(() => {
+    if (firstSetor) setValues((v) => (v.setorId ? v : { ...v, setorId: firstSetor }));
+  }, [firstSetor]);
+
+  const set = <K extends keyof FormValues>(key: K, value: FormValues[K]) =>
+    setValues((v) => ({ ...v, [key]: value }));
+
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const checked = checkValues(values);
+    if (!checked.ok) {
+      setErrors(checked.errors);
+      return;
+    }
+    setErrors([]);
+    onSearch(checked.request);
+  };
+
+  const descricao = setores.find((s) => s.id === values.setorId)?.descricao;
+  const shownErrors = errors.length > 0 ? errors : serverErrors;
+
+  return (
+    <form className="search-form" data-testid="search-form" onSubmit={submit} noValidate aria-describedby="form-errors">
+      <div className="field">
+        <label htmlFor="setor">Setor</label>
+        <select
+          id="setor"
+          data-testid="setor-select"
+          value={values.setorId}
+          onChange={(e) => set("setorId", e.target.value)}
+          disabled={loading || setores.length === 0}
+          aria-describedby="setor-descricao"
+        >
+          {loading && <option value="">Carregando setores…</option>}
+          {setores.map((s) => (
+            <option key={s.id} value={s.id}>
+              {s.nome}
+            </option>
+          ))}
+        </select>
+        <p id="setor-descricao" className="hint">
+          {setoresError ?? descricao ?? ""}
+        </p>
+      </div>
+
+      <UfPicker selected={values.ufs} onChange={(ufs) => set("ufs", ufs)} />
+
+      <div className="row">
+        <div className="field">
+          <label htmlFor="data-inicial">Data inicial</label>
+          <input
+            id="data-inicial"
+            type="date"
+            data-testid="data-inicial"
+            value={values.dataInicial}
+            max={values.dataFinal || undefined}
+            onChange={(e) => set("dataInicial", e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="data-final">Data final</label>
+          <input
+            id="data-final"
+            type="date"
+            data-testid="data-final"
+            value={values.dataFinal}
+            min={values.dataInicial || undefined}
+            onChange={(e) => set("dataFinal", e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="valor-minimo">Valor mínimo (R$)</label>
+          <input
+            id="valor-minimo"
+            type="number"
+            inputMode="decimal"
+            min={0}
+            step="any"
+            placeholder="opcional"
+            data-testid="valor-minimo"
+            value={values.valorMinimo}
+            onChange={(e) => set("valorMinimo", e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="valor-maximo">Valor máximo (R$)</label>
+          <input
+            id="valor-maximo"
+            type="number"
+            inputMode="decimal"
+            min={0}
+            step="any"
+            placeholder="opcional"
+            data-testid="valor-maximo"
+            value={values.valorMaximo}
+            onChange={(e) => set("valorMaximo", e.target.value)}
+          />
+        </div>
+      </div>
+
+      <ModalidadesPicker selected={values.modalidades} onChange={(m) => set("modalidades", m)} />
+
+      <div className="row">
+        <div className="field grow">
+          <label htmlFor="termos-busca">Termos de busca</label>
+          <input
+            id="termos-busca"
+            type="text"
+            maxLength={500}
+            placeholder="ex.: jaleco, uniforme escolar"
+            data-testid="termos-busca"
+            value={values.termosBusca}
+            onChange={(e) => set("termosBusca", e.target.value)}
+            aria-describedby="termos-hint"
+          />
+          <p id="termos-hint" className="hint">
+            Opcional. Separe por vírgulas; a licitação deve conter ao menos um dos termos.
+          </p>
+        </div>
+        <label className="check standalone">
+          <input
+            type="checkbox"
+            data-testid="somente-abertas"
+            checked={values.somenteAbertas}
+            onChange={(e) => set("somenteAbertas", e.target.checked)}
+          />
+          <span>Somente abertas (ainda recebendo propostas)</span>
+        </label>
+      </div>
+
+      <div id="form-errors" aria-live="assertive">
+        {shownErrors.length > 0 && (
+          <ul className="errors" role="alert" data-testid="form-errors">
+            {shownErrors.map((message) => (
+              <li key={message}>{message}</li>
+            ))}
+          </ul>
+        )}
+      </div>
+
+      <button type="submit" className="primary" data-testid="submit" disabled={busy}>
+        {busy ? "Buscando…" : "Buscar"}
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,86 @@
+/** The search form's values, their defaults, and the checks made before posting. */
+import { DEFAULT_MODALIDADES, MAX_WINDOW_DAYS } from "./codes";
+import { daysBetween, isoDate } from "./format";
+import type { SearchInput } from "./hooks/useSearch";
+
+export interface FormValues {
+  setorId: string;
+  ufs: string[];
+  dataInicial: string;
+  dataFinal: string;
+  valorMinimo: string;
+  valorMaximo: string;
+  modalidades: number[];
+  somenteAbertas: boolean;
+  termosBusca: string;
+}
+
+/** Days before today where the default window starts. */
+export const DEFAULT_WINDOW_DAYS = 10;
+
+export function defaultValues(today: Date = new Date()): FormValues {
+  const start = new Date(today);
+  start.setDate(start.getDate() - DEFAULT_WINDOW_DAYS);
+  return {
+    setorId: "",
+    ufs: [],
+    dataInicial: isoDate(start),
+    dataFinal: isoDate(today),
+    valorMinimo: "",
+    valorMaximo: "",
+    modalidades: [...DEFAULT_MODALIDADES],
+    somenteAbertas: true,
+    termosBusca: "",
+  };
+}
+
+export type Checked = { ok: true; request: SearchInput } | { ok: false; errors: string[] };
+
+/** The request to post, or what the user must fix first (in Portuguese). */
+export function checkValues(values: FormValues): Checked {
+  const errors: string[] = [];
+  if (!values.setorId) errors.push("Escolha um setor.");
+  if (values.ufs.length === 0) errors.push("Escolha ao menos um estado (UF).");
+  if (!values.dataInicial) errors.push("Informe a data inicial.");
+  if (!values.dataFinal) errors.push("Informe a data final.");
+  if (values.dataInicial && values.dataFinal) {
+    const days = daysBetween(values.dataInicial, values.dataFinal);
+    if (days < 0) errors.push("A data final não pode ser anterior à data inicial.");
+    else if (days > MAX_WINDOW_DAYS) {
+      errors.push(`O período não pode passar de ${MAX_WINDOW_DAYS} dias; divida a busca.`);
+    }
+  }
+  const valorMinimo = parseValor(values.valorMinimo);
+  const valorMaximo = parseValor(values.valorMaximo);
+  if (Number.isNaN(valorMinimo)) errors.push("O valor mínimo deve ser um número maior ou igual a zero.");
+  if (Number.isNaN(valorMaximo)) errors.push("O valor máximo deve ser um número maior ou igual a zero.");
+  if (valorMinimo !== null && valorMaximo !== null && valorMinimo > valorMaximo) {
+    errors.push("O valor máximo não pode ser menor que o valor mínimo.");
+  }
+  if (values.modalidades.length === 0) errors.push("Escolha ao menos uma modalidade.");
+  if (errors.length > 0) return { ok: false, errors };
+
+  const termos = values.termosBusca.trim();
+  return {
+    ok: true,
+    request: {
+      setor_id: values.setorId,
+      ufs: [...values.ufs].sort(),
+      data_inicial: values.dataInicial,
+      data_final: values.dataFinal,
+      modalidades: [...values.modalidades].sort((a, b) => a - b),
+      somente_abertas: values.somenteAbertas,
+      ...(valorMinimo !== null ? { valor_minimo: valorMinimo } : {}),
+      ...(valorMaximo !== null ? { valor_maximo: valorMaximo } : {}),
+      ...(termos ? { termos_busca: termos } : {}),
+    },
+  };
+}
+
+/** "" -> null (no limit); "1500,50" or "1500.50" -> 1500.5; anything else (or < 0) -> NaN. */
+function parseValor(text: string): number | null {
+  const trimmed = text.trim();
+  if (!trimmed) return null;
+  const value = Number(trimmed.replace(",", "."));
+  return Number.isFinite(value) && value >= 0 ? value : Number.NaN;
+}

@@ -1,0 +1,194 @@
+/**
+ * Runs a search and follows it until its summary and Excel report settle.
+ *
+ * The progress stream is opened before the POST, so no event is missed; the answer's results
+ * are shown as soon as it arrives, and events and answer are merged in whatever order they
+ * come (`searchState.ts`). When the stream fails for good (the browser gave up: a deploy, a
+ * proxy's cap), it is reopened from the last event id with backoff, and after that the page
+ * polls the status route until the search settles.
+ */
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import { NETWORK_ERROR, describeError, readJson, routes } from "../api";
+import type { BuscaRequest, BuscaResponse, ProgressEvent, SearchStatus } from "../types";
+import {
+  type SearchAction,
+  type SearchState,
+  initialSearchState,
+  isRunning,
+  isSettled,
+  searchReducer,
+} from "./searchState";
+
+/** Waits before each reopening of a stream the browser gave up on; then polling. */
+export const RECONNECT_DELAYS_MS: readonly number[] = [1000, 2000, 4000];
+export const POLL_INTERVAL_MS = 2000;
+
+const EVENT_SOURCE_CLOSED = 2; // EventSource.CLOSED
+const TERMINAL_STAGES = new Set(["complete", "error"]);
+const SEARCH_GONE = "A busca não foi encontrada no servidor (pode ter expirado). Faça a busca de novo.";
+
+export type SearchInput = Omit<BuscaRequest, "search_id">;
+
+export interface UseSearch {
+  state: SearchState;
+  /** A search is under way: results, summary or Excel still to come. */
+  running: boolean;
+  search: (request: SearchInput) => Promise<void>;
+}
+
+export function useSearch(): UseSearch {
+  const [state, setState] = useState<SearchState>(initialSearchState);
+  // The connection logic needs the state at once, not at the next render.
+  const stateRef = useRef(state);
+  const followerRef = useRef<Follower | null>(null);
+
+  const dispatch = useCallback((action: SearchAction) => {
+    const next = searchReducer(stateRef.current, action);
+    if (next === stateRef.current) return;
+    stateRef.current = next;
+    setState(next);
+    if (isSettled(next)) followerRef.current?.stop();
+  }, []);
+
+  useEffect(() => () => followerRef.current?.stop(), []);
+
+  const search = useCallback(
+    async (request: SearchInput) => {
+      followerRef.current?.stop();
+      const searchId = crypto.randomUUID();
+      dispatch({ type: "started", searchId });
+      const follower = follow(searchId, dispatch, () => stateRef.current);
+      followerRef.current = follower;
+      follower.start(); // before the POST: the stream waits for the search to appear
+
+      let response: Response;
+      try {
+        response = await fetch(routes.buscar, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify({ ...request, search_id: searchId } satisfies BuscaRequest),
+        });
+      } catch {
+        dispatch({ type: "failed", searchId, message: NETWORK_ERROR });
+        return;
+      }
+      const body = await readJson(response);
+      if (response.ok && body !== null) {
+        dispatch({ type: "answered", searchId, answer: body as BuscaResponse });
+      } else {
+        const { message, fieldErrors } = describeError(response.status, body);
+        dispatch({ type: "failed", searchId, message, fieldErrors });
+      }
+    },
+    [dispatch],
+  );
+
+  return { state, running: isRunning(state), search };
+}
+
+interface Follower {
+  start(): void;
+  stop(): void;
+}
+
+/** The stream of one search, its reopenings and the polling after them. */
+function follow(searchId: string, dispatch: (action: SearchAction) => void, current: () => SearchState): Follower {
+  let source: EventSource | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let reopenings = 0;
+  let stopped = false;
+
+  const connection = (value: "live" | "reconnecting" | "polling") =>
+    dispatch({ type: "connection", searchId, connection: value });
+
+  function closeStream(): void {
+    if (source) {
+      source.onopen = source.onmessage = source.onerror = null;
+      source.close();
+      source = null;
+    }
+  }
+
+  function open(): void {
+    if (stopped) return;
+    const stream = new EventSource(routes.progress(searchId, current().lastEventId));
+    source = stream;
+    stream.onopen = () => {
+      reopenings = 0;
+      connection("live");
+    };
+    stream.onmessage = (message: MessageEvent) => {
+      const event = parseEvent(message.data);
+      if (!event) return;
+      dispatch({ type: "event", searchId, id: message.lastEventId || null, event });
+      if (TERMINAL_STAGES.has(event.stage)) {
+        // The server ends the stream here. If an output is still unknown (an event missed),
+        // the status route has it.
+        closeStream();
+        if (!stopped) poll();
+      }
+    };
+    stream.onerror = () => {
+      if (stopped) return;
+      if (stream.readyState !== EVENT_SOURCE_CLOSED) {
+        connection("reconnecting"); // the browser retries by itself, with Last-Event-ID
+        return;
+      }
+      closeStream();
+      const delay = RECONNECT_DELAYS_MS[reopenings];
+      if (delay === undefined) {
+        poll();
+        return;
+      }
+      reopenings += 1;
+      connection("reconnecting");
+      timer = setTimeout(open, delay);
+    };
+  }
+
+  async function poll(): Promise<void> {
+    if (stopped) return;
+    connection("polling");
+    try {
+      const response = await fetch(routes.status(searchId), { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        dispatch({ type: "status", searchId, status: (await response.json()) as SearchStatus });
+      } else if (response.status === 404 && current().answer !== null) {
+        // Answered, then gone: nothing more will come. (Before the answer it may not exist yet.)
+        dispatch({ type: "failed", searchId, message: SEARCH_GONE });
+      }
+    } catch {
+      // A network hiccup: try again at the next tick.
+    }
+    if (!stopped) timer = setTimeout(poll, POLL_INTERVAL_MS);
+  }
+
+  return {
+    start: open,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      closeStream();
+    },
+  };
+}
+
+function parseEvent(data: unknown): ProgressEvent | null {
+  if (typeof data !== "string") return null;
+  try {
+    const parsed: unknown = JSON.parse(data);
+    if (
+      typeof parsed === "object" &&
+      parsed !== null &&
+      typeof (parsed as ProgressEvent).stage === "string" &&
+      typeof (parsed as ProgressEvent).progress === "number"
+    ) {
+      const event = parsed as ProgressEvent;
+      return { ...event, message: typeof event.message === "string" ? event.message : "" };
+    }
+  } catch {
+    // not JSON: ignore the message
+  }
+  return null;
+}
