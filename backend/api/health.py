@@ -27,6 +27,7 @@ class WorkerState(BaseModel):
 class Health(BaseModel):
     status: str  # "ok" | "degraded"
     queue: str  # "healthy": Redis answers and some worker's heartbeat is fresh | "unavailable"
+    jobs_queued: int | None = Field(default=None, description="Jobs waiting in the queue; null without Redis.")
     redis: str  # "ok" | "unavailable"
     worker: WorkerState
     database: str  # "ok" | "unavailable"
@@ -58,5 +59,6 @@ async def health(request: Request, services: Services) -> Health:
     degraded = "unavailable" in (database, redis, storage, queue)
     return Health(
         status="degraded" if degraded else "ok",
-        queue=queue, redis=redis, worker=worker, database=database, storage=storage,
+        queue=queue, jobs_queued=await services.queue.queue_depth(),
+        redis=redis, worker=worker, database=database, storage=storage,
     )

@@ -244,6 +244,11 @@ export interface components {
         Health: {
             /** Database */
             database: string;
+            /**
+             * Jobs Queued
+             * @description Jobs waiting in the queue; null without Redis.
+             */
+            jobs_queued?: number | null;
             /** Queue */
             queue: string;
             /** Redis */
