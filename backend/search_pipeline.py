@@ -206,6 +206,7 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
         answer.processamento = "fila"
         # Ready at once from the data; the LLM's arrives over SSE as llm_ready.
         answer.resumo = gerar_resumo_fallback(answer.licitacoes, ctx.sector.nome)
+        answer.tempos_ms = ctx.timings_ms
         return
     if not queued_llm:
         with ctx.stage("resumo"):

@@ -44,6 +44,7 @@ def test_gunicorn_runs_jobs_in_both_processes_and_any_process_streams_them(tmp_p
             assert answer["total_filtrado"] > 0 and answer["processamento"] == "fila"
             assert (answer["llm_status"], answer["excel_status"]) == ("processing", "processing")
             assert answer["resumo"]["origem"] == "fallback"  # provisional, from the data
+            assert {"fetch", "filter", "persist", "enqueue"} <= set(answer["tempos_ms"])
             stages = follow_to_the_end(server.url, body["search_id"])
             link = stages["excel_ready"]["detail"]["download_url"]
             for _ in range(4):  # fresh connections: both processes serve the report (one signing key)

@@ -208,8 +208,11 @@ class FakeOpenAI(LocalDouble):
     `api_key`: when set, requests without `Authorization: Bearer <api_key>` get OpenAI's 401.
     """
 
-    def __init__(self, *, api_key: str | None = None, default_summary: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, api_key: str | None = None, default_summary: Mapping[str, Any] | None = None, latency: float = 0.0
+    ) -> None:
         self.api_key = api_key
+        self.latency = latency  # seconds waited before every answer (a model's thinking time)
         self.default_summary = dict(default_summary or DEFAULT_SUMMARY)
         self._state = _State()
         self._ids = itertools.count(1)
@@ -319,6 +322,8 @@ class FakeOpenAI(LocalDouble):
     async def _respond(
         self, request: Request, recorded: RecordedRequest, body: Any, scripted: Scripted | None
     ) -> Response:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         if self.api_key is not None and recorded.authorization != f"Bearer {self.api_key}":
             recorded.kind = "http-401"
             return JSONResponse(
