@@ -396,7 +396,8 @@ class EmbeddedWorker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis down or gone: the web process keeps serving, inline
-                logger.warning("embedded worker stopped (%r); restarting in %.0fs", exc, backoff)
+                if not self._stopping:  # (stop() closing the worker ends main() with an error too)
+                    logger.warning("embedded worker stopped (%r); restarting in %.0fs", exc, backoff)
             self._connected = False
             await _quietly(worker.pool.aclose())
             if self._stopping:

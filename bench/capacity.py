@@ -25,7 +25,6 @@ import asyncio
 import itertools
 import multiprocessing
 import os
-import statistics
 import tempfile
 import time
 import uuid
@@ -185,7 +184,7 @@ async def one_search(client: httpx.AsyncClient, base: str, ufs: list[str], mode:
     if reader is not None:
         try:
             await asyncio.wait_for(reader, SEARCH_TIMEOUT)
-        except (httpx.HTTPError, RuntimeError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, httpx.HTTPError, RuntimeError) as exc:
             out.error = out.error or f"SSE {type(exc).__name__} {exc}"
         out.llm_ready = stages.get("llm_ready")
         out.excel_ready = stages.get("excel_ready")
@@ -408,7 +407,8 @@ def main() -> None:
             if stage != "enqueue":
                 vals = [o.tempos_ms[stage] for o, _ in ok if stage in o.tempos_ms]
                 print(f"{'tempos_ms[' + stage + ']':<44}{fmt(pct(vals, .5), 1, 1):>9}{fmt(pct(vals, .95), 1, 1):>9}")
-        print(f"{'client total (POST to parsed answer)':<44}{fmt(pct(totals, .5), 1, 1):>9}{fmt(pct(totals, .95), 1, 1):>9}")
+        label = "client total (POST to parsed answer)"
+        print(f"{label:<44}{fmt(pct(totals, .5), 1, 1):>9}{fmt(pct(totals, .95), 1, 1):>9}")
         label = "total - stage sum" + ("" if enqueue else " (incl. enqueue)")
         print(f"{label:<44}{fmt(pct(transfer, .5), 1, 1):>9}{fmt(pct(transfer, .95), 1, 1):>9}"
               "   response transfer: serialisation, HTTP, parsing")
