@@ -225,7 +225,8 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
 
 async def _enqueue_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> tuple[bool, bool]:
     sid = str(ctx.search_id)
-    payload = job_queue.licitacoes_payload(answer.licitacoes)
+    # Thousands of results: dumping them is CPU work, kept off the event loop.
+    payload = await anyio.to_thread.run_sync(job_queue.licitacoes_payload, answer.licitacoes)
     queued_llm = await services.queue.enqueue_job(
         "llm_summary_job", sid, payload, ctx.sector.nome, job_id=keys.llm_job(sid)
     )

@@ -17,32 +17,24 @@ import math
 import time
 import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from io import BytesIO
 from typing import Any
 
 import xlsxwriter
 
 from backend import excel
-from backend.codes import DEFAULT_MODALIDADES, UFS, now_brasilia
+from backend.codes import UFS, now_brasilia
 from backend.excel import COLUMNS, HEADERS, VALUE_COLUMN, Kind, create_excel, licitacao_row
 from backend.schemas import Licitacao, ResumoLicitacoes
-from backend.sources.pncp_demo import generate_records
+from backend.sources.pncp_demo import recent_records
 from backend.sources.pncp_records import to_licitacao
 
 GOAL = 1.6
 
 
 def demo_licitacoes(count: int) -> list[Licitacao]:
-    """`count` licitações from the demo generator, going back day by day over every UF."""
-    out: list[Licitacao] = []
-    day = now_brasilia().date()
-    while len(out) < count:
-        for uf in UFS:
-            for modalidade in DEFAULT_MODALIDADES:
-                out.extend(filter(None, map(to_licitacao, generate_records(uf, modalidade, day))))
-        day -= timedelta(days=1)
-    return out[:count]
+    return [lic for lic in map(to_licitacao, recent_records(count, now_brasilia().date())) if lic is not None]
 
 
 PARAMETROS = {

@@ -12,29 +12,24 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 from backend.codes import DEFAULT_MODALIDADES, UFS, now_brasilia
 from backend.filtering import Criteria, filter_and_rank
 from backend.schemas import Licitacao
 from backend.search_pipeline import select_licitacoes
 from backend.sectors import Sector, load_sectors
-from backend.sources.pncp_demo import generate_records
+from backend.sources.pncp_demo import recent_records
 from backend.sources.pncp_records import normalize_records
 
 GOAL = 50_000
 
 
 def demo_records(count: int) -> tuple[list[dict], date, date]:
-    records: list[dict] = []
     end = now_brasilia().date()
-    day = end
-    while len(records) < count:
-        for uf in UFS:
-            for modalidade in DEFAULT_MODALIDADES:
-                records.extend(generate_records(uf, modalidade, day))
-        day -= timedelta(days=1)
-    return records[:count], day, end
+    records = recent_records(count, end)
+    start = min(date.fromisoformat(r["dataPublicacaoPncp"][:10]) for r in records)
+    return records, start, end
 
 
 def map_all_then_filter(records: list[dict], sector: Sector, criteria: Criteria) -> list[Licitacao]:

@@ -6,7 +6,7 @@ import math
 import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
@@ -15,10 +15,9 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from backend import excel
-from backend.codes import DEFAULT_MODALIDADES, UFS
 from backend.excel import create_excel
 from backend.schemas import Licitacao, ResumoLicitacoes
-from backend.sources.pncp_demo import generate_records
+from backend.sources.pncp_demo import recent_records
 from backend.sources.pncp_records import to_licitacao
 
 HEADERS = [
@@ -95,14 +94,7 @@ def resumo_lines(ws: Worksheet) -> dict[str, Any]:
 
 
 def demo_licitacoes(count: int) -> list[Licitacao]:
-    out: list[Licitacao] = []
-    day = datetime(2026, 11, 27).date()
-    while len(out) < count:
-        for uf in UFS:
-            for modalidade in DEFAULT_MODALIDADES:
-                out.extend(filter(None, map(to_licitacao, generate_records(uf, modalidade, day))))
-        day -= timedelta(days=1)
-    return out[:count]
+    return [lic for lic in map(to_licitacao, recent_records(count, datetime(2026, 11, 27).date())) if lic is not None]
 
 
 # --------------------------------------------------------------------------------------------

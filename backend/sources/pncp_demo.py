@@ -865,6 +865,19 @@ def generate_records(uf: str, modalidade: int, day: date) -> list[Record]:
 
 
 @functools.lru_cache(maxsize=4096)
+def recent_records(count: int, last_day: date, modalidades: Sequence[int] = (4, 5, 6, 7)) -> list[Record]:
+    """The first `count` records going back day by day from `last_day`, every UF each day:
+    a realistic batch for benchmarks and tests."""
+    records: list[Record] = []
+    day = last_day
+    while len(records) < count:
+        for uf in UFS:
+            for modalidade in modalidades:
+                records.extend(generate_records(uf, modalidade, day))
+        day -= timedelta(days=1)
+    return records[:count]
+
+
 def _day_records(uf: str, modalidade: int, day: date) -> tuple[Record, ...]:
     """Memoized records of a day; shared, so only ever serialised, never handed out to mutate."""
     return tuple(generate_records(uf, modalidade, day))

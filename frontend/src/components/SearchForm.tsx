@@ -90,34 +90,10 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
             onChange={(e) => set("dataFinal", e.target.value)}
           />
         </div>
-        <div className="field">
-          <label htmlFor="valor-minimo">Valor mínimo (R$)</label>
-          <input
-            id="valor-minimo"
-            type="number"
-            inputMode="decimal"
-            min={0}
-            step="any"
-            placeholder="opcional"
-            data-testid="valor-minimo"
-            value={values.valorMinimo}
-            onChange={(e) => set("valorMinimo", e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="valor-maximo">Valor máximo (R$)</label>
-          <input
-            id="valor-maximo"
-            type="number"
-            inputMode="decimal"
-            min={0}
-            step="any"
-            placeholder="opcional"
-            data-testid="valor-maximo"
-            value={values.valorMaximo}
-            onChange={(e) => set("valorMaximo", e.target.value)}
-          />
-        </div>
+        <MoneyField id="valor-minimo" label="Valor mínimo (R$)" value={values.valorMinimo}
+          onChange={(value) => set("valorMinimo", value)} />
+        <MoneyField id="valor-maximo" label="Valor máximo (R$)" value={values.valorMaximo}
+          onChange={(value) => set("valorMaximo", value)} />
       </div>
 
       <ModalidadesPicker selected={values.modalidades} onChange={(m) => set("modalidades", m)} />
@@ -164,5 +140,24 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
         {busy ? "Buscando…" : "Buscar"}
       </button>
     </form>
+  );
+}
+
+function MoneyField(props: { id: string; label: string; value: string; onChange: (value: string) => void }) {
+  return (
+    <div className="field">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="number"
+        inputMode="decimal"
+        min={0}
+        step="any"
+        placeholder="opcional"
+        data-testid={props.id}
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+    </div>
   );
 }
