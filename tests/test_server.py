@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -35,22 +36,32 @@ def follow_to_the_end(url: str, search_id: str) -> dict[str, dict]:
     return {e.stage: e.data for e in events}
 
 
+def run_one_search(url: str) -> None:
+    body = search_body()
+    answer = httpx.post(f"{url}/v1/buscar", json=body, timeout=60).json()
+    assert answer["total_filtrado"] > 0 and answer["processamento"] == "fila"
+    assert (answer["llm_status"], answer["excel_status"]) == ("processing", "processing")
+    assert answer["resumo"]["origem"] == "fallback"  # provisional, from the data
+    assert {"fetch", "filter", "persist", "enqueue"} <= set(answer["tempos_ms"])
+    stages = follow_to_the_end(url, body["search_id"])
+    assert stages["llm_ready"]["detail"]["resumo"]["origem"] == "llm"
+    link = stages["excel_ready"]["detail"]["download_url"]
+    for _ in range(4):  # fresh connections: both processes serve the report (one signing key)
+        with httpx.Client(base_url=url, timeout=10) as fresh:
+            assert fresh.get(link).status_code == 200
+
+
 def test_gunicorn_runs_jobs_in_both_processes_and_any_process_streams_them(tmp_path: Path, redis_url: str) -> None:
-    env = {**server_env(tmp_path, redis_url), "WEB_CONCURRENCY": "2"}
-    with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
-        for _ in range(8):
-            body = search_body()
-            answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()
-            assert answer["total_filtrado"] > 0 and answer["processamento"] == "fila"
-            assert (answer["llm_status"], answer["excel_status"]) == ("processing", "processing")
-            assert answer["resumo"]["origem"] == "fallback"  # provisional, from the data
-            assert {"fetch", "filter", "persist", "enqueue"} <= set(answer["tempos_ms"])
-            stages = follow_to_the_end(server.url, body["search_id"])
-            link = stages["excel_ready"]["detail"]["download_url"]
-            for _ in range(4):  # fresh connections: both processes serve the report (one signing key)
-                with httpx.Client(base_url=server.url, timeout=10) as fresh:
-                    assert fresh.get(link).status_code == 200
-        log = server.log()
+    # 16 jobs at once, each summary taking 1 s, two job slots per process: one process alone
+    # cannot hold them all, so both take part whichever wakes first.
+    with FakeOpenAI(api_key="sk-test", latency=1.0) as llm:
+        env = {**server_env(tmp_path, redis_url), "WEB_CONCURRENCY": "2", "WORKER_MAX_JOBS": "2",
+               "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.base_url}
+        with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
+            wait_for(lambda: queue_healthy(server), 10, "the embedded workers")
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda _: run_one_search(server.url), range(8)))
+            log = server.log()
     worker_pids = set(re.findall(r"Booting worker with pid: (\d+)", log))
     finished = r"\[(\d+)\] INFO arq\.worker: +[\d.]+s ← (?:llm|excel):\S+:(?:llm_summary_job|excel_generation_job)"
     job_pids = set(re.findall(finished, log))
