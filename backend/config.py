@@ -25,6 +25,9 @@ class Settings(BaseSettings):
         description="PNCP consulta API root, or 'demo' for built-in generated records.",
     )
     pncp_concurrency: int = Field(default=8, ge=1, le=64, description="Parallel PNCP requests per search.")
+    pncp_max_connections: int = Field(
+        default=128, ge=1, le=1024, description="PNCP connections open at once per process, all searches together."
+    )
     pncp_timeout: float = Field(default=20.0, gt=0, description="Seconds per PNCP request.")
     pncp_max_retries: int = Field(default=3, ge=0, le=10, description="Retries after the first attempt.")
     pncp_backoff_base: float = Field(default=1.0, ge=0, description="First backoff in seconds, doubled per retry.")
@@ -52,6 +55,9 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4.1-nano"
     llm_job_timeout: float = Field(default=30.0, gt=0, description="Seconds per summary attempt.")
     excel_job_timeout: float = Field(default=60.0, gt=0, description="Seconds per Excel attempt.")
+    excel_processes: int = Field(
+        default=1, ge=1, le=16, description="Processes building Excel reports, per web or worker process."
+    )
 
     supabase_url: str | None = None
     supabase_service_role_key: SecretStr | None = None

@@ -7,6 +7,7 @@ PREFIX = "smartlic"
 
 QUEUE = f"{PREFIX}:queue"  # ARQ's sorted set of queued jobs
 WORKER_HEALTH = f"{QUEUE}:health-check"  # refreshed by every live worker; its absence means no worker
+JOBS_WAKEUP = f"{QUEUE}:wakeup"  # pub/sub channel: a job was just queued
 
 
 def llm_job(search_id: str) -> str:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 from backend.codes import DEFAULT_MODALIDADES, MODALIDADES, UFS
 
@@ -113,6 +113,10 @@ class Licitacao(BaseModel):
 
 LlmStatus = Literal["processing", "ready"]
 ExcelStatus = Literal["processing", "ready", "failed", "skipped"]
+
+
+LICITACOES = TypeAdapter(list[Licitacao])
+"""Validates or dumps a whole list at once (job payloads, stored results)."""
 
 
 class ResumoLicitacoes(BaseModel):

@@ -19,11 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from backend.schemas import FalhaUF, Licitacao, ResumoLicitacoes
+from backend.schemas import LICITACOES, FalhaUF, Licitacao, ResumoLicitacoes
 
 logger = logging.getLogger(__name__)
 
-_LICITACOES = TypeAdapter(list[Licitacao])
 _FALHAS = TypeAdapter(list[FalhaUF])
 _TEXTS = TypeAdapter(list[str])
 
@@ -182,7 +181,7 @@ class SearchCache:
             search_id, request, setor_id, now,
             total_raw=total_raw,
             total_filtrado=len(licitacoes),
-            licitacoes_json=_LICITACOES.dump_json(licitacoes).decode(),
+            licitacoes_json=LICITACOES.dump_json(licitacoes).decode(),
             ufs_com_falha_json=_FALHAS.dump_json(ufs_com_falha).decode(),
             avisos_json=_TEXTS.dump_json(avisos).decode(),
             results_at=now,
@@ -329,7 +328,7 @@ class SearchCache:
             request=TypeAdapter(dict[str, Any]).validate_json(row["request_json"]),
             setor_id=row["setor_id"],
             total_raw=row["total_raw"],
-            licitacoes=_LICITACOES.validate_json(row["licitacoes_json"]),
+            licitacoes=LICITACOES.validate_json(row["licitacoes_json"]),
             ufs_com_falha=_FALHAS.validate_json(row["ufs_com_falha_json"]),
             avisos=_TEXTS.validate_json(row["avisos_json"]),
         )

@@ -265,7 +265,7 @@ async def _inline_excel(ctx: SearchContext, services: Services, answer: BuscaRes
     try:
         with anyio.fail_after(settings.excel_job_timeout):
             url = await search_reports.build_excel(
-                services, ctx.search_id, answer.licitacoes, parametros, answer.resumo
+                services, ctx.search_id, answer.licitacoes, parametros, answer.resumo, ctx.sector.nome
             )
         outcome = search_reports.ExcelOutcome("ready", url=url)
     except Exception as exc:

@@ -10,14 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-import anyio
-
 from backend import progress
-from backend.codes import MODALIDADES, now_brasilia
-from backend.excel import create_excel
+from backend.codes import MODALIDADES
 from backend.formatting import formatar_dia, formatar_moeda
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import BuscaRequest, Licitacao, ResumoLicitacoes
@@ -63,18 +60,17 @@ async def deliver_resumo(services: Services, search_id: UUID, resumo: ResumoLici
 async def build_excel(
     services: Services,
     search_id: UUID,
-    licitacoes: Sequence[Licitacao],
+    licitacoes: Sequence[Licitacao | Mapping[str, Any]],
     parametros: Mapping[str, str],
     resumo: ResumoLicitacoes | None,
+    sector_name: str,
 ) -> str:
-    """Builds the report off the event loop and uploads it; returns the signed link.
+    """Builds the report in a child process and uploads it; returns the signed link.
 
-    Raises `StorageError` or whatever the workbook build raised.
+    `licitacoes` may be a job's payload (dicts). Without `resumo`, the report carries the one
+    computed from the data. Raises `StorageError` or whatever the workbook build raised.
     """
-    data = await anyio.to_thread.run_sync(
-        lambda: create_excel(licitacoes, parametros=parametros, resumo=resumo, gerado_em=now_brasilia()),
-        abandon_on_cancel=True,
-    )
+    data = await services.excel.build(licitacoes, parametros=parametros, resumo=resumo, sector_name=sector_name)
     return await services.storage.upload_excel(data, search_id)
 
 

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from backend import llm
 from backend.config import Settings
+from backend.excel_process import ExcelBuilder
 from backend.job_queue import JobQueue, get_arq_pool
 from backend.progress import ProgressTracker
 from backend.search_cache import SearchCache
@@ -37,6 +38,7 @@ class Services:
     redis: Redis
     progress: ProgressTracker
     storage: ExcelStorage
+    excel: ExcelBuilder  # builds reports in child processes
     llm: AsyncOpenAI | None  # None without OPENAI_API_KEY: summaries come from the fallback
     queue: JobQueue
 
@@ -58,6 +60,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             timeout=settings.pncp_timeout,
             retry=RetryPolicy(settings.pncp_max_retries, settings.pncp_backoff_base, settings.pncp_backoff_max),
             concurrency=settings.pncp_concurrency,
+            max_connections=settings.pncp_max_connections,
             max_pages=settings.pncp_max_pages,
         )
         stack.push_async_callback(pncp.aclose)
@@ -68,6 +71,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 
         storage = await _open_storage(settings)
         stack.push_async_callback(storage.aclose)
+
+        excel = ExcelBuilder(settings.excel_processes)
+        stack.callback(excel.close)
 
         client = None
         if settings.openai_api_key is not None:
@@ -87,6 +93,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             redis=redis,
             progress=ProgressTracker(redis),
             storage=storage,
+            excel=excel,
             llm=client,
             queue=JobQueue(arq_pool, settings),
         )

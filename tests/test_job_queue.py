@@ -657,6 +657,27 @@ async def test_embedded_worker_runs_both_jobs_and_stops_cleanly(make_settings, r
         assert await services.queue.is_queue_available() is False
 
 
+async def test_embedded_worker_starts_a_queued_job_at_once_not_at_its_next_poll(make_settings, raw_redis) -> None:
+    # With polls 60 s apart, only the wake-up message can start the job within the 10 s allowed.
+    async with open_services(make_settings(worker_poll_delay=60)) as services:
+        worker = EmbeddedWorker(services)
+        worker.start()
+        try:
+            await eventually(lambda: raw_redis.exists(keys.WORKER_HEALTH))  # written by the first poll
+            await asyncio.sleep(0.2)  # the listener subscribes right after that poll
+            sid = await saved_search(services)
+            assert await services.queue.enqueue_job("excel_generation_job", str(sid), [], {"excel": False},
+                                                    job_id=keys.excel_job(str(sid)))
+
+            async def settled() -> Any:
+                outcome = await services.store.get_outcome(sid)
+                return outcome.excel_status if outcome.excel_status != "processing" else None
+
+            assert await eventually(settled, timeout=10) == "skipped"
+        finally:
+            await asyncio.wait_for(worker.stop(), timeout=10)
+
+
 async def test_app_with_embedded_worker_queues_a_search_and_settles_it(make_settings, client_for, raw_redis) -> None:
     async with client_for(make_settings(embedded_worker=True)) as client:
         for _ in range(50):  # the worker's first heartbeat comes with its first poll

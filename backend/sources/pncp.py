@@ -169,8 +169,12 @@ class PNCPClient:
         retry: RetryPolicy,
         concurrency: int,
         max_pages: int,
+        max_connections: int = 128,
     ) -> PNCPClient:
-        """A client for `base_url`, or for the built-in demo data when it is "demo"."""
+        """A client for `base_url`, or for the built-in demo data when it is "demo".
+
+        `concurrency` bounds one search; `max_connections` the whole process, so it must leave
+        room for every search a process serves at once (15 searches x 8 = 120)."""
         transport: httpx.AsyncBaseTransport | None = None
         if base_url.strip().lower() == "demo":
             from backend.sources import pncp_demo  # only demo runs need it
@@ -180,7 +184,7 @@ class PNCPClient:
             base_url=base_url.rstrip("/"),
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=max(concurrency * 4, 20), max_keepalive_connections=concurrency * 2),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"Accept": "application/json", "User-Agent": "SmartLic-search/1.0"},
         )
         return cls(http, retry=retry, concurrency=concurrency, max_pages=max_pages)

@@ -1,0 +1,102 @@
+"""Excel reports built in child processes, so no web process's event loop waits on openpyxl.
+
+A 5,000-row report is about a second of pure-Python work that holds the GIL: in a thread it
+still makes every request of its process wait its turn; in a child process it costs the
+event loop only the hand-over (pickling happens on the executor's feeder thread).
+
+    builder = ExcelBuilder(processes=1)          # one per process (web or separate worker)
+    data = await builder.build(licitacoes, parametros=..., resumo=None, sector_name="Alimentos")
+    builder.close()
+
+Children come from a forkserver that has this module (openpyxl, pydantic, the schemas) loaded,
+so a new child starts in milliseconds; each is replaced after `TASKS_PER_CHILD` reports, which
+bounds whatever memory openpyxl leaves behind. A child that dies breaks only the report it was
+building: the next report gets a new pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from typing import Any
+
+from backend.codes import now_brasilia
+from backend.excel import create_excel
+from backend.llm import gerar_resumo_fallback
+from backend.schemas import LICITACOES, Licitacao, ResumoLicitacoes
+
+logger = logging.getLogger(__name__)
+
+TASKS_PER_CHILD = 50
+
+
+def build_report(
+    licitacoes: Sequence[Licitacao | Mapping[str, Any]],
+    parametros: Mapping[str, str],
+    resumo: ResumoLicitacoes | None,
+    sector_name: str,
+    gerado_em: datetime,
+) -> bytes:
+    """The report's bytes (runs in the child). Job payloads arrive as dicts and are validated
+    here; without a summary, the "Resumo" sheet gets the one computed from the data."""
+    items = LICITACOES.validate_python(licitacoes)
+    return create_excel(
+        items,
+        parametros=parametros,
+        resumo=resumo or gerar_resumo_fallback(items, sector_name),
+        gerado_em=gerado_em,
+    )
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    # Takes effect when the process's forkserver starts (on the first report), once per process.
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+class ExcelBuilder:
+    """A small pool of report-building processes, started on the first report."""
+
+    def __init__(self, processes: int = 1) -> None:
+        self._processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._processes, mp_context=_context(), max_tasks_per_child=TASKS_PER_CHILD
+            )
+        return self._executor
+
+    async def build(
+        self,
+        licitacoes: Sequence[Licitacao | Mapping[str, Any]],
+        *,
+        parametros: Mapping[str, str],
+        resumo: ResumoLicitacoes | None,
+        sector_name: str,
+    ) -> bytes:
+        """Raises whatever the build raised in the child, or `BrokenProcessPool` if it died."""
+        loop = asyncio.get_running_loop()
+        pool = self._pool()
+        try:
+            return await loop.run_in_executor(
+                pool, build_report, list(licitacoes), dict(parametros), resumo, sector_name, now_brasilia()
+            )
+        except BrokenProcessPool:
+            logger.warning("an Excel process died; the next report starts a new one")
+            if self._executor is pool:
+                self._executor = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
