@@ -6,7 +6,7 @@ event loop only the hand-over (pickling happens on the executor's feeder thread)
 
     builder = ExcelBuilder(processes=1)          # one per process (web or separate worker)
     data = await builder.build(licitacoes, parametros=..., resumo=None, sector_name="Alimentos")
-    builder.close()
+    await builder.aclose()
 
 Children come from a forkserver that has this module (openpyxl, pydantic, the schemas) loaded,
 so a new child starts in milliseconds; each is replaced after `TASKS_PER_CHILD` reports, which
@@ -83,12 +83,14 @@ class ExcelBuilder:
         sector_name: str,
     ) -> bytes:
         """Raises whatever the build raised in the child, or `BrokenProcessPool` if it died."""
-        loop = asyncio.get_running_loop()
         pool = self._pool()
         try:
-            return await loop.run_in_executor(
-                pool, build_report, list(licitacoes), dict(parametros), resumo, sector_name, now_brasilia()
+            # Submitted from a thread: the first report of a process starts the forkserver and
+            # waits for it (half a second of imports) inside `submit`.
+            future = await asyncio.to_thread(
+                pool.submit, build_report, list(licitacoes), dict(parametros), resumo, sector_name, now_brasilia()
             )
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             logger.warning("an Excel process died; the next report starts a new one")
             if self._executor is pool:
@@ -96,7 +98,8 @@ class ExcelBuilder:
                 pool.shutdown(wait=False, cancel_futures=True)
             raise
 
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+    async def aclose(self) -> None:
+        """Cancels reports not started, lets a running one finish, and ends the processes."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -71,12 +71,25 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=str)
 
 
+class _LongList(list):  # type: ignore[type-arg]
+    """A job argument that is a list, shown by its size: ARQ logs every job's arguments, and the
+    repr of 5,000 licitações is 16 ms of the event loop for a line cut at 80 characters."""
+
+    def __repr__(self) -> str:
+        return f"[{len(self)} items]"
+
+
 def _loads(data: bytes) -> Any:
-    return orjson.loads(data)
+    value = orjson.loads(data)
+    if isinstance(value, dict) and isinstance(value.get("a"), list):  # a job: its positional args
+        value["a"] = [_LongList(arg) if isinstance(arg, list) else arg for arg in value["a"]]
+    return value
 
 
-def licitacoes_payload(licitacoes: list[Licitacao]) -> list[dict[str, Any]]:
-    return [licitacao.model_dump(mode="json") for licitacao in licitacoes]
+def licitacoes_payload(licitacoes: Sequence[Licitacao]) -> orjson.Fragment:
+    """The `licitacoes` argument of both jobs, already JSON (pydantic-core writes it in one call,
+    ~1 ms per 1,000): the job serializer embeds it as it is, and the job receives a list of dicts."""
+    return orjson.Fragment(LICITACOES.dump_json(list(licitacoes)))
 
 
 # --- enqueue side -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ from pathlib import Path
 import httpx
 
 from backend.codes import DEFAULT_MODALIDADES, now_brasilia
+from bench.procs import cpu_seconds, descendants
 from tests.conftest import free_port, start_redis
 from tests.records import pncp_record
 from tests.servers import queue_healthy, running_server, server_env, wait_for
@@ -117,7 +119,7 @@ def serve(kind: str, conn) -> None:  # type: ignore[no-untyped-def]
         elif kind == "storage":
             conn.send(sum(1 for r in fake.requests if r.op in ("upload", "update")))
         else:
-            conn.send(len(fake.requests))
+            conn.send(f"{len(fake.requests)} (at most {fake.max_in_flight} at once)")
 
 
 # --- one search as the page does it ----------------------------------------------------------
@@ -142,7 +144,10 @@ def search_body(search_id: str, ufs: list[str]) -> dict:
     }
 
 
-async def one_search(client: httpx.AsyncClient, base: str, ufs: list[str], mode: str, *, sse: bool = True) -> Outcome:
+async def one_search(
+    client: httpx.AsyncClient, base: str, ufs: list[str], mode: str, *, sse: bool = True,
+    on_answer: Callable[[], None] | None = None,
+) -> Outcome:
     sid = str(uuid.uuid4())
     out = Outcome()
     started = 0.0
@@ -169,6 +174,8 @@ async def one_search(client: httpx.AsyncClient, base: str, ufs: list[str], mode:
     try:
         response = await client.post(f"{base}/v1/buscar", json=search_body(sid, ufs), timeout=SEARCH_TIMEOUT)
         out.answer = time.perf_counter() - started
+        if on_answer is not None:
+            on_answer()
         if response.status_code != 200:
             out.error = f"HTTP {response.status_code}"
         else:
@@ -201,10 +208,59 @@ def _stage(data: str) -> str:
     return json.loads(data).get("stage", "?")
 
 
-async def round_of(base: str, concurrency: int, mode: str) -> list[Outcome]:
+async def round_of(
+    base: str, concurrency: int, mode: str, all_answered: Callable[[], None] | None = None
+) -> list[Outcome]:
     limits = httpx.Limits(max_connections=4 * concurrency + 10, max_keepalive_connections=4 * concurrency + 10)
+    answered = 0
+
+    def on_answer() -> None:
+        nonlocal answered
+        answered += 1
+        if answered == concurrency and all_answered is not None:
+            all_answered()
+
     async with httpx.AsyncClient(limits=limits) as client:
-        return list(await asyncio.gather(*(one_search(client, base, SEARCH_UFS, mode) for _ in range(concurrency))))
+        return list(await asyncio.gather(
+            *(one_search(client, base, SEARCH_UFS, mode, on_answer=on_answer) for _ in range(concurrency))
+        ))
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds spent by each side of the bench over one stretch of time."""
+
+    web: float = 0.0  # gunicorn and its processes (web workers, Excel processes)
+    doubles: float = 0.0  # PNCP, LLM and Storage doubles
+    client: float = 0.0  # this process: the 30 browsers
+    redis: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.web + self.doubles + self.client + self.redis
+
+    def __sub__(self, other: CpuUse) -> CpuUse:
+        return CpuUse(self.web - other.web, self.doubles - other.doubles, self.client - other.client,
+                      self.redis - other.redis)
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            pass
+    return total
+
+
+def cpu_now(server_pid: int, double_pids: list[int], redis_pid: int) -> CpuUse:
+    return CpuUse(
+        web=_cpu([server_pid, *descendants(server_pid)]),
+        doubles=_cpu(double_pids),
+        client=_cpu([os.getpid()]),
+        redis=_cpu([redis_pid]),
+    )
 
 
 async def overhead_runs(base: str, runs: int) -> list[tuple[Outcome, float]]:
@@ -271,6 +327,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 30])
     parser.add_argument("--overhead-runs", type=int, default=20)
+    parser.add_argument("--modes", nargs="+", choices=["queue", "inline"], default=["queue", "inline"])
     args = parser.parse_args()
     bench_started = time.perf_counter()
 
@@ -295,10 +352,11 @@ def main() -> None:
     redis_port = free_port()
     redis = start_redis(redis_port, tmp)
     rows: dict[tuple[str, int], list[Outcome]] = {}
+    cpu: dict[tuple[str, int], tuple[CpuUse, float]] = {}
     overhead: list[tuple[Outcome, float]] = []
     replica: tuple[int, list[float], list[float]] | None = None
     try:
-        for db, mode in enumerate(("queue", "inline")):
+        for db, mode in enumerate(args.modes):
             work = tmp / mode
             work.mkdir()
             env = server_env(
@@ -319,7 +377,14 @@ def main() -> None:
                 asyncio.run(round_of(server.url, 4, mode))  # imports, connections, both processes
                 for concurrency in args.concurrency:
                     t1 = time.perf_counter()
-                    rows[(mode, concurrency)] = asyncio.run(round_of(server.url, concurrency, mode))
+                    snapshot = lambda: cpu_now(server.process.pid, [p.pid for p in procs], redis.pid)  # noqa: E731
+                    before, at_last_answer = snapshot(), []
+                    rows[(mode, concurrency)] = asyncio.run(round_of(
+                        server.url, concurrency, mode, lambda: at_last_answer.append((snapshot(), time.perf_counter()))
+                    ))
+                    if at_last_answer:
+                        used, when = at_last_answer[0]
+                        cpu[(mode, concurrency)] = (used - before, when - t1)
                     print(f"[{mode}] {concurrency} concurrent: {time.perf_counter() - t1:.1f} s", flush=True)
                 if mode == "queue" and args.overhead_runs:
                     asyncio.run(overhead_runs(server.url, 2))  # warm-up
@@ -364,6 +429,23 @@ def main() -> None:
               f"{errors:>7}")
     for line in sorted(set(errors_seen))[:10]:
         print("  error: " + line)
+
+    cores = len(os.sched_getaffinity(0))
+    print(f"\nCPU seconds from the first POST to the last answer, by every process of the bench ({cores} cores):")
+    print(f"{'mode':<7}{'conc':>5}{'web':>7}{'doubles':>8}{'client':>7}{'redis':>6}{'total':>7}"
+          f"{'wall s':>7}{'total / cores':>14}")
+    for (mode, concurrency), (used, wall) in cpu.items():
+        print(f"{mode:<7}{concurrency:>5}{used.web:>7.2f}{used.doubles:>8.2f}{used.client:>7.2f}{used.redis:>6.2f}"
+              f"{used.total:>7.2f}{wall:>7.2f}{used.total / cores:>14.2f}")
+    print("   total / cores is the least wall time that work can take here, whatever the service does.")
+
+    print("\nwhere the answer's time goes: p50 of the server's tempos_ms, ms")
+    stage_names = [s for s in ("fetch", "filter", "persist", "enqueue", "resumo", "excel")
+                   if any(s in o.tempos_ms for outs in rows.values() for o in outs)]
+    print(f"{'mode':<7}{'conc':>5}" + "".join(f"{name:>9}" for name in stage_names))
+    for (mode, concurrency), outs in rows.items():
+        cells = [pct([o.tempos_ms[name] for o in outs if name in o.tempos_ms], .5) for name in stage_names]
+        print(f"{mode:<7}{concurrency:>5}" + "".join(f"{fmt(c, 1, 0):>9}" for c in cells))
 
     lo, hi = min(args.concurrency), max(args.concurrency)
 

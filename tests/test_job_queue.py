@@ -114,19 +114,24 @@ async def saved_search(services: Services, items: list[Licitacao] | None = None)
     return sid
 
 
+def job_argument(items: list[Licitacao]) -> list[dict[str, Any]]:
+    """`licitacoes` as a job receives it."""
+    return [item.model_dump(mode="json") for item in items]
+
+
 def job_ctx(services: Services, job_try: int = 1, job_id: str = "job") -> dict[str, Any]:
     return {"services": services, "job_try": job_try, "job_id": job_id}
 
 
 async def run_llm(services: Services, sid: UUID, job_try: int = 1) -> str:
     return await llm_summary_job(
-        job_ctx(services, job_try, keys.llm_job(str(sid))), str(sid), licitacoes_payload(licitacoes()), SECTOR
+        job_ctx(services, job_try, keys.llm_job(str(sid))), str(sid), job_argument(licitacoes()), SECTOR
     )
 
 
 async def run_excel(services: Services, sid: UUID, job_try: int = 1, quota: dict[str, Any] | None = None) -> str:
     return await excel_generation_job(
-        job_ctx(services, job_try, keys.excel_job(str(sid))), str(sid), licitacoes_payload(licitacoes()),
+        job_ctx(services, job_try, keys.excel_job(str(sid))), str(sid), job_argument(licitacoes()),
         {"excel": True} if quota is None else quota,
     )
 
@@ -185,7 +190,7 @@ async def test_job_payload_is_json_not_pickle(make_settings, raw_redis) -> None:
     assert raw is not None and not raw.startswith(b"\x80")  # no pickle protocol header
     job = json.loads(raw)
     assert job["f"] == "llm_summary_job"
-    assert job["a"] == [sid, payload, SECTOR]
+    assert job["a"] == [sid, job_argument(licitacoes()), SECTOR]
     assert job["a"][1][0]["objeto"] == "Aquisição de uniformes escolares"  # non-ASCII text kept as is
     assert [Licitacao.model_validate(item) for item in job["a"][1]] == licitacoes()
 
