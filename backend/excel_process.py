@@ -9,9 +9,11 @@ event loop only the hand-over (pickling happens on the executor's feeder thread)
     await builder.aclose()
 
 Children come from a forkserver that has this module (openpyxl, pydantic, the schemas) loaded,
-so a new child starts in milliseconds; each is replaced after `TASKS_PER_CHILD` reports, which
-bounds whatever memory openpyxl leaves behind. A child that dies breaks only the report it was
-building: the next report gets a new pool.
+so a new child starts in milliseconds. The pool is replaced after `REPORTS_PER_POOL` reports,
+which bounds whatever memory openpyxl leaves behind (the old one ends once its reports are done;
+`ProcessPoolExecutor(max_tasks_per_child=...)` would do it per child but can hang on Python
+3.11 when a child retires). A child that dies breaks only the report it was building: the next
+report gets a new pool.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from backend.schemas import LICITACOES, Licitacao, ResumoLicitacoes
 
 logger = logging.getLogger(__name__)
 
-TASKS_PER_CHILD = 50
+REPORTS_PER_POOL = 50
 
 
 def build_report(
@@ -63,15 +65,20 @@ def _context() -> multiprocessing.context.BaseContext:
 class ExcelBuilder:
     """A small pool of report-building processes, started on the first report."""
 
-    def __init__(self, processes: int = 1) -> None:
+    def __init__(self, processes: int = 1, reports_per_pool: int = REPORTS_PER_POOL) -> None:
         self._processes = processes
+        self._reports_per_pool = reports_per_pool
         self._executor: ProcessPoolExecutor | None = None
+        self._submitted = 0
 
     def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is not None and self._submitted >= self._reports_per_pool:
+            self._executor.shutdown(wait=False)  # its processes end after the reports they hold
+            self._executor = None
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self._processes, mp_context=_context(), max_tasks_per_child=TASKS_PER_CHILD
-            )
+            self._executor = ProcessPoolExecutor(max_workers=self._processes, mp_context=_context())
+            self._submitted = 0
+        self._submitted += 1
         return self._executor
 
     async def build(

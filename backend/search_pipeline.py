@@ -158,17 +158,21 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
             + " ".join(f.mensagem for f in failures)
         )
     raw = [record for r in results for record in r.records]
+    total_raw = len(raw)
+    for result in results:
+        result.records.clear()
 
-    await emit("filtering", 60, f"Filtrando {len(raw)} publicações pelo setor {sector.nome}")
+    await emit("filtering", 60, f"Filtrando {total_raw} publicações pelo setor {sector.nome}")
     with ctx.stage("filter"):
         # Pure CPU over possibly tens of thousands of records: off the event loop.
         matched = await anyio.to_thread.run_sync(select_licitacoes, raw, sector, criteria_for(request, sector))
+    del raw  # PNCP's records weigh ~5 KB each; only the matches go on (peak memory of big searches)
     with ctx.stage("persist"):
         await services.store.save_results(
             ctx.search_id,
             request=request.model_dump(mode="json"),
             setor_id=sector.id,
-            total_raw=len(raw),
+            total_raw=total_raw,
             licitacoes=matched,
             ufs_com_falha=failures,
             avisos=notes,
@@ -177,12 +181,12 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     await emit(ready.stage, ready.progress, ready.message, ready.detail)
     logger.info(
         "search %s: %d raw, %d kept, %d UFs failed, timings %s",
-        ctx.search_id, len(raw), len(matched), len(failures), ctx.timings_ms,
+        ctx.search_id, total_raw, len(matched), len(failures), ctx.timings_ms,
     )
     return BuscaResponse(
         search_id=ctx.search_id,
         licitacoes=matched,
-        total_raw=len(raw),
+        total_raw=total_raw,
         total_filtrado=len(matched),
         ufs_com_falha=failures,
         avisos=notes,

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from backend import llm
 from backend.config import Settings
 from backend.excel_process import ExcelBuilder
-from backend.memory import keep_memory_trimmed
+from backend.memory import keep_memory_trimmed, limit_arenas
 from backend.job_queue import JobQueue, get_arq_pool
 from backend.progress import ProgressTracker
 from backend.search_cache import SearchCache
@@ -48,6 +48,7 @@ class Services:
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    limit_arenas()
     async with AsyncExitStack() as stack:
         if settings.sqlite_path is not None:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,7 @@ def search_body(search_id: str, ufs: list[str]) -> dict:
 
 async def one_search(
     client: httpx.AsyncClient, base: str, ufs: list[str], mode: str, *, sse: bool = True,
-    on_answer: Callable[[], None] | None = None,
+    on_answer: Callable[[], None] | None = None, body: dict | None = None,
 ) -> Outcome:
     sid = str(uuid.uuid4())
     out = Outcome()
@@ -172,7 +172,8 @@ async def one_search(
     started = time.perf_counter()
     posted.set()
     try:
-        response = await client.post(f"{base}/v1/buscar", json=search_body(sid, ufs), timeout=SEARCH_TIMEOUT)
+        response = await client.post(f"{base}/v1/buscar", json={**(body or search_body(sid, ufs)), "search_id": sid},
+                                     timeout=SEARCH_TIMEOUT)
         out.answer = time.perf_counter() - started
         if on_answer is not None:
             on_answer()

@@ -1,7 +1,9 @@
-"""Embedded ARQ worker: job pickup vs idle CPU, event-loop health under Excel jobs, memory.
+"""Embedded ARQ worker: job pickup vs idle CPU, event-loop health under Excel jobs, memory,
+time from the answer to the summary and the report.
 
     .venv/bin/python -m bench.worker [--pickup-jobs 30] [--idle-seconds 10] [--excel-jobs 24]
-                                     [--searches 100] [--rows 5000]
+                                     [--searches 100] [--rows 5000] [--ready-searches 20]
+                                     [--only pickup loop memory ready]
 
 1. Per WORKER_POLL_DELAY (0.5, 0.1, 0.05): a uvicorn web process with its embedded worker
    against a private redis-server. Idle CPU from /proc/<pid>/stat (utime+stime) over
@@ -14,7 +16,10 @@
    Goal: p99 <= 50 ms during the Excel work.
 3. uvicorn, queue mode (embedded worker, summary and Excel jobs), `--searches` sequential
    searches of `--rows` results each against the PNCP double (latency 0, own process):
-   VmRSS growth. Goal <= 50 MB.
+   VmRSS growth, measured after the queue drained and 5 s idle. Goal <= 50 MB.
+4. gunicorn (WEB_CONCURRENCY=2), queue mode, `--ready-searches` sequential searches of `--rows`
+   results followed over SSE: answer -> llm_ready (LLM double at 3 s; goal p95 <= 3.3 s) and
+   answer -> excel_ready (local storage; goal p95 <= 3 s).
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ PICKUP_GOAL_MS = 100.0
 IDLE_CPU_GOAL = 1.0
 HEALTH_P99_GOAL_MS = 50.0
 RSS_GOAL_MB = 50.0
+LLM_LATENCY = 3.0
+LLM_READY_GOAL = LLM_LATENCY + 0.3
+EXCEL_READY_GOAL = 3.0
+OPENAI_KEY = "sk-bench-worker"
 TODAY = now_brasilia().date()
 REQUEST = {
     "ufs": ["SP"],
@@ -365,6 +374,61 @@ def bench_memory(tmp: Path, redis_url: str, searches: int, rows: int) -> None:
           f"beside it, its child processes (Excel forkserver and builder, resource tracker): {excel_rss:.0f} MB RSS together\n")
 
 
+# --- 4. from the answer to the summary and the report --------------------------------------------
+
+
+def serve_llm(conn: Any) -> None:
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI(api_key=OPENAI_KEY, latency=LLM_LATENCY) as fake:
+        conn.send(fake.base_url)
+        conn.recv()
+
+
+def bench_readiness(tmp: Path, redis_url: str, searches: int, rows: int) -> None:
+    from bench.capacity import one_search
+
+    print(f"== 4. answer -> llm_ready and answer -> excel_ready: gunicorn WEB_CONCURRENCY=2, embedded workers, "
+          f"{searches} searches of {rows:,} results one after another, each followed over SSE as the page does; "
+          f"LLM double {LLM_LATENCY:.0f} s, local storage\n")
+    flush(redis_url)
+    doubles, urls = [], {}
+    for name, target, args in (("pncp", serve_pncp, (rows,)), ("llm", serve_llm, ())):
+        here, there = multiprocessing.Pipe()
+        process = multiprocessing.Process(target=target, args=(*args, there), daemon=True)
+        process.start()
+        urls[name] = here.recv()
+        doubles.append((here, process))
+    env = server_env(tmp / "readiness", redis_url, PNCP_BASE_URL=urls["pncp"], PNCP_MAX_PAGES=str(-(-rows // 50) + 1),
+                     OPENAI_API_KEY=OPENAI_KEY, OPENAI_BASE_URL=urls["llm"], WEB_CONCURRENCY="2")
+
+    async def run(url: str) -> list[Any]:
+        async with httpx.AsyncClient() as client:
+            return [await one_search(client, url, REQUEST["ufs"], "queue", body=REQUEST) for _ in range(searches + 1)]
+
+    try:
+        with running_server(env, tmp / "readiness.log", gunicorn=True) as server:
+            wait_for(lambda: queue_healthy(server), 15, "a healthy queue")
+            outcomes = asyncio.run(run(server.url))[1:]  # the first warms both processes up
+    finally:
+        for here, process in doubles:
+            here.send("stop")
+            process.join(timeout=10)
+    errors = [o.error for o in outcomes if o.error]
+    good = [o for o in outcomes if not o.error]
+    print(f"   results per search: {max((o.total_filtrado for o in good), default=0):,}; answer p50 "
+          f"{pct([o.answer for o in good], 0.5):.2f} s; errors: {len(errors)} {sorted(set(errors))[:3]}")
+    print(f"{'from the answer to':>22}{'p50 s':>7}{'p95 s':>7}{'max s':>7}{'goal p95 s':>11}{'':>6}")
+    for name, values, goal in (
+        ("llm_ready", [o.llm_ready - o.answer for o in good], LLM_READY_GOAL),
+        ("excel_ready", [o.excel_ready - o.answer for o in good], EXCEL_READY_GOAL),
+    ):
+        p95 = pct(values, 0.95)
+        print(f"{name:>22}{pct(values, 0.5):>7.2f}{p95:>7.2f}{max(values):>7.2f}{goal:>11.1f}"
+              f"{'ok' if p95 <= goal else 'MISS':>6}")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pickup-jobs", type=int, default=30)
@@ -372,7 +436,8 @@ def main() -> None:
     parser.add_argument("--excel-jobs", type=int, default=24)
     parser.add_argument("--searches", type=int, default=100)
     parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--only", choices=["pickup", "loop", "memory"], nargs="*")
+    parser.add_argument("--ready-searches", type=int, default=20)
+    parser.add_argument("--only", choices=["pickup", "loop", "memory", "ready"], nargs="*")
     args = parser.parse_args()
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # summaries from the data: no network
         os.environ.pop(name, None)
@@ -382,7 +447,7 @@ def main() -> None:
     redis = start_redis(port, tmp)
     redis_url = f"redis://127.0.0.1:{port}/0"
     began = time.monotonic()
-    only = set(args.only or ["pickup", "loop", "memory"])
+    only = set(args.only or ["pickup", "loop", "memory", "ready"])
     try:
         if "pickup" in only:
             bench_pickup(tmp, redis_url, args.pickup_jobs, args.idle_seconds)
@@ -390,6 +455,8 @@ def main() -> None:
             bench_event_loop(tmp, redis_url, args.excel_jobs, args.rows)
         if "memory" in only:
             bench_memory(tmp, redis_url, args.searches, args.rows)
+        if "ready" in only:
+            bench_readiness(tmp, redis_url, args.ready_searches, args.rows)
     finally:
         redis.terminate()
         redis.wait(timeout=10)
