@@ -17,7 +17,6 @@ import ctypes
 import ctypes.util
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from backend import llm
 from backend.config import Settings
 from backend.excel_process import ExcelBuilder
-from backend.memory import keep_memory_trimmed, limit_arenas
 from backend.job_queue import JobQueue, get_arq_pool
+from backend.memory import keep_memory_trimmed, limit_arenas
 from backend.progress import ProgressTracker
 from backend.search_cache import SearchCache
 from backend.sectors import Sector, load_sectors

@@ -378,11 +378,13 @@ def main() -> None:
                 asyncio.run(round_of(server.url, 4, mode))  # imports, connections, both processes
                 for concurrency in args.concurrency:
                     t1 = time.perf_counter()
-                    snapshot = lambda: cpu_now(server.process.pid, [p.pid for p in procs], redis.pid)  # noqa: E731
-                    before, at_last_answer = snapshot(), []
-                    rows[(mode, concurrency)] = asyncio.run(round_of(
-                        server.url, concurrency, mode, lambda: at_last_answer.append((snapshot(), time.perf_counter()))
-                    ))
+                    cpu_pids = (server.process.pid, [p.pid for p in procs], redis.pid)
+                    before, at_last_answer = cpu_now(*cpu_pids), []
+
+                    def all_answered(into: list = at_last_answer, pids: tuple = cpu_pids) -> None:
+                        into.append((cpu_now(*pids), time.perf_counter()))
+
+                    rows[(mode, concurrency)] = asyncio.run(round_of(server.url, concurrency, mode, all_answered))
                     if at_last_answer:
                         used, when = at_last_answer[0]
                         cpu[(mode, concurrency)] = (used - before, when - t1)

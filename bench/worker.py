@@ -51,6 +51,7 @@ from tests.conftest import free_port, start_redis
 from tests.records import pncp_record
 from tests.servers import Server, queue_healthy, running_server, server_env, wait_for
 
+POLL_DELAYS = (0.5, 0.1, 0.05)
 DEFAULT_POLL_DELAY = 0.1
 PICKUP_GOAL_MS = 100.0
 IDLE_CPU_GOAL = 1.0

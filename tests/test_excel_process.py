@@ -53,7 +53,7 @@ async def test_a_child_killed_mid_report_fails_that_report_only() -> None:
     builder = ExcelBuilder()
     try:
         await builder.build([licitacao()], parametros={}, resumo=None, sector_name="Setor")  # starts the child
-        (child,) = builder._executor._processes.values()  # noqa: SLF001 - the child to kill
+        (child,) = builder._executor._processes.values()  # the child to kill
         building = builder.build(demo_licitacoes(20_000), parametros={}, resumo=None, sector_name="Setor")
         task = asyncio.ensure_future(building)
         await asyncio.sleep(0.5)

@@ -297,10 +297,9 @@ class PNCPClient:
             if on_uf_done is not None:
                 await on_uf_done(results[uf])
 
-        async with self._session() as http:
-            async with anyio.create_task_group() as tg:
-                for uf in ufs:
-                    tg.start_soon(fetch_uf, http, uf)
+        async with self._session() as http, anyio.create_task_group() as tg:
+            for uf in ufs:
+                tg.start_soon(fetch_uf, http, uf)
         return [results[uf] for uf in ufs]
 
     async def _fetch_modalidade(
