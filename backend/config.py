@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_PNCP = "demo"
@@ -79,8 +79,31 @@ class Settings(BaseSettings):
 
     search_ttl_hours: int = Field(default=24, ge=1, description="How long a stored search can be read back.")
 
+    search_rate_limit: str = Field(
+        default="30/minute", description="Searches one client (IP address) may start, e.g. '30/minute'; 'off'."
+    )
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed to call the API from a browser; empty: none."
+    )
+    max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted.")
+    max_uf_days: int = Field(
+        default=1_000, ge=1, description="Largest search: number of UFs x days of the period (27 UFs x 37 days)."
+    )
+
     port: int = 8000
     web_concurrency: int = 2
+
+    @field_validator("search_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from backend.rate_limit import parse_rate
+
+        parse_rate(value)
+        return value
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def pncp_is_demo(self) -> bool:

@@ -8,6 +8,7 @@ PREFIX = "smartlic"
 QUEUE = f"{PREFIX}:queue"  # ARQ's sorted set of queued jobs
 WORKER_HEALTH = f"{QUEUE}:health-check"  # refreshed by every live worker; its absence means no worker
 JOBS_WAKEUP = f"{QUEUE}:wakeup"  # pub/sub channel: a job was just queued
+RATE_LIMIT_PREFIX = f"{PREFIX}:rate"  # moving windows of searches per client
 
 
 def llm_job(search_id: str) -> str:

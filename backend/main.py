@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from backend import api
 from backend.api.errors import install_error_handlers
+from backend.api.guards import install_guards
 from backend.config import Settings
 from backend.job_queue import EmbeddedWorker
 from backend.services import open_services
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_guards(app, settings)
     app.include_router(api.router)
     _serve_page(app, settings.frontend_dir)
     return app

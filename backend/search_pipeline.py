@@ -108,6 +108,13 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
     sector = services.sectors.get(request.setor_id)
     if sector is None:
         raise SearchRejected("setor_id", f"setor desconhecido: {request.setor_id!r}. Consulte GET /v1/setores.")
+    days = (request.data_final - request.data_inicial).days + 1
+    size, limit = len(request.ufs) * days, services.settings.max_uf_days
+    if size > limit:
+        raise SearchRejected(
+            "ufs", f"busca grande demais: {len(request.ufs)} UFs x {days} dias = {size}, e o limite é {limit}. "
+            "Escolha menos UFs ou um período menor.",
+        )
     ctx = SearchContext(search_id=request.search_id or uuid4(), request=request, sector=sector)
     emit = partial(services.progress.emit, str(ctx.search_id))
     await emit("connecting", 5, f"Buscando licitações de {sector.nome}", {"ufs": request.ufs})

@@ -24,6 +24,7 @@ from backend.excel_process import ExcelBuilder
 from backend.job_queue import JobQueue, get_arq_pool
 from backend.memory import keep_memory_trimmed, limit_arenas
 from backend.progress import ProgressTracker
+from backend.rate_limit import SearchRateLimit
 from backend.search_cache import SearchCache
 from backend.sectors import Sector, load_sectors
 from backend.sources.pncp import PNCPClient, RetryPolicy
@@ -44,6 +45,7 @@ class Services:
     excel: ExcelBuilder  # builds reports in child processes
     llm: AsyncOpenAI | None  # None without OPENAI_API_KEY: summaries come from the fallback
     queue: JobQueue
+    rate_limit: SearchRateLimit
 
 
 @asynccontextmanager
@@ -106,6 +108,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             excel=excel,
             llm=client,
             queue=JobQueue(arq_pool, settings),
+            rate_limit=SearchRateLimit.create(settings.search_rate_limit, redis),
         )
 
 

@@ -119,6 +119,8 @@ def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
             "storage_dir": tmp_path / "files",
             # In-process tests run stages 6-7 inline unless they start a worker themselves.
             "embedded_worker": False,
+            # Every search of a test comes from one address; tests/test_guards.py turns it on.
+            "search_rate_limit": "off",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

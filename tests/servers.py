@@ -74,6 +74,7 @@ def server_env(tmp_path: Path, redis_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
         "STORAGE_DIR": str(tmp_path / "files"),
         "REDIS_URL": redis_url,
+        "SEARCH_RATE_LIMIT": "off",  # one test client makes every search
         **extra,
     }
 

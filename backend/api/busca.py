@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from backend.api.deps import Services
+from backend.api.guards import TooManySearches, client_address
 from backend.schemas import BuscaRequest, BuscaResponse, SearchStatus
 from backend.search_pipeline import run_search
 
 router = APIRouter(tags=["busca"])
 
 
-@router.post("/buscar", response_model=BuscaResponse)
-async def buscar(request: BuscaRequest, services: Services) -> BuscaResponse:
+@router.post(
+    "/buscar",
+    response_model=BuscaResponse,
+    responses={413: {"description": "Body too large"}, 429: {"description": "Too many searches; see Retry-After"}},
+)
+async def buscar(request: BuscaRequest, services: Services, http: Request) -> BuscaResponse:
     """Licitações of the chosen UFs and dates that match the sector, best first."""
+    wait = await services.rate_limit.seconds_to_wait(client_address(http))
+    if wait is not None:
+        raise TooManySearches(wait)
     return await run_search(request, services)
 
 
