@@ -146,3 +146,29 @@ def test_redis_restarted_during_a_burst(tmp_path, llm) -> None:
     finally:
         redis.terminate()
         redis.wait(timeout=10)
+
+
+def test_redis_flushed_while_jobs_are_queued(tmp_path, redis_url, llm) -> None:
+    import redis as redis_py
+
+    llm.latency = 1.0
+    env = env_for(tmp_path, redis_url, llm, STALLED_SEARCH_SECONDS="3", WORKER_MAX_JOBS="1")
+    with running_server(env, tmp_path / "server.log") as server:
+        wait_for(lambda: queue_healthy(server), 10, "the embedded worker")
+        bodies = [search_body() for _ in range(4)]
+        for body in bodies:  # 8 jobs, one at a time: most are still queued
+            assert httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()["processamento"] == "fila"
+        client = redis_py.Redis.from_url(redis_url)
+        try:
+            assert client.zcard("smartlic:queue") >= 4
+            client.flushall()
+        finally:
+            client.close()
+        for body in bodies:
+            final = wait_for(lambda b=body: settled(server, b["search_id"]), 60, "every search to settle")
+            assert final["resumo"] is not None and final["excel_status"] == "ready"
+            status_code, events = collect(f"{server.url}/v1/buscar-progress/{body['search_id']}", timeout=30)
+            stages = [e.stage for e in events]
+            # Settled once each, whichever path finished it.
+            assert status_code == 200 and stages.count("complete") == 1, stages
+            assert stages.count("llm_ready") == 1 and stages.count("excel_ready") == 1, stages
