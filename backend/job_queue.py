@@ -36,6 +36,7 @@ from backend import keys, search_reports
 from backend.config import Settings
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import LICITACOES, BuscaRequest, Licitacao, ResumoLicitacoes
+from backend.search_cache import Output
 from backend.storage import LocalStorage
 
 if TYPE_CHECKING:
@@ -170,6 +171,15 @@ def _retry_or_last(ctx: JobContext, error: BaseException, job: str) -> None:
     logger.warning("%s attempt %d/%d failed (%r); giving up", job, attempt, settings.job_max_tries, error)
 
 
+async def _claim(ctx: JobContext, sid: UUID, output: Output, lease: float, job: str) -> bool:
+    """The output is this attempt's to produce; a database that does not answer means: later."""
+    try:
+        return await ctx["services"].store.claim(sid, output, "queue", lease)
+    except Exception as exc:
+        _retry_or_last(ctx, exc, job)
+        raise  # the last attempt: the recovery cron job finishes the search once the database is back
+
+
 async def llm_summary_job(
     ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str
 ) -> str:
@@ -177,7 +187,7 @@ async def llm_summary_job(
     services = ctx["services"]
     settings = services.settings
     sid = UUID(search_id)
-    if not await services.store.claim(sid, "llm", "queue", settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN):
+    if not await _claim(ctx, sid, "llm", settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN, keys.llm_job(search_id)):
         return "already settled"
     items = await anyio.to_thread.run_sync(LICITACOES.validate_python, licitacoes)
     resumo: ResumoLicitacoes
@@ -213,7 +223,7 @@ async def excel_generation_job(
     services = ctx["services"]
     settings = services.settings
     sid = UUID(search_id)
-    if not await services.store.claim(sid, "excel", "queue", settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN):
+    if not await _claim(ctx, sid, "excel", settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, keys.excel_job(search_id)):
         return "already settled"
     if quota_info.get("excel") is False:
         outcome = search_reports.ExcelOutcome("skipped")

@@ -172,3 +172,29 @@ def test_redis_flushed_while_jobs_are_queued(tmp_path, redis_url, llm) -> None:
             # Settled once each, whichever path finished it.
             assert status_code == 200 and stages.count("complete") == 1, stages
             assert stages.count("llm_ready") == 1 and stages.count("excel_ready") == 1, stages
+
+
+def test_database_refusing_connections_during_the_jobs(tmp_path, redis_url, llm, postgres_url) -> None:
+    from tests.fakes.tcp_proxy import TcpProxy
+
+    target = httpx.URL(postgres_url.replace("postgresql://", "http://", 1))
+    llm.latency = 1.5  # the summary is still being written when the database goes
+    with TcpProxy(target.host, target.port or 5432) as proxy:
+        database = postgres_url.replace(f":{target.port}/", f":{proxy.port}/", 1)
+        env = {**env_for(tmp_path, redis_url, llm, DATABASE_URL=database), "JOB_RETRY_BACKOFF": "1"}
+        with running_server(env, tmp_path / "server.log") as server:
+            wait_for(lambda: queue_healthy(server), 10, "the embedded worker")
+            body = search_body()
+            answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()
+            assert answer["processamento"] == "fila" and answer["total_filtrado"] > 0
+            time.sleep(0.3)
+            proxy.refuse()
+            time.sleep(3)
+            proxy.accept()
+            final = wait_for(lambda: settled(server, body["search_id"]), 60, "the search to settle")
+            _, events = collect(f"{server.url}/v1/buscar-progress/{body['search_id']}", timeout=30)
+            log = server.log()
+    assert final["resumo"]["origem"] == "llm" and final["excel_status"] == "ready"  # nothing given up
+    stages = [e.stage for e in events]
+    assert stages.count("complete") == 1 and stages.count("llm_ready") == 1, stages
+    assert re.search(r"llm:\S+ attempt 1/3 failed", log), log[-3000:]  # it waited for the database

@@ -514,9 +514,11 @@ async def test_route_rejects_tampered_and_expired_links(local: LocalStorage, clo
         tampered = await client.get(f"/v1/arquivos/{name}", params={"expira": expira, "token": "x" + token[1:]})
         longer = await client.get(f"/v1/arquivos/{name}", params={"expira": int(expira) + 10, "token": token})
         missing = await client.get(f"/v1/arquivos/{name}")
+        other_name, _, _ = link_parts(await local.upload_excel(XLSX, uuid4()))
+        reused = await client.get(f"/v1/arquivos/{other_name}", params={"expira": expira, "token": token})
         clock.now += 3601
         expired = await client.get(url)
-    for response in (tampered, longer, missing):
+    for response in (tampered, longer, missing, reused):
         assert response.status_code == 403
         assert response.json()["mensagem"].startswith("Link inválido")
         assert response.json()["detail"] == response.json()["mensagem"]
