@@ -17,7 +17,7 @@ import pytest
 
 from backend.codes import now_brasilia
 from tests.conftest import free_port, start_redis
-from tests.fakes.openai_server import FakeOpenAI, answer, slow
+from tests.fakes.openai_server import FakeOpenAI, answer, invalid_json, server_error, slow
 from tests.servers import Server, queue_healthy, running_server, server_env, wait_for
 from tests.sse import collect
 
@@ -198,3 +198,44 @@ def test_database_refusing_connections_during_the_jobs(tmp_path, redis_url, llm,
     stages = [e.stage for e in events]
     assert stages.count("complete") == 1 and stages.count("llm_ready") == 1, stages
     assert re.search(r"llm:\S+ attempt 1/3 failed", log), log[-3000:]  # it waited for the database
+
+
+def test_pncp_failing_for_some_ufs_over_gunicorn(tmp_path, redis_url, llm) -> None:
+    from tests.fakes.pncp import FakePNCP, db_error_500, hang, maintenance_page, rate_limited
+
+    with FakePNCP() as pncp:  # the demo records, with four UFs broken in four ways
+        attempts = 4 * 2  # 4 modalidades x (first try + 1 retry)
+        pncp.script([rate_limited()] * attempts, uf="RJ")
+        pncp.script([db_error_500()] * attempts, uf="BA")
+        pncp.script([maintenance_page(200)] * attempts, uf="MG")
+        pncp.script([hang(5)] * attempts, uf="PR")
+        env = env_for(tmp_path, redis_url, llm, PNCP_BASE_URL=pncp.base_url, PNCP_MAX_RETRIES="1",
+                      PNCP_TIMEOUT="1", PNCP_BACKOFF_BASE="0.05", PNCP_BACKOFF_MAX="0.1", WEB_CONCURRENCY="2")
+        with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
+            body = {**search_body(), "ufs": ["SP", "RJ", "BA", "MG", "PR"]}
+            answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60)
+            final = wait_for(lambda: settled(server, body["search_id"]), 60, "the search to settle")
+            _, events = collect(f"{server.url}/v1/buscar-progress/{body['search_id']}", timeout=30)
+    assert answer.status_code == 200
+    data = answer.json()
+    failed = {f["uf"]: f["mensagem"] for f in data["ufs_com_falha"]}
+    assert set(failed) == {"RJ", "BA", "MG", "PR"}, failed
+    assert "429" in failed["RJ"] and "HTTP 500" in failed["BA"] and "JSON" in failed["MG"]
+    assert "não respondeu" in failed["PR"]
+    assert data["total_filtrado"] > 0 and {item["uf"] for item in data["licitacoes"]} == {"SP"}
+    assert final["resumo"] is not None and final["excel_status"] == "ready"
+    assert [e.stage for e in events].count("complete") == 1
+
+
+def test_llm_slow_then_failing_then_invalid_ends_with_the_summary_from_the_data(tmp_path, redis_url, llm) -> None:
+    llm.script([slow(3, answer(SUMMARY)), server_error(), invalid_json()])  # one fault per attempt
+    env = env_for(tmp_path, redis_url, llm, LLM_JOB_TIMEOUT="1", WEB_CONCURRENCY="2")
+    with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
+        body = search_body()
+        assert httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()["processamento"] == "fila"
+        final = wait_for(lambda: settled(server, body["search_id"]), 60, "the search to settle")
+        log = server.log()
+    assert len(llm.requests) == 3  # every attempt asked the model
+    assert final["resumo"]["origem"] == "fallback" and final["resumo"]["total_oportunidades"] > 0
+    assert final["excel_status"] == "ready"
+    assert len(re.findall(r"llm:\S+ attempt [12]/3 failed", log)) == 2 and "attempt 3/3 failed" in log
