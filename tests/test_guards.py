@@ -104,3 +104,16 @@ async def test_a_search_too_big_is_refused_with_its_size(make_settings, client_f
         problem = answer.json()["detail"][0]
         assert problem["campo"] == "ufs" and "5 UFs x 30 dias = 150" in problem["msg"] and "100" in problem["msg"]
         assert (await client.post("/v1/buscar", json=busca(ufs=["SP", "RJ"]))).status_code == 200
+
+
+async def test_more_pages_than_allowed_are_cut_and_the_answer_says_so(make_settings, client_for, fake_pncp) -> None:
+    from tests.records import pncp_record
+
+    published = now_brasilia().replace(microsecond=0) - timedelta(days=1)
+    fake_pncp.set_records([pncp_record(f"Aquisição de uniformes escolares, lote {i}", modalidade=6, sequencial=i,
+                                       publicado=published) for i in range(1, 131)])
+    settings = make_settings(pncp_base_url=fake_pncp.base_url, pncp_max_pages=2)
+    async with client_for(settings) as client:
+        answer = (await client.post("/v1/buscar", json=busca(modalidades=[6], somente_abertas=False))).json()
+    assert answer["total_raw"] == 100  # 2 pages of 50 out of 3
+    assert any("SP: havia mais de 100 publicações" in aviso for aviso in answer["avisos"]), answer["avisos"]
