@@ -239,3 +239,23 @@ def test_llm_slow_then_failing_then_invalid_ends_with_the_summary_from_the_data(
     assert final["resumo"]["origem"] == "fallback" and final["resumo"]["total_oportunidades"] > 0
     assert final["excel_status"] == "ready"
     assert len(re.findall(r"llm:\S+ attempt [12]/3 failed", log)) == 2 and "attempt 3/3 failed" in log
+
+
+def test_storage_slow_then_failing_then_back_over_gunicorn(tmp_path, redis_url, llm) -> None:
+    from tests.fakes import supabase_storage as storage_fake
+
+    with storage_fake.FakeSupabaseStorage(key="service-role") as storage:
+        storage.script([storage_fake.slow(3), storage_fake.server_error(503)], op="upload")
+        env = env_for(tmp_path, redis_url, llm, SUPABASE_URL=storage.url, SUPABASE_SERVICE_ROLE_KEY="service-role",
+                      EXCEL_JOB_TIMEOUT="1", WEB_CONCURRENCY="2")
+        with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
+            body = search_body()
+            answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()
+            assert answer["processamento"] == "fila"
+            final = wait_for(lambda: settled(server, body["search_id"]), 60, "the search to settle")
+            download = httpx.get(final["excel_url"], timeout=10)
+            log = server.log()
+        uploads = [r for r in storage.requests if r.op in ("upload", "update")]
+    assert final["excel_status"] == "ready" and download.status_code == 200  # the third attempt got through
+    assert len(uploads) == 3
+    assert len(re.findall(r"excel:\S+ attempt [12]/3 failed", log)) == 2
