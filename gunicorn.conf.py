@@ -6,6 +6,7 @@ another process), then the process exits. graceful_timeout leaves 10 s beyond th
 platform's draining time (railway.json: drainingSeconds) must exceed graceful_timeout.
 """
 
+from backend import metrics
 from backend.config import Settings
 
 _settings = Settings()
@@ -18,3 +19,8 @@ graceful_timeout = int(_settings.worker_drain_seconds) + 10
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+
+
+def child_exit(_server, worker) -> None:  # type: ignore[no-untyped-def]
+    """A web process ended: its live gauges (jobs in flight, SSE clients) stop counting."""
+    metrics.process_exited(worker.pid)

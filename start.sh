@@ -8,7 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 [ -x .venv/bin/python ] && PATH="$PWD/.venv/bin:$PATH"
 case "${1:-web}" in
-  web) exec gunicorn -c gunicorn.conf.py "backend.main:create_app()" ;;
+  web)
+    # Metrics of every gunicorn process, added up by whichever answers /metrics (fresh per start).
+    export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${TMPDIR:-/tmp}/smartlic-metrics-$$}"
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    exec gunicorn -c gunicorn.conf.py "backend.main:create_app()" ;;
   worker) exec arq backend.job_queue.WorkerSettings ;;
   *) echo "usage: $0 web|worker" >&2; exit 2 ;;
 esac

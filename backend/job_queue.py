@@ -32,7 +32,7 @@ from arq.worker import Function, Worker, func
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
-from backend import keys, search_reports
+from backend import keys, metrics, search_reports
 from backend.config import Settings
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import LICITACOES, BuscaRequest, Licitacao, ResumoLicitacoes
@@ -141,6 +141,7 @@ class JobQueue:
             logger.warning("could not enqueue %s: %s", job_id, exc)
             self._available = (time.monotonic(), False)
             return False
+        metrics.JOBS.labels(metrics.job_kind(function), "enqueued").inc()
         try:  # wakes the embedded workers now; without it they find the job at their next poll
             with anyio.fail_after(AVAILABILITY_TIMEOUT * 5):
                 await self.pool.publish(keys.JOBS_WAKEUP, job_id)
@@ -184,6 +185,14 @@ async def llm_summary_job(
     ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str
 ) -> str:
     """The search's summary by the LLM; after the last failed attempt, the one from the data."""
+    async with metrics.job_attempt(ctx, "llm"):
+        origem = await _summary(ctx, search_id, licitacoes, sector_name)
+    if origem == "fallback":
+        metrics.JOBS.labels("llm", "fallback").inc()
+    return origem
+
+
+async def _summary(ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str) -> str:
     services = ctx["services"]
     settings = services.settings
     sid = UUID(search_id)
@@ -220,6 +229,14 @@ async def excel_generation_job(
 
     `quota_info["excel"] is False` (a plan without reports) settles it as `skipped`.
     """
+    async with metrics.job_attempt(ctx, "excel"):
+        status = await _report(ctx, search_id, licitacoes, quota_info)
+    if status == "failed":
+        metrics.JOBS.labels("excel", "fallback").inc()
+    return status
+
+
+async def _report(ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], quota_info: dict[str, Any]) -> str:
     services = ctx["services"]
     settings = services.settings
     sid = UUID(search_id)

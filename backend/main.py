@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_guards(app, settings)
     app.include_router(api.router)
+    app.include_router(api.metrics.router)  # /metrics, where Prometheus looks by default
     _serve_page(app, settings.frontend_dir)
     return app
 

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 import anyio
 
-from backend import job_queue, keys, progress, search_reports
+from backend import job_queue, keys, metrics, progress, search_reports
 from backend.codes import now_brasilia
 from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
 from backend.llm import gerar_resumo_fallback
@@ -62,7 +62,9 @@ class SearchContext:
         try:
             yield
         finally:
-            self.timings_ms[name] = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
+            self.timings_ms[name] = round(seconds * 1000, 1)
+            metrics.STAGE_SECONDS.labels(name).observe(seconds)
 
 
 def criteria_for(request: BuscaRequest, sector: Sector) -> Criteria:
@@ -213,6 +215,11 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
     if await services.queue.is_queue_available():
         with ctx.stage("enqueue"):
             queued_llm, queued_excel = await _enqueue_reports(ctx, services, answer)
+        if not (queued_llm and queued_excel):
+            metrics.INLINE_FALLBACKS.labels("enqueue_failed").inc()
+    else:
+        metrics.INLINE_FALLBACKS.labels("queue_unavailable").inc()
+    metrics.SEARCHES.labels("fila" if queued_llm and queued_excel else "inline").inc()
     if queued_llm and queued_excel:
         answer.processamento = "fila"
         # Ready at once from the data; the LLM's arrives over SSE as llm_ready.

@@ -69,7 +69,9 @@ def running_server(env: dict[str, str], log_path: Path, *, gunicorn: bool = Fals
 
 def server_env(tmp_path: Path, redis_url: str, **extra: str) -> dict[str, str]:
     """Environment for test servers sharing one database, one report folder and one Redis."""
+    (tmp_path / "metrics").mkdir(parents=True, exist_ok=True)
     return {
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "PNCP_BASE_URL": "demo",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'smartlic.db'}",
         "STORAGE_DIR": str(tmp_path / "files"),

@@ -1,8 +1,10 @@
 """HTTP routes: parse, call, shape the answer."""
 
+__all__ = ["metrics", "router"]
+
 from fastapi import APIRouter
 
-from backend.api import arquivos, busca, health, progresso, setores
+from backend.api import arquivos, busca, health, metrics, progresso, setores
 
 router = APIRouter(prefix="/v1")
 router.include_router(busca.router)

@@ -11,6 +11,7 @@ import anyio
 from fastapi import APIRouter, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from backend import metrics
 from backend.api.deps import Services
 from backend.progress import derived_events, follow, format_event_id, parse_event_id
 from backend.schemas import ProgressEvent
@@ -58,10 +59,14 @@ async def buscar_progress(
             return Response(status_code=204)  # the client saw the end; 204 stops EventSource retrying
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        async for stored in follow(
-            services.progress, services.store, search_id, cursor, max_seconds=MAX_CONNECTION_SECONDS
-        ):
-            yield ServerSentEvent(data=stored.event.model_dump_json(), id=format_event_id(stored.id))
+        metrics.SSE_CLIENTS.inc()
+        try:
+            async for stored in follow(
+                services.progress, services.store, search_id, cursor, max_seconds=MAX_CONNECTION_SECONDS
+            ):
+                yield ServerSentEvent(data=stored.event.model_dump_json(), id=format_event_id(stored.id))
+        finally:
+            metrics.SSE_CLIENTS.dec()
 
     return EventSourceResponse(
         stream(),

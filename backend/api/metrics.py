@@ -1,0 +1,19 @@
+"""GET /metrics: Prometheus' text format, every process of the service added up."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from backend import metrics
+from backend.api.deps import Services
+
+router = APIRouter(tags=["operações"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics(services: Services) -> Response:
+    depth = await services.queue.queue_depth()
+    if depth is not None:
+        metrics.QUEUE_DEPTH.set(depth)
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)
