@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         default="", description="Comma-separated origins allowed to call the API from a browser; empty: none."
     )
+    ops_token: SecretStr | None = Field(default=None, description="Opens the /ops page; unset: the page is off.")
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted.")
     max_uf_days: int = Field(
         default=1_000, ge=1, description="Largest search: number of UFs x days of the period (27 UFs x 37 days)."

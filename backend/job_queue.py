@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 from uuid import UUID
@@ -32,7 +32,7 @@ from arq.worker import Function, Worker, func
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
-from backend import keys, metrics, search_reports
+from backend import keys, metrics, ops, search_reports
 from backend.config import Settings
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import LICITACOES, BuscaRequest, Licitacao, ResumoLicitacoes
@@ -172,6 +172,42 @@ def _retry_or_last(ctx: JobContext, error: BaseException, job: str) -> None:
     logger.warning("%s attempt %d/%d failed (%r); giving up", job, attempt, settings.job_max_tries, error)
 
 
+@asynccontextmanager
+async def _attempt(ctx: JobContext, job: str) -> AsyncIterator[dict[str, Any]]:
+    """One attempt of a job: counted in the metrics and written to the job history of /ops.
+    Its outcome: succeeded, retried, failed, or fallback (the summary from the data, or the report
+    given up after the last attempt)."""
+    note: dict[str, Any] = {}
+    started, outcome, error = time.time(), "succeeded", None
+    try:
+        async with metrics.job_attempt(ctx, job):
+            yield note
+    except Retry as exc:
+        outcome, error = "retried", _described(exc.__cause__)
+        raise
+    except BaseException as exc:
+        outcome, error = "failed", _described(exc)
+        raise
+    finally:
+        if outcome == "succeeded" and note.get("fallback"):
+            outcome = "fallback"
+            metrics.JOBS.labels(job, "fallback").inc()
+        entry = {
+            "job_id": ctx.get("job_id"), "job": job, "attempt": ctx.get("job_try", 1), "outcome": outcome,
+            "result": note.get("result"), "error": error or note.get("error"),
+            "started_at": started, "seconds": round(time.time() - started, 3), "worker": ops.worker_name(),
+        }
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+            await ops.record_attempt(ctx["services"].redis, entry)
+
+
+def _described(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    return f"{type(error).__name__}: {message}"[:300]
+
+
 async def _claim(ctx: JobContext, sid: UUID, output: Output, lease: float, job: str) -> bool:
     """The output is this attempt's to produce; a database that does not answer means: later."""
     try:
@@ -185,10 +221,9 @@ async def llm_summary_job(
     ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str
 ) -> str:
     """The search's summary by the LLM; after the last failed attempt, the one from the data."""
-    async with metrics.job_attempt(ctx, "llm"):
-        origem = await _summary(ctx, search_id, licitacoes, sector_name)
-    if origem == "fallback":
-        metrics.JOBS.labels("llm", "fallback").inc()
+    async with _attempt(ctx, "llm") as note:
+        origem = note["result"] = await _summary(ctx, search_id, licitacoes, sector_name)
+        note["fallback"] = origem == "fallback"
     return origem
 
 
@@ -229,19 +264,23 @@ async def excel_generation_job(
 
     `quota_info["excel"] is False` (a plan without reports) settles it as `skipped`.
     """
-    async with metrics.job_attempt(ctx, "excel"):
-        status = await _report(ctx, search_id, licitacoes, quota_info)
-    if status == "failed":
-        metrics.JOBS.labels("excel", "fallback").inc()
+    async with _attempt(ctx, "excel") as note:
+        outcome = await _report(ctx, search_id, licitacoes, quota_info)
+        status = note["result"] = outcome.status if outcome else "already settled"
+        note["error"] = outcome.error if outcome else None
+        note["fallback"] = status == "failed"
     return status
 
 
-async def _report(ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], quota_info: dict[str, Any]) -> str:
+async def _report(
+    ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], quota_info: dict[str, Any]
+) -> search_reports.ExcelOutcome | None:
+    """None when another worker or the inline path holds the report."""
     services = ctx["services"]
     settings = services.settings
     sid = UUID(search_id)
     if not await _claim(ctx, sid, "excel", settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, keys.excel_job(search_id)):
-        return "already settled"
+        return None
     if quota_info.get("excel") is False:
         outcome = search_reports.ExcelOutcome("skipped")
     else:
@@ -252,7 +291,7 @@ async def _report(ctx: JobContext, search_id: str, licitacoes: list[dict[str, An
     except Exception as exc:
         _retry_or_last(ctx, exc, keys.excel_job(search_id))
         raise
-    return outcome.status
+    return outcome
 
 
 async def _excel_attempt(ctx: JobContext, sid: UUID, licitacoes: list[dict[str, Any]]) -> search_reports.ExcelOutcome:
@@ -400,10 +439,18 @@ class WakeableWorker(Worker):
     pinned and `test_job_queue` covers it.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, describe: Callable[[], dict[str, Any]] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._poll_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        self._describe = describe
+
+    async def record_health(self) -> None:
+        """ARQ's heartbeat, plus this worker's mode and load for the operations page."""
+        last = self._last_health_check
+        await super().record_health()
+        if self._describe is not None and self._last_health_check != last:
+            await ops.announce_worker(self.pool, self._describe(), ttl_seconds=self.health_check_interval * 3)
 
     async def _poll_iteration(self) -> None:
         if self._listener is None:  # the first poll comes after startup: the worker is ready
@@ -464,6 +511,7 @@ class EmbeddedWorker:
 
     def _new_worker(self) -> Worker:
         return WakeableWorker(
+            describe=lambda: self.state,
             **worker_options(self._settings),
             redis_pool=get_arq_pool(self._settings),
             ctx={"services": self._services},

@@ -9,6 +9,8 @@ QUEUE = f"{PREFIX}:queue"  # ARQ's sorted set of queued jobs
 WORKER_HEALTH = f"{QUEUE}:health-check"  # refreshed by every live worker; its absence means no worker
 JOBS_WAKEUP = f"{QUEUE}:wakeup"  # pub/sub channel: a job was just queued
 RATE_LIMIT_PREFIX = f"{PREFIX}:rate"  # moving windows of searches per client
+WORKER_PREFIX = f"{PREFIX}:worker:"  # one expiring key per live worker: its mode and load
+JOB_HISTORY = f"{PREFIX}:jobs:history"  # the latest job attempts, newest first (capped list)
 
 
 def llm_job(search_id: str) -> str:

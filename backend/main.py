@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_guards(app, settings)
     app.include_router(api.router)
     app.include_router(api.metrics.router)  # /metrics, where Prometheus looks by default
+    app.include_router(api.ops.router)  # /ops, for the people who run the service
     _serve_page(app, settings.frontend_dir)
     return app
 

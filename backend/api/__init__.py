@@ -1,10 +1,10 @@
 """HTTP routes: parse, call, shape the answer."""
 
-__all__ = ["metrics", "router"]
+__all__ = ["metrics", "ops", "router"]
 
 from fastapi import APIRouter
 
-from backend.api import arquivos, busca, health, metrics, progresso, setores
+from backend.api import arquivos, busca, health, metrics, ops, progresso, setores
 
 router = APIRouter(prefix="/v1")
 router.include_router(busca.router)

@@ -1,0 +1,99 @@
+"""The operations page: queue depth, live workers and their load, the latest job attempts and
+the recent failures in words. Behind OPS_TOKEN (`Authorization: Bearer ...` or `?token=`);
+without OPS_TOKEN the page does not exist."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime
+from html import escape
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi.responses import HTMLResponse
+
+from backend import ops
+from backend.api.deps import Services
+from backend.codes import BRASILIA
+
+router = APIRouter(tags=["operações"], include_in_schema=False)
+
+
+def _allowed(services: Services, authorization: str | None, token: str | None) -> None:
+    expected = services.settings.ops_token
+    if expected is None:
+        raise HTTPException(status_code=404, detail="Página de operações desativada (defina OPS_TOKEN).")
+    given = token or (authorization or "").removeprefix("Bearer ").strip()
+    if not given or not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(status_code=401, detail="Token de operações ausente ou inválido.",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _snapshot(services: Services) -> dict[str, Any]:
+    attempts = await ops.latest_attempts(services.redis, 50)
+    return {
+        "queue_depth": await services.queue.queue_depth(),
+        "workers": await ops.alive_workers(services.redis),
+        "jobs": attempts,
+        "failures": [a for a in attempts if a["outcome"] != "succeeded" and a.get("error")][:20],
+    }
+
+
+@router.get("/ops/data")
+async def ops_data(
+    services: Services,
+    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    _allowed(services, authorization, token)
+    return await _snapshot(services)
+
+
+@router.get("/ops", response_class=HTMLResponse)
+async def ops_page(
+    services: Services,
+    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    _allowed(services, authorization, token)
+    data = await _snapshot(services)
+    return HTMLResponse(_render(data), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, BRASILIA).strftime("%d/%m %H:%M:%S")
+
+
+def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
+    if not rows:
+        return f"<p>{escape(empty)}</p>"
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _render(data: dict[str, Any]) -> str:
+    now = time.time()
+    workers = [[w["name"], w.get("mode", "?"), "sim" if w.get("running") else "não",
+                f'{w.get("jobs_in_flight", 0)} / {w.get("max_jobs", "?")}', w.get("restarts", 0),
+                f'{now - w["seen_at"]:.0f} s'] for w in data["workers"]]
+    jobs = [[_when(j["started_at"]), j["job_id"], j["attempt"], j["outcome"], j.get("result") or "",
+             f'{j["seconds"]:.2f} s', j["worker"]] for j in data["jobs"]]
+    failures = [[_when(j["started_at"]), j["job_id"], j["attempt"], j["outcome"], j.get("error") or ""]
+                for j in data["failures"]]
+    depth = data["queue_depth"]
+    return f"""<!doctype html>
+<html lang="pt-BR"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>SmartLic · operações</title>
+<style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#1f2933}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}
+th,td{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}th{{background:#f0f4f8}}</style></head>
+<body><h1>Operações</h1>
+<p data-testid="queue-depth">Fila: {escape("indisponível" if depth is None else f"{depth} job(s) aguardando")}</p>
+<h2>Workers vivos</h2>
+{_table(["worker", "modo", "rodando", "jobs em andamento", "reinícios", "visto há"], workers, "Nenhum worker vivo.")}
+<h2>Últimos jobs</h2>
+{_table(["início", "job", "tentativa", "resultado", "saída", "duração", "worker"], jobs, "Nenhum job ainda.")}
+<h2>Falhas recentes</h2>
+{_table(["início", "job", "tentativa", "resultado", "mensagem"], failures, "Nenhuma falha recente.")}
+</body></html>"""
