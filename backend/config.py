@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -89,6 +91,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted.")
     max_uf_days: int = Field(
         default=1_000, ge=1, description="Largest search: number of UFs x days of the period (27 UFs x 37 days)."
+    )
+
+    log_format: Literal["plain", "json"] = Field(
+        default="plain", description="'json': one JSON object per line (the Docker image sets it)."
     )
 
     port: int = 8000

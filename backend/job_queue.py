@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from backend import keys, metrics, ops, search_reports
 from backend.config import Settings
+from backend.logs import log_context
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
 from backend.schemas import LICITACOES, BuscaRequest, Licitacao, ResumoLicitacoes
 from backend.search_cache import Output
@@ -179,9 +180,12 @@ async def _attempt(ctx: JobContext, job: str) -> AsyncIterator[dict[str, Any]]:
     given up after the last attempt)."""
     note: dict[str, Any] = {}
     started, outcome, error = time.time(), "succeeded", None
+    job_id, attempt = ctx.get("job_id"), ctx.get("job_try", 1)
+    search_id = (job_id or ":").split(":", 1)[1] or None  # job ids are "llm:<search_id>", "excel:<search_id>"
     try:
-        async with metrics.job_attempt(ctx, job):
-            yield note
+        with log_context(job_id=job_id, attempt=attempt, search_id=search_id):
+            async with metrics.job_attempt(ctx, job):
+                yield note
     except Retry as exc:
         outcome, error = "retried", _described(exc.__cause__)
         raise
@@ -192,11 +196,15 @@ async def _attempt(ctx: JobContext, job: str) -> AsyncIterator[dict[str, Any]]:
         if outcome == "succeeded" and note.get("fallback"):
             outcome = "fallback"
             metrics.JOBS.labels(job, "fallback").inc()
+        seconds = round(time.time() - started, 3)
         entry = {
-            "job_id": ctx.get("job_id"), "job": job, "attempt": ctx.get("job_try", 1), "outcome": outcome,
-            "result": note.get("result"), "error": error or note.get("error"),
-            "started_at": started, "seconds": round(time.time() - started, 3), "worker": ops.worker_name(),
+            "job_id": job_id, "job": job, "attempt": attempt, "outcome": outcome, "result": note.get("result"),
+            "error": error or note.get("error"), "started_at": started, "seconds": seconds,
+            "worker": ops.worker_name(),
         }
+        logger.info("job %s attempt %d: %s in %.2fs", job_id, attempt, outcome, seconds, extra={
+            "search_id": search_id, "job_id": job_id, "attempt": attempt, "outcome": outcome, "duration_s": seconds,
+        })
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             await ops.record_attempt(ctx["services"].redis, entry)
 

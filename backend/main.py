@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from backend.api.errors import install_error_handlers
 from backend.api.guards import install_guards
 from backend.config import Settings
 from backend.job_queue import EmbeddedWorker
+from backend.logs import configure_logging
 from backend.services import open_services
 
 
@@ -36,8 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if worker is not None:
                     await worker.stop()
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PNCP page is noise
+    configure_logging(settings.log_format)
     app = FastAPI(
         title="SmartLic busca",
         summary="Licitações do PNCP filtradas pelo setor da sua empresa.",

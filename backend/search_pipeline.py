@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 import anyio
 
 from backend import job_queue, keys, metrics, progress, search_reports
+from backend.logs import log_context
 from backend.codes import now_brasilia
 from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
 from backend.llm import gerar_resumo_fallback
@@ -118,8 +119,15 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
             "Escolha menos UFs ou um período menor.",
         )
     ctx = SearchContext(search_id=request.search_id or uuid4(), request=request, sector=sector)
+    with log_context(search_id=str(ctx.search_id)):
+        return await _run(ctx, services)
+
+
+async def _run(ctx: SearchContext, services: Services) -> BuscaResponse:
+    sector = ctx.sector
     emit = partial(services.progress.emit, str(ctx.search_id))
-    await emit("connecting", 5, f"Buscando licitações de {sector.nome}", {"ufs": request.ufs})
+    await emit("connecting", 5, f"Buscando licitações de {sector.nome}", {"ufs": ctx.request.ufs})
+    started = time.perf_counter()
     try:
         answer = await _find_licitacoes(ctx, services)
     except SearchFailed as failure:
@@ -129,6 +137,10 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
         await _record_failure(ctx, services, "Erro interno ao fazer a busca. Tente novamente em instantes.")
         raise
     await _produce_reports(ctx, services, answer)
+    logger.info("search answered (%s)", answer.processamento, extra={
+        "duration_s": round(time.perf_counter() - started, 3), "total_filtrado": answer.total_filtrado,
+        "processamento": answer.processamento,
+    })
     return answer
 
 

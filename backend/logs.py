@@ -1,0 +1,58 @@
+"""Logging: readable lines in development, one JSON object per line in production
+(`LOG_FORMAT=json`, set by the Docker image). Every line logged while a search or a job runs
+carries its `search_id` (and `job_id`, `attempt` inside a job), from a context variable, so a
+search can be followed across the web and worker processes by one field.
+
+    configure_logging("json")
+    with log_context(search_id=str(sid)):
+        logger.info("search done", extra={"duration_s": 1.2})
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+PLAIN = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+_context: ContextVar[dict[str, Any]] = ContextVar("log_context", default={})  # noqa: B039 - never mutated
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Adds `fields` to every line logged inside (tasks started inside inherit them)."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class _WithContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def configure_logging(log_format: str) -> None:
+    """Idempotent: the app factory may run more than once in a process."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+            json_ensure_ascii=False,
+        ))
+    else:
+        handler.setFormatter(logging.Formatter(PLAIN))
+    handler.addFilter(_WithContext())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PNCP page is noise
