@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         default="", description="Comma-separated origins allowed to call the API from a browser; empty: none."
     )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="A separate worker serves its /metrics on this port; unset: none."
+    )
     ops_token: SecretStr | None = Field(default=None, description="Opens the /ops page; unset: the page is off.")
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted.")
     max_uf_days: int = Field(

@@ -173,13 +173,18 @@ def _retry_or_last(ctx: JobContext, error: BaseException, job: str) -> None:
     logger.warning("%s attempt %d/%d failed (%r); giving up", job, attempt, settings.job_max_tries, error)
 
 
+_attempts_running = 0  # job attempts running in this process
+
+
 @asynccontextmanager
 async def _attempt(ctx: JobContext, job: str) -> AsyncIterator[dict[str, Any]]:
     """One attempt of a job: counted in the metrics and written to the job history of /ops.
     Its outcome: succeeded, retried, failed, or fallback (the summary from the data, or the report
     given up after the last attempt)."""
+    global _attempts_running
     note: dict[str, Any] = {}
     started, outcome, error = time.time(), "succeeded", None
+    _attempts_running += 1
     job_id, attempt = ctx.get("job_id"), ctx.get("job_try", 1)
     search_id = (job_id or ":").split(":", 1)[1] or None  # job ids are "llm:<search_id>", "excel:<search_id>"
     try:
@@ -193,6 +198,7 @@ async def _attempt(ctx: JobContext, job: str) -> AsyncIterator[dict[str, Any]]:
         outcome, error = "failed", _described(exc)
         raise
     finally:
+        _attempts_running -= 1
         if outcome == "succeeded" and note.get("fallback"):
             outcome = "fallback"
             metrics.JOBS.labels(job, "fallback").inc()
@@ -409,7 +415,26 @@ async def _separate_worker_startup(ctx: dict[str, Any]) -> None:
     ctx["exit_stack"] = stack
     from backend.services import open_services  # the services module builds a JobQueue from this one
 
-    ctx["services"] = await stack.enter_async_context(open_services(Settings()))
+    settings = Settings()
+    services = ctx["services"] = await stack.enter_async_context(open_services(settings))
+    if settings.worker_metrics_port is not None:  # a separate service has no web process to scrape
+        metrics.serve_on(settings.worker_metrics_port)
+    announcer = asyncio.create_task(_announce_separate_worker(services), name="worker-announcer")
+    stack.push_async_callback(_quietly, announcer)
+    stack.callback(announcer.cancel)
+
+
+async def _announce_separate_worker(services: Services) -> None:
+    """A separate worker's entry on the operations page: its load, from the attempts it runs."""
+    settings = services.settings
+    while True:
+        state = {"mode": "separate", "running": True, "jobs_in_flight": _attempts_running,
+                 "max_jobs": settings.worker_max_jobs, "restarts": 0}
+        try:
+            await ops.announce_worker(services.redis, state, ttl_seconds=settings.worker_health_interval * 3)
+        except (RedisError, OSError) as exc:
+            logger.info("could not announce this worker: %s", exc)
+        await asyncio.sleep(settings.worker_health_interval)
 
 
 async def _separate_worker_shutdown(ctx: dict[str, Any]) -> None:

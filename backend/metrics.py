@@ -82,11 +82,21 @@ async def job_attempt(ctx: Any, job: str) -> AsyncIterator[None]:
 
 def exposition() -> tuple[bytes, str]:
     """The text format of every metric, added up over the processes in multiprocess mode."""
-    if MULTIPROCESS:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = _multiprocess_registry() if MULTIPROCESS else REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def serve_on(port: int) -> None:
+    """/metrics of a process without a web server (a separate worker), on its own port."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, registry=REGISTRY if not MULTIPROCESS else _multiprocess_registry())
+
+
+def _multiprocess_registry() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
 def process_exited(pid: int) -> None:

@@ -16,6 +16,7 @@ import httpx
 
 from backend.codes import now_brasilia
 from tests.fakes.openai_server import FakeOpenAI, answer, slow
+from tests.conftest import free_port
 from tests.servers import ROOT, queue_healthy, running_server, server_env, wait_for
 from tests.sse import collect
 
@@ -71,7 +72,7 @@ def test_gunicorn_runs_jobs_in_both_processes_and_any_process_streams_them(tmp_p
 
 
 def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
-    env = {**server_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false"}
+    env = {**server_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false", "OPS_TOKEN": "ops"}
     with running_server(env, tmp_path / "web.log") as web:
         health = httpx.get(f"{web.url}/v1/health").json()
         assert health["queue"] == "unavailable" and health["worker"]["mode"] == "separate"
@@ -79,9 +80,12 @@ def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
         assert inline["processamento"] == "inline" and inline["excel_status"] == "ready"
 
         log = (tmp_path / "worker.log").open("wb")
+        metrics_port = free_port()
+        worker_env = {**os.environ, **env, "WORKER_METRICS_PORT": str(metrics_port)}
+        worker_env.pop("PROMETHEUS_MULTIPROC_DIR")  # its own process, its own registry
         worker = subprocess.Popen(
             [sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             wait_for(lambda: queue_healthy(web), 10, "the separate worker")
@@ -90,6 +94,11 @@ def test_separate_worker_process(tmp_path: Path, redis_url: str) -> None:
             assert queued["processamento"] == "fila"
             stages = follow_to_the_end(web.url, body["search_id"])
             assert stages["llm_ready"]["detail"]["resumo"]["total_oportunidades"] == queued["total_filtrado"]
+            ops = httpx.get(f"{web.url}/ops/data", params={"token": "ops"}).json()
+            assert [w["mode"] for w in ops["workers"]] == ["separate"]  # the web process runs none
+            assert {j["job_id"] for j in ops["jobs"]} >= {f"llm:{body['search_id']}", f"excel:{body['search_id']}"}
+            scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            assert 'smartlic_jobs_total{event="succeeded",job="excel"} 1.0' in scraped
         finally:
             worker.terminate()
             assert worker.wait(timeout=30) == 0
