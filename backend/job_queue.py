@@ -34,8 +34,8 @@ from redis.exceptions import RedisError
 
 from backend import keys, metrics, ops, search_reports
 from backend.config import Settings
-from backend.logs import log_context
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
+from backend.logs import log_context
 from backend.schemas import LICITACOES, BuscaRequest, Licitacao, ResumoLicitacoes
 from backend.search_cache import Output
 from backend.storage import LocalStorage

@@ -17,10 +17,10 @@ from uuid import UUID, uuid4
 import anyio
 
 from backend import job_queue, keys, metrics, progress, search_reports
-from backend.logs import log_context
 from backend.codes import now_brasilia
 from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
 from backend.llm import gerar_resumo_fallback
+from backend.logs import log_context
 from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Licitacao
 from backend.search_cache import Output
 from backend.sectors import Sector
