@@ -15,9 +15,9 @@ from backend import api
 from backend.api.errors import install_error_handlers
 from backend.api.guards import install_guards
 from backend.config import Settings
-from backend.job_queue import EmbeddedWorker
 from backend.logs import configure_logging
 from backend.services import open_services
+from backend.workers import EmbeddedWorker
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -28,7 +28,6 @@ from redis.asyncio import Redis
 from backend import keys
 from backend.codes import now_brasilia
 from backend.job_queue import (
-    EmbeddedWorker,
     JobQueue,
     excel_generation_job,
     get_arq_pool,
@@ -40,6 +39,7 @@ from backend.schemas import Licitacao
 from backend.search_cache import search_cache
 from backend.services import Services, open_services
 from backend.sources.pncp_records import to_licitacao
+from backend.workers import EmbeddedWorker
 from tests.conftest import free_port
 from tests.fakes import openai_server as openai_fake
 from tests.fakes import supabase_storage as storage_fake
