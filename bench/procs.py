@@ -22,10 +22,16 @@ def rss_mb(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
+    """Child pids; a process or thread that ends while being read has none."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(c) for c in text)
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found.extend(int(c) for c in (task / "children").read_text().split())
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    except (FileNotFoundError, ProcessLookupError):
+        return []
     return found
 
 
