@@ -7,7 +7,6 @@ build their own without touching `os.environ`.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator

@@ -5,8 +5,9 @@
     if await queue.is_queue_available():            # Redis answers and a worker heartbeat is fresh
         await queue.enqueue_job("llm_summary_job", ..., job_id=keys.llm_job(search_id))
 
-Workers (`backend.workers`) run the same job functions whether embedded in a web process (`EmbeddedWorker`, started
-by the lifespan) or separate (`arq backend.job_queue.WorkerSettings`). Payloads are JSON.
+Workers (`backend.workers`) run the same job functions whether embedded in a web process
+(`EmbeddedWorker`, started by the lifespan) or separate (`arq backend.job_queue.WorkerSettings`).
+Payloads are JSON. Each attempt is counted, logged and listed on /ops by `backend.job_attempts`.
 
 ARQ itself retries only on `Retry` and never after a timeout, so each job keeps its own deadline
 per attempt and turns every failure into `Retry` with backoff until its last attempt, which takes
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 from uuid import UUID
@@ -31,10 +32,9 @@ from arq.worker import Function, func
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
-from backend import keys, metrics, ops, search_reports
+from backend import job_attempts, keys, metrics, search_reports
 from backend.config import Settings
 from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
-from backend.logs import log_context
 from backend.schemas import LICITACOES, BuscaRequest, Licitacao, ResumoLicitacoes
 from backend.search_cache import Output
 from backend.storage import LocalStorage
@@ -172,55 +172,6 @@ def _retry_or_last(ctx: JobContext, error: BaseException, job: str) -> None:
     logger.warning("%s attempt %d/%d failed (%r); giving up", job, attempt, settings.job_max_tries, error)
 
 
-_attempts_running = 0  # job attempts running in this process
-
-
-@asynccontextmanager
-async def _attempt(ctx: JobContext, job: str) -> AsyncIterator[dict[str, Any]]:
-    """One attempt of a job: counted in the metrics and written to the job history of /ops.
-    Its outcome: succeeded, retried, failed, or fallback (the summary from the data, or the report
-    given up after the last attempt)."""
-    global _attempts_running
-    note: dict[str, Any] = {}
-    started, outcome, error = time.time(), "succeeded", None
-    _attempts_running += 1
-    job_id, attempt = ctx.get("job_id"), ctx.get("job_try", 1)
-    search_id = (job_id or ":").split(":", 1)[1] or None  # job ids are "llm:<search_id>", "excel:<search_id>"
-    try:
-        with log_context(job_id=job_id, attempt=attempt, search_id=search_id):
-            async with metrics.job_attempt(ctx, job):
-                yield note
-    except Retry as exc:
-        outcome, error = "retried", _described(exc.__cause__)
-        raise
-    except BaseException as exc:
-        outcome, error = "failed", _described(exc)
-        raise
-    finally:
-        _attempts_running -= 1
-        if outcome == "succeeded" and note.get("fallback"):
-            outcome = "fallback"
-            metrics.JOBS.labels(job, "fallback").inc()
-        seconds = round(time.time() - started, 3)
-        entry = {
-            "job_id": job_id, "job": job, "attempt": attempt, "outcome": outcome, "result": note.get("result"),
-            "error": error or note.get("error"), "started_at": started, "seconds": seconds,
-            "worker": ops.worker_name(),
-        }
-        logger.info("job %s attempt %d: %s in %.2fs", job_id, attempt, outcome, seconds, extra={
-            "search_id": search_id, "job_id": job_id, "attempt": attempt, "outcome": outcome, "duration_s": seconds,
-        })
-        with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-            await ops.record_attempt(ctx["services"].redis, entry)
-
-
-def _described(error: BaseException | None) -> str | None:
-    if error is None:
-        return None
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
-    return f"{type(error).__name__}: {message}"[:300]
-
-
 async def _claim(ctx: JobContext, sid: UUID, output: Output, lease: float, job: str) -> bool:
     """The output is this attempt's to produce; a database that does not answer means: later."""
     try:
@@ -234,7 +185,7 @@ async def llm_summary_job(
     ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str
 ) -> str:
     """The search's summary by the LLM; after the last failed attempt, the one from the data."""
-    async with _attempt(ctx, "llm") as note:
+    async with job_attempts.attempt(ctx, "llm") as note:
         origem = note["result"] = await _summary(ctx, search_id, licitacoes, sector_name)
         note["fallback"] = origem == "fallback"
     return origem
@@ -277,7 +228,7 @@ async def excel_generation_job(
 
     `quota_info["excel"] is False` (a plan without reports) settles it as `skipped`.
     """
-    async with _attempt(ctx, "excel") as note:
+    async with job_attempts.attempt(ctx, "excel") as note:
         outcome = await _report(ctx, search_id, licitacoes, quota_info)
         status = note["result"] = outcome.status if outcome else "already settled"
         note["error"] = outcome.error if outcome else None
@@ -313,7 +264,9 @@ async def _excel_attempt(ctx: JobContext, sid: UUID, licitacoes: list[dict[str, 
         with anyio.fail_after(services.settings.excel_job_timeout):
             stored = await services.store.get_request(sid)
             parametros = _report_parameters(services, stored)
-            url = await search_reports.build_excel(services, sid, licitacoes, parametros, None, parametros.get("Setor", ""))
+            url = await search_reports.build_excel(
+                services, sid, licitacoes, parametros, None, parametros.get("Setor", "")
+            )
     except Exception as exc:
         _retry_or_last(ctx, exc, keys.excel_job(str(sid)))
         return search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
@@ -417,8 +370,3 @@ def __getattr__(name: str) -> Any:
     from backend.workers import separate_worker_settings
 
     return separate_worker_settings()
-
-
-def attempts_running() -> int:
-    """Job attempts running in this process now."""
-    return _attempts_running

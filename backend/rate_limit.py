@@ -53,10 +53,6 @@ class SearchRateLimit:
         )
         return cls(item, MovingWindowRateLimiter(storage))
 
-    @property
-    def rate(self) -> str:
-        return OFF if self._item is None else str(self._item)
-
     async def seconds_to_wait(self, client: str) -> int | None:
         """Counts this search; None when allowed, else whole seconds until one more is."""
         if self._item is None:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
-from backend import keys, metrics, ops
+from backend import job_attempts, keys, metrics, ops
 from backend.config import Settings
-from backend.job_queue import ARQ_TIMEOUT_MARGIN, attempts_running, get_arq_pool, worker_options
+from backend.job_queue import ARQ_TIMEOUT_MARGIN, get_arq_pool, worker_options
 
 if TYPE_CHECKING:
     from backend.services import Services
@@ -58,7 +58,7 @@ async def _announce_separate_worker(services: Services) -> None:
     """A separate worker's entry on the operations page: its load, from the attempts it runs."""
     settings = services.settings
     while True:
-        state = {"mode": "separate", "running": True, "jobs_in_flight": attempts_running(),
+        state = {"mode": "separate", "running": True, "jobs_in_flight": job_attempts.running(),
                  "max_jobs": settings.worker_max_jobs, "restarts": 0}
         try:
             await ops.announce_worker(services.redis, state, ttl_seconds=settings.worker_health_interval * 3)

@@ -86,7 +86,8 @@ def test_searches_without_a_worker_count_as_inline_fallbacks(tmp_path: Path, red
     env = server_env(tmp_path, redis_url, EMBEDDED_WORKER="false")
     with running_server(env, tmp_path / "server.log") as server:
         for _ in range(2):
-            assert httpx.post(f"{server.url}/v1/buscar", json=search_body(), timeout=60).json()["processamento"] == "inline"
+            answer = httpx.post(f"{server.url}/v1/buscar", json=search_body(), timeout=60).json()
+            assert answer["processamento"] == "inline"
         found = samples(httpx.get(f"{server.url}/metrics").text)
     assert value(found, "smartlic_searches_total", mode="inline") == 2
     assert value(found, "smartlic_inline_fallbacks_total", reason="queue_unavailable") == 2

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -75,7 +73,7 @@ class BodySizeLimit:
 def install_guards(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(TooManySearches, too_many_searches)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    origins: list[Any] = settings.allowed_origins
+    origins = settings.allowed_origins
     if origins:  # closed by default: no CORS headers at all, so browsers keep other sites out
         app.add_middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],

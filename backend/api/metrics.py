@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Response
 
 from backend import metrics
@@ -15,5 +16,5 @@ async def prometheus_metrics(services: Services) -> Response:
     depth = await services.queue.queue_depth()
     if depth is not None:
         metrics.QUEUE_DEPTH.set(depth)
-    body, content_type = metrics.exposition()
+    body, content_type = await anyio.to_thread.run_sync(metrics.exposition)
     return Response(body, media_type=content_type)

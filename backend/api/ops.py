@@ -86,7 +86,8 @@ def _render(data: dict[str, Any]) -> str:
     return f"""<!doctype html>
 <html lang="pt-BR"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>SmartLic · operações</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#1f2933}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}
+<style>body{{font:14px system-ui,sans-serif;margin:2rem;color:#1f2933}}
+table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}
 th,td{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}th{{background:#f0f4f8}}</style></head>
 <body><h1>Operações</h1>
 <p data-testid="queue-depth">Fila: {escape("indisponível" if depth is None else f"{depth} job(s) aguardando")}</p>
