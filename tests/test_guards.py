@@ -99,7 +99,8 @@ async def test_cors_is_closed_unless_configured(make_settings, client_for) -> No
 
 async def test_a_search_too_big_is_refused_with_its_size(make_settings, client_for) -> None:
     async with client_for(make_settings(max_uf_days=100)) as client:
-        answer = await client.post("/v1/buscar", json=busca(ufs=sorted(UFS)[:5], data_inicial=str(TODAY - timedelta(days=29))))
+        five_ufs_30_days = busca(ufs=sorted(UFS)[:5], data_inicial=str(TODAY - timedelta(days=29)))
+        answer = await client.post("/v1/buscar", json=five_ufs_30_days)
         assert answer.status_code == 422
         problem = answer.json()["detail"][0]
         assert problem["campo"] == "ufs" and "5 UFs x 30 dias = 150" in problem["msg"] and "100" in problem["msg"]
