@@ -16,7 +16,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY backend ./backend
-COPY gunicorn.conf.py start.sh ./
+COPY gunicorn.conf.py start.sh alembic.ini ./
 COPY --from=page /page/dist ./frontend/dist
 RUN useradd --create-home --uid 10001 smartlic && mkdir -p var && chown smartlic var
 USER smartlic

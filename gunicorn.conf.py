@@ -1,4 +1,4 @@
-"""gunicorn: $WEB_CONCURRENCY uvicorn workers bound to $PORT (read through Settings).
+"""gunicorn: $WEB_CONCURRENCY uvicorn workers bound to $PORT (read through load_settings).
 
 Shutdown order on SIGTERM (a deploy): each process stops accepting requests, its embedded ARQ
 worker drains for WORKER_DRAIN_SECONDS (running jobs finish; the rest go back to the queue for
@@ -7,9 +7,10 @@ platform's draining time (railway.json: drainingSeconds) must exceed graceful_ti
 """
 
 from backend import metrics
-from backend.config import Settings
+from backend.config import load_settings
 
-_settings = Settings()
+# A wrong value stops the master here, before it forks: its line on stderr, exit status 2.
+_settings = load_settings()
 
 bind = f"0.0.0.0:{_settings.port}"
 workers = _settings.web_concurrency

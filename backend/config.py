@@ -2,24 +2,41 @@
 
 Every other module receives a `Settings` (or the values it needs) from the lifespan, so tests
 build their own without touching `os.environ`.
+
+A variable set to nothing (or only spaces), as `.env` files and hosting dashboards leave one they
+"unset", counts as unset. A wrong value stops the process in `load_settings()` with one line per
+problem, naming the variable and a good value, instead of a traceback.
 """
 
 from __future__ import annotations
 
+import re
+import shlex
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEMO_PNCP = "demo"
+ERROR_PREFIX = "smartlic: configuration error: "
+PARTNER_MISSING = "partner_missing"  # error type: a variable that only works together with another is alone
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*:)[^/@]*@", re.IGNORECASE)  # the `:password@` of a URL
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty drops "" (environment and .env); settings_customise_sources drops whitespace too.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
-    redis_url: str = "redis://localhost:6379/0"
-    database_url: str = "sqlite:///./var/smartlic.db"
+    redis_url: str = Field(default="redis://localhost:6379/0", description="redis://, rediss:// or unix:// URL.")
+    database_url: str = Field(
+        default="sqlite:///./var/smartlic.db", description="sqlite:///path or postgresql://user:password@host/db."
+    )
 
     pncp_base_url: str = Field(
         default="https://pncp.gov.br/api/consulta",
@@ -51,8 +68,13 @@ class Settings(BaseSettings):
     )
     job_retry_backoff: float = Field(default=1.0, ge=0, description="First retry delay in seconds, doubled each time.")
 
-    openai_api_key: SecretStr | None = Field(default=None, description="Unset: summaries come from the fallback.")
-    openai_base_url: str | None = Field(default=None, description="Any OpenAI-compatible server; unset: OpenAI's.")
+    openai_api_key: SecretStr | None = Field(
+        default=None, examples=["sk-..."], description="Unset: summaries come from the fallback."
+    )
+    openai_base_url: str | None = Field(
+        default=None, examples=["https://api.openai.com/v1"],
+        description="Any OpenAI-compatible server; unset: OpenAI's.",
+    )
     llm_model: str = "gpt-4.1-nano"
     llm_job_timeout: float = Field(default=30.0, gt=0, description="Seconds per summary attempt.")
     excel_job_timeout: float = Field(default=60.0, gt=0, description="Seconds per Excel attempt.")
@@ -60,12 +82,19 @@ class Settings(BaseSettings):
         default=1, ge=1, le=16, description="Processes building Excel reports, per web or worker process."
     )
 
-    supabase_url: str | None = None
-    supabase_service_role_key: SecretStr | None = None
+    supabase_url: str | None = Field(
+        default=None, examples=["https://abcdefghijklmnop.supabase.co"],
+        description="With SUPABASE_SERVICE_ROLE_KEY: reports go to Supabase Storage; unset: to STORAGE_DIR.",
+    )
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, examples=["eyJhbGciOi..."], validate_default=True,  # validated unset too: see _supabase_pair
+        description="The service_role key of the Supabase project; only with SUPABASE_URL.",
+    )
     excel_bucket: str = "excel-reports"
     storage_dir: Path = Path("./var/files")
     storage_signing_key: SecretStr | None = Field(
-        default=None, description="Signs local download links; unset: a key made once in STORAGE_DIR."
+        default=None, examples=["$(openssl rand -hex 32)"],
+        description="Signs local download links; unset: a key made once in STORAGE_DIR.",
     )
     signed_url_ttl: int = Field(default=3600, ge=60, description="Seconds a download link stays valid.")
     storage_timeout: float = Field(default=30.0, gt=0, description="Seconds per Supabase Storage operation.")
@@ -84,12 +113,16 @@ class Settings(BaseSettings):
         default="30/minute", description="Searches one client (IP address) may start, e.g. '30/minute'; 'off'."
     )
     cors_origins: str = Field(
-        default="", description="Comma-separated origins allowed to call the API from a browser; empty: none."
+        default="", examples=["https://smartlic.example.com,https://admin.smartlic.example.com"],
+        description="Comma-separated origins allowed to call the API from a browser; empty: none.",
     )
     worker_metrics_port: int | None = Field(
-        default=None, ge=1, le=65535, description="A separate worker serves its /metrics on this port; unset: none."
+        default=None, ge=1, le=65535, examples=[9100],
+        description="A separate worker serves its /metrics on this port; unset: none.",
     )
-    ops_token: SecretStr | None = Field(default=None, description="Opens the /ops page; unset: the page is off.")
+    ops_token: SecretStr | None = Field(
+        default=None, examples=["$(openssl rand -hex 32)"], description="Opens the /ops page; unset: the page is off."
+    )
     max_body_bytes: int = Field(default=65_536, ge=1024, description="Largest request body accepted.")
     max_uf_days: int = Field(
         default=1_000, ge=1, description="Largest search: number of UFs x days of the period (27 UFs x 37 days)."
@@ -99,16 +132,75 @@ class Settings(BaseSettings):
         default="plain", description="'json': one JSON object per line (the Docker image sets it)."
     )
 
-    port: int = 8000
-    web_concurrency: int = 2
+    port: int = Field(default=8000, ge=1, le=65535, description="The port gunicorn (./start.sh web) listens on.")
+    web_concurrency: int = Field(default=2, ge=1, description="Web processes gunicorn runs.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, where a variable of only whitespace counts as unset (env_ignore_empty stops at "")."""
+        for source in (env_settings, dotenv_settings):  # the .env source is an EnvSettingsSource too
+            if isinstance(source, EnvSettingsSource):
+                source.env_vars = without_blank_values(source.env_vars)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("search_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
-        from backend.rate_limit import parse_rate
+        from backend.rate_limit import parse_rate  # (imports redis and limits: only when a value is checked)
 
-        parse_rate(value)
+        try:
+            parse_rate(value)
+        except ValueError:
+            raise ValueError("must be a rate like 30/minute or 100/hour, or off") from None
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        return _require_url(value, ("redis", "rediss", "unix"), "must be a redis://, rediss:// or unix:// URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+            return value
+        return _require_url(
+            value, ("postgresql", "postgres", "postgresql+asyncpg"), "must be sqlite:///path or a postgresql:// URL"
+        )
+
+    @field_validator("pncp_base_url")
+    @classmethod
+    def _pncp_base_url(cls, value: str) -> str:
+        if value.strip().lower() == DEMO_PNCP:
+            return value
+        return _require_url(value, ("http", "https"), "must be demo or an http:// or https:// URL")
+
+    @field_validator("openai_base_url", "supabase_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else _require_url(value, ("http", "https"), "must be an http:// or https:// URL")
+
+    @field_validator("supabase_service_role_key")
+    @classmethod
+    def _supabase_pair(cls, key: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Either alone is a mistake. A field validator (not a model one) so this shows with the other problems."""
+        if "supabase_url" not in info.data:  # SUPABASE_URL itself was wrong: its own line says so
+            return key
+        if (info.data["supabase_url"] is None) != (key is None):
+            missing, given = ("supabase_url", "supabase_service_role_key") if key is not None else (
+                "supabase_service_role_key", "supabase_url")
+            raise PydanticCustomError(
+                PARTNER_MISSING, "{given} is set and needs it; set both or neither",
+                {"missing": missing, "given": env_name(given)},
+            )
+        return key
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -129,3 +221,111 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix):])
         return None
+
+
+def load_settings() -> Settings:
+    """The settings of this process, from the environment (and `.env`), for the entry points.
+
+    A wrong value ends the process here, before it serves or forks anything: one line per problem on
+    stderr and exit status 2 (a usage error), no traceback. `Settings(...)` itself raises ValidationError.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = configuration_problems(exc)
+    sys.stderr.write("".join(f"{ERROR_PREFIX}{line}\n" for line in lines))
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
+def configuration_problems(error: ValidationError) -> list[str]:
+    """One line per wrong variable: `NAME=value: what is wrong (for example NAME=good)`; secrets show as ***."""
+    fields = Settings.model_fields
+    lines: dict[str, str] = {}  # by variable: a value that fails twice is still one problem
+    for detail in error.errors(include_url=False):
+        ctx = detail.get("ctx") or {}
+        if detail["type"] == PARTNER_MISSING:
+            name = str(ctx["missing"])
+            lines.setdefault(name, f"{env_name(name)} is not set: {detail['msg']}{_example(name, fields)}")
+        elif detail["loc"] and detail["loc"][0] in fields:
+            name = str(detail["loc"][0])
+            shown = "***" if _is_secret(fields[name]) else shown_value(detail["input"])
+            lines.setdefault(name, f"{env_name(name)}={shown}: {problem(detail)}{_example(name, fields)}")
+        else:  # not tied to one variable (none today): pydantic's own words
+            lines.setdefault(repr(detail["loc"]), f"{'.'.join(map(str, detail['loc']))}: {detail['msg']}")
+    return list(lines.values())
+
+
+def problem(detail: ErrorDetails) -> str:
+    """What is wrong with a value, in the words of the variable's reader (an operator, not a Python programmer)."""
+    ctx = detail.get("ctx") or {}
+    messages = {
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_parsing": "must be a number",
+        "bool_parsing": "must be true or false",
+        "greater_than_equal": f"must be at least {_env_text(ctx.get('ge'))}",
+        "greater_than": f"must be greater than {_env_text(ctx.get('gt'))}",
+        "less_than_equal": f"must be at most {_env_text(ctx.get('le'))}",
+        "less_than": f"must be less than {_env_text(ctx.get('lt'))}",
+        "literal_error": f"must be {ctx.get('expected')}",
+        "value_error": str(ctx.get("error")),  # our validators' message, as raised
+    }
+    return messages.get(detail["type"], detail["msg"])
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a field (no prefix, case-insensitive: the upper-case spelling)."""
+    return field_name.upper()
+
+
+def shown_value(value: Any, limit: int = 80) -> str:
+    """A wrong value as the line shows it: shell-quoted (spaces stay visible), a URL's password hidden, cut short."""
+    text = _URL_PASSWORD.sub(r"\1***@", _env_text(value))
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return shlex.quote(text)
+
+
+def example_value(field: FieldInfo) -> str | None:
+    """A good value: the field's explicit example, else its default unless that is nothing (None, "")."""
+    if field.examples:
+        return _env_text(field.examples[0])
+    if field.is_required() or field.default is None or field.default == "":
+        return None
+    return _env_text(field.default)
+
+
+def without_blank_values(env_vars: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Variables as read, minus those set to nothing or only whitespace: those count as unset."""
+    return {name: value for name, value in env_vars.items() if value is None or value.strip()}
+
+
+def _require_url(value: str, schemes: tuple[str, ...], message: str) -> str:
+    """`value` if it is a URL of one of `schemes` with something after `://` (a host, for http), else ValueError."""
+    scheme, sep, rest = value.partition("://")
+    try:
+        has_host = bool(urlsplit(value).hostname)
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        has_host = False
+    if sep and scheme.lower() in schemes and rest.strip("/") and (has_host or not scheme.lower().startswith("http")):
+        return value
+    raise ValueError(message)
+
+
+def _example(name: str, fields: Mapping[str, FieldInfo]) -> str:
+    good = example_value(fields[name])
+    return "" if good is None else f" (for example {env_name(name)}={good})"
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return SecretStr in (field.annotation, *get_args(field.annotation))
+
+
+def _env_text(value: Any) -> str:
+    """A Python value as one writes it in the environment: `true`, not `True`; `20`, not `20.0`."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

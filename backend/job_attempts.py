@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 from arq import Retry
 
-from backend import metrics, ops
+from backend import live_workers, metrics, ops
 from backend.logs import log_context
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def attempt(ctx: Any, job: str) -> AsyncIterator[dict[str, Any]]:
         entry = {
             "job_id": job_id, "job": job, "attempt": number, "outcome": outcome, "result": note.get("result"),
             "error": error or note.get("error"), "started_at": started, "seconds": seconds,
-            "worker": ops.worker_name(),
+            "worker": live_workers.worker_name(),
         }
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             await ops.record_attempt(ctx["services"].redis, entry)

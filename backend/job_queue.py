@@ -1,372 +1,59 @@
-"""Background jobs on ARQ: the summary and the Excel report of a search.
+"""The job queue by the names operators and scripts know it:
 
-    pool = get_arq_pool(settings)                # once per process; connects lazily
-    queue = JobQueue(pool, settings)
-    if await queue.is_queue_available():            # Redis answers and a worker heartbeat is fresh
-        await queue.enqueue_job("llm_summary_job", ..., job_id=keys.llm_job(search_id))
+    arq backend.job_queue.WorkerSettings              # a separate worker, configured by the environment
 
-Workers (`backend.workers`) run the same job functions whether embedded in a web process
-(`EmbeddedWorker`, started by the lifespan) or separate (`arq backend.job_queue.WorkerSettings`).
-Payloads are JSON. Each attempt is counted, logged and listed on /ops by `backend.job_attempts`.
+    from backend.job_queue import enqueue_job, is_queue_available, get_arq_pool
+    await is_queue_available()                        # in a process whose services are open
+    await enqueue_job("llm_summary_job", search_id, licitacoes, sector_name, job_id=f"llm:{search_id}")
 
-ARQ itself retries only on `Retry` and never after a timeout, so each job keeps its own deadline
-per attempt and turns every failure into `Retry` with backoff until its last attempt, which takes
-the fallback path: a summary computed from the data, or `excel_status="failed"` with a message.
+`WorkerSettings` is built from the environment when this module is imported (a bad setting stops
+the import with a line that names it). The service itself uses `backend.queue_client`,
+`backend.jobs` and `backend.workers`, and never imports this module.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypedDict
-from uuid import UUID
+from typing import Any
 
-import anyio
-import orjson
-from arq import Retry, cron
 from arq.connections import ArqRedis
-from arq.worker import Function, func
-from redis.asyncio import ConnectionPool
-from redis.exceptions import RedisError
 
-from backend import job_attempts, keys, metrics, search_reports
-from backend.config import Settings
-from backend.llm import ResumoError, gerar_resumo, gerar_resumo_fallback
-from backend.schemas import LICITACOES, BuscaRequest, Licitacao, ResumoLicitacoes
-from backend.search_cache import Output
-from backend.storage import LocalStorage
+from backend import queue_client, services
+from backend.config import Settings, load_settings
+from backend.jobs import (
+    cleanup_expired_searches,
+    excel_generation_job,
+    llm_summary_job,
+    recover_stalled_searches,
+)
+from backend.queue_client import JobQueue, licitacoes_payload
+from backend.workers import separate_worker_settings
 
-if TYPE_CHECKING:
-    from backend.services import Services
+__all__ = [
+    "JobQueue",
+    "WorkerSettings",
+    "cleanup_expired_searches",
+    "enqueue_job",
+    "excel_generation_job",
+    "get_arq_pool",
+    "is_queue_available",
+    "licitacoes_payload",
+    "llm_summary_job",
+    "recover_stalled_searches",
+]
 
-logger = logging.getLogger(__name__)
-
-AVAILABILITY_TIMEOUT = 0.1  # a dead or black-holed Redis costs a search at most this
-AVAILABILITY_CACHE_SECONDS = 1.0
-ARQ_TIMEOUT_MARGIN = 5.0  # ARQ's own job timeout sits above ours, so ours always fires first
-EXTRA_ARQ_TRIES = 2  # a job re-run after a crash in its last attempt still reaches its fallback
-RECOVERY_EVERY_SECONDS = 10
-
-
-class JobContext(TypedDict, total=False):
-    """What ARQ hands a job."""
-
-    services: Services
-    """The process's adapters: the web lifespan's, or those a separate worker opened at startup."""
-    exit_stack: AsyncExitStack
-    """Closes the services of a separate worker at shutdown."""
-    job_id: str
-    job_try: int
-    """1 on the first attempt."""
-    redis: ArqRedis
+WorkerSettings = separate_worker_settings()
 
 
-# --- payloads ---------------------------------------------------------------------------------
+def get_arq_pool(settings: Settings | None = None) -> ArqRedis:
+    """ARQ's Redis client over `REDIS_URL` (from the environment unless `settings` are given)."""
+    return queue_client.get_arq_pool(settings or load_settings())
 
 
-def _dumps(value: Any) -> bytes:
-    # orjson: a 2,000-result payload in a few milliseconds of the event loop, not tens.
-    return orjson.dumps(value, default=str)
+async def enqueue_job(function: str, *args: Any, job_id: str) -> bool:
+    """Queues a job through this process's queue; True once queued (a duplicate id is a no-op)."""
+    return await services.current().queue.enqueue_job(function, *args, job_id=job_id)
 
 
-class _LongList(list):  # type: ignore[type-arg]
-    """A job argument that is a list, shown by its size: ARQ logs every job's arguments, and the
-    repr of 5,000 licitações is 16 ms of the event loop for a line cut at 80 characters."""
-
-    def __repr__(self) -> str:
-        return f"[{len(self)} items]"
-
-
-def _loads(data: bytes) -> Any:
-    value = orjson.loads(data)
-    if isinstance(value, dict) and isinstance(value.get("a"), list):  # a job: its positional args
-        value["a"] = [_LongList(arg) if isinstance(arg, list) else arg for arg in value["a"]]
-    return value
-
-
-def licitacoes_payload(licitacoes: Sequence[Licitacao]) -> orjson.Fragment:
-    """The `licitacoes` argument of both jobs, already JSON (pydantic-core writes it in one call,
-    ~1 ms per 1,000): the job serializer embeds it as it is, and the job receives a list of dicts."""
-    return orjson.Fragment(LICITACOES.dump_json(list(licitacoes)))
-
-
-# --- enqueue side -----------------------------------------------------------------------------
-
-
-def get_arq_pool(settings: Settings) -> ArqRedis:
-    """ARQ's Redis client over `REDIS_URL`. It connects on first use, so a Redis that is down
-    at startup (or restarts later) never stops the service from starting."""
-    connections = ConnectionPool.from_url(
-        settings.redis_url, socket_connect_timeout=1, socket_timeout=5, health_check_interval=30
-    )
-    return ArqRedis(
-        connection_pool=connections,
-        job_serializer=_dumps,
-        job_deserializer=_loads,
-        default_queue_name=keys.QUEUE,
-    )
-
-
-class JobQueue:
-    """Enqueues jobs and says whether anything will run them."""
-
-    def __init__(self, pool: ArqRedis, settings: Settings) -> None:
-        self.pool = pool
-        self._settings = settings
-        self._available: tuple[float, bool] = (0.0, False)
-
-    async def is_queue_available(self) -> bool:
-        """Redis answers and a worker heartbeat is fresh; cached for a second."""
-        checked_at, available = self._available
-        if time.monotonic() - checked_at < AVAILABILITY_CACHE_SECONDS:
-            return available
-        available = False
-        with anyio.move_on_after(AVAILABILITY_TIMEOUT):
-            try:
-                available = bool(await self.pool.exists(keys.WORKER_HEALTH))
-            except (RedisError, OSError) as exc:
-                logger.info("queue unavailable: %s", exc)
-        self._available = (time.monotonic(), available)
-        return available
-
-    async def enqueue_job(self, function: str, *args: Any, job_id: str) -> bool:
-        """True once the job is queued (or was already: the job id makes a duplicate a no-op)."""
-        try:
-            with anyio.fail_after(1.0):
-                await self.pool.enqueue_job(function, *args, _job_id=job_id)
-        except (RedisError, OSError, TimeoutError) as exc:
-            logger.warning("could not enqueue %s: %s", job_id, exc)
-            self._available = (time.monotonic(), False)
-            return False
-        metrics.JOBS.labels(metrics.job_kind(function), "enqueued").inc()
-        try:  # wakes the embedded workers now; without it they find the job at their next poll
-            with anyio.fail_after(AVAILABILITY_TIMEOUT * 5):
-                await self.pool.publish(keys.JOBS_WAKEUP, job_id)
-        except (RedisError, OSError, TimeoutError) as exc:
-            logger.info("queued %s without a wake-up: %s", job_id, exc)
-        return True
-
-    async def queue_depth(self) -> int | None:
-        try:
-            with anyio.fail_after(AVAILABILITY_TIMEOUT * 5):
-                return int(await self.pool.zcard(keys.QUEUE))
-        except (RedisError, OSError, TimeoutError):
-            return None
-
-
-# --- jobs -------------------------------------------------------------------------------------
-
-
-def _retry_or_last(ctx: JobContext, error: BaseException, job: str) -> None:
-    """Raises `Retry` with backoff while attempts remain; returns on the last one."""
-    settings = ctx["services"].settings
-    attempt = ctx.get("job_try", 1)
-    if attempt < settings.job_max_tries:
-        delay = settings.job_retry_backoff * 2 ** (attempt - 1)
-        logger.warning("%s attempt %d/%d failed (%r); retrying in %.1fs",
-                       job, attempt, settings.job_max_tries, error, delay)
-        raise Retry(defer=delay) from error
-    logger.warning("%s attempt %d/%d failed (%r); giving up", job, attempt, settings.job_max_tries, error)
-
-
-async def _claim(ctx: JobContext, sid: UUID, output: Output, lease: float, job: str) -> bool:
-    """The output is this attempt's to produce; a database that does not answer means: later."""
-    try:
-        return await ctx["services"].store.claim(sid, output, "queue", lease)
-    except Exception as exc:
-        _retry_or_last(ctx, exc, job)
-        raise  # the last attempt: the recovery cron job finishes the search once the database is back
-
-
-async def llm_summary_job(
-    ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str
-) -> str:
-    """The search's summary by the LLM; after the last failed attempt, the one from the data."""
-    async with job_attempts.attempt(ctx, "llm") as note:
-        origem = note["result"] = await _summary(ctx, search_id, licitacoes, sector_name)
-        note["fallback"] = origem == "fallback"
-    return origem
-
-
-async def _summary(ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str) -> str:
-    services = ctx["services"]
-    settings = services.settings
-    sid = UUID(search_id)
-    if not await _claim(ctx, sid, "llm", settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN, keys.llm_job(search_id)):
-        return "already settled"
-    items = await anyio.to_thread.run_sync(LICITACOES.validate_python, licitacoes)
-    resumo: ResumoLicitacoes
-    if services.llm is None or not items:
-        resumo = gerar_resumo_fallback(items, sector_name)
-    else:
-        try:
-            with anyio.fail_after(settings.llm_job_timeout):
-                resumo = await gerar_resumo(
-                    items, sector_name, client=services.llm, model=settings.llm_model,
-                    timeout=settings.llm_job_timeout,
-                )
-        except (ResumoError, TimeoutError) as exc:
-            if not isinstance(exc, ResumoError) or exc.retryable:  # a refusal or a bad key won't change
-                _retry_or_last(ctx, exc, keys.llm_job(search_id))
-            resumo = gerar_resumo_fallback(items, sector_name)
-    try:
-        await search_reports.deliver_resumo(services, sid, resumo)
-        await search_reports.finish_if_settled(services, sid)
-    except Exception as exc:  # the database or Redis failed: try again later, the summary is cheap
-        _retry_or_last(ctx, exc, keys.llm_job(search_id))
-        raise
-    return resumo.origem
-
-
-async def excel_generation_job(
-    ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], quota_info: dict[str, Any]
-) -> str:
-    """The search's Excel report; after the last failed attempt, `failed` with a readable reason.
-
-    `quota_info["excel"] is False` (a plan without reports) settles it as `skipped`.
-    """
-    async with job_attempts.attempt(ctx, "excel") as note:
-        outcome = await _report(ctx, search_id, licitacoes, quota_info)
-        status = note["result"] = outcome.status if outcome else "already settled"
-        note["error"] = outcome.error if outcome else None
-        note["fallback"] = status == "failed"
-    return status
-
-
-async def _report(
-    ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], quota_info: dict[str, Any]
-) -> search_reports.ExcelOutcome | None:
-    """None when another worker or the inline path holds the report."""
-    services = ctx["services"]
-    settings = services.settings
-    sid = UUID(search_id)
-    if not await _claim(ctx, sid, "excel", settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, keys.excel_job(search_id)):
-        return None
-    if quota_info.get("excel") is False:
-        outcome = search_reports.ExcelOutcome("skipped")
-    else:
-        outcome = await _excel_attempt(ctx, sid, licitacoes)
-    try:
-        await search_reports.deliver_excel(services, sid, outcome)
-        await search_reports.finish_if_settled(services, sid)
-    except Exception as exc:
-        _retry_or_last(ctx, exc, keys.excel_job(search_id))
-        raise
-    return outcome
-
-
-async def _excel_attempt(ctx: JobContext, sid: UUID, licitacoes: list[dict[str, Any]]) -> search_reports.ExcelOutcome:
-    services = ctx["services"]
-    try:
-        with anyio.fail_after(services.settings.excel_job_timeout):
-            stored = await services.store.get_request(sid)
-            parametros = _report_parameters(services, stored)
-            url = await search_reports.build_excel(
-                services, sid, licitacoes, parametros, None, parametros.get("Setor", "")
-            )
-    except Exception as exc:
-        _retry_or_last(ctx, exc, keys.excel_job(str(sid)))
-        return search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
-    return search_reports.ExcelOutcome("ready", url=url)
-
-
-def _report_parameters(services: Services, stored: tuple[dict[str, Any], str] | None) -> dict[str, str]:
-    if stored is None:
-        return {}
-    request, setor_id = stored
-    sector = services.sectors.get(setor_id)
-    if sector is None:
-        return {}
-    return search_reports.report_parameters(BuscaRequest.model_validate(request), sector)
-
-
-async def recover_stalled_searches(ctx: JobContext) -> int:
-    """Settles searches whose jobs were lost (a crashed process, a flushed Redis): inline, here."""
-    services = ctx["services"]
-    recovered = 0
-    stalled_after = timedelta(seconds=services.settings.stalled_search_seconds)
-    for sid in await services.store.stalled(stalled_after):
-        stored = await services.store.get(sid)
-        if stored is None:
-            continue
-        sector = services.sectors.get(stored.setor_id)
-        sector_name = sector.nome if sector else stored.setor_id
-        logger.warning("search %s stalled; finishing it here", sid)
-        if stored.outcome.llm_status == "processing" and await services.store.claim(sid, "llm", "recovery", 60):
-            resumo = await search_reports.write_resumo(services, stored.licitacoes, sector_name)
-            await search_reports.deliver_resumo(services, sid, resumo)
-        if stored.outcome.excel_status == "processing" and await services.store.claim(sid, "excel", "recovery", 120):
-            parametros = _report_parameters(services, (stored.request, stored.setor_id))
-            try:
-                url = await search_reports.build_excel(services, sid, stored.licitacoes, parametros, None, sector_name)
-                outcome = search_reports.ExcelOutcome("ready", url=url)
-            except Exception as exc:
-                outcome = search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
-            await search_reports.deliver_excel(services, sid, outcome)
-        await search_reports.finish_if_settled(services, sid)
-        recovered += 1
-    return recovered
-
-
-async def cleanup_expired_searches(ctx: JobContext) -> int:
-    """Removes searches past their expiry and local reports older than a search lives (once per
-    cluster: ARQ's cron job ids are unique). Supabase buckets keep their own lifecycle rules."""
-    services = ctx["services"]
-    removed = await services.store.delete_expired()
-    if isinstance(services.storage, LocalStorage):
-        removed += await services.storage.remove_older_than(services.settings.search_ttl_hours * 3600)
-    return removed
-
-
-# --- workers ----------------------------------------------------------------------------------
-
-
-def job_functions(settings: Settings) -> list[Function]:
-    tries = settings.job_max_tries + EXTRA_ARQ_TRIES
-    return [
-        func(llm_summary_job, name="llm_summary_job", timeout=settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN,
-             max_tries=tries, keep_result=0),
-        func(excel_generation_job, name="excel_generation_job",
-             timeout=settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, max_tries=tries, keep_result=0),
-    ]
-
-
-def worker_options(settings: Settings) -> dict[str, Any]:
-    """The ARQ `Worker` keyword arguments shared by embedded and separate workers.
-
-    ARQ hands a crashed worker's job to another once its in-progress key expires, after the
-    longest timeout of any function plus 10 s: the cron jobs' timeouts stay within the jobs'.
-    """
-    cron_timeout = settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN
-    return {
-        "functions": job_functions(settings),
-        "cron_jobs": [
-            cron(recover_stalled_searches, name="recover_stalled_searches",
-                 second=set(range(0, 60, RECOVERY_EVERY_SECONDS)), timeout=cron_timeout),
-            cron(cleanup_expired_searches, name="cleanup_expired_searches", minute=17, second=30,
-                 timeout=cron_timeout),
-        ],
-        "queue_name": keys.QUEUE,
-        "health_check_key": keys.WORKER_HEALTH,
-        "health_check_interval": settings.worker_health_interval,
-        "max_jobs": settings.worker_max_jobs,
-        "poll_delay": settings.worker_poll_delay,
-        "job_serializer": _dumps,
-        "job_deserializer": _loads,
-        # Outcomes live in search_cache; a kept result would make ARQ refuse the same job id when
-        # a search is run again with its own search_id.
-        "keep_result": 0,
-    }
-
-
-def __getattr__(name: str) -> Any:
-    """`WorkerSettings`, for `arq backend.job_queue.WorkerSettings`: built when asked for, so
-    importing this module reads no environment."""
-    if name != "WorkerSettings":
-        raise AttributeError(name)
-    from backend.workers import separate_worker_settings
-
-    return separate_worker_settings()
+async def is_queue_available() -> bool:
+    """True when Redis answers and a live worker reads this process's database."""
+    return await services.current().queue.is_queue_available()

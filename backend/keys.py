@@ -6,10 +6,11 @@ PREFIX = "smartlic"
 
 
 QUEUE = f"{PREFIX}:queue"  # ARQ's sorted set of queued jobs
-WORKER_HEALTH = f"{QUEUE}:health-check"  # refreshed by every live worker; its absence means no worker
+WORKER_HEALTH = f"{QUEUE}:health-check"  # ARQ's own heartbeat (`arq --check`); availability reads LIVE_WORKERS
 JOBS_WAKEUP = f"{QUEUE}:wakeup"  # pub/sub channel: a job was just queued
 RATE_LIMIT_PREFIX = f"{PREFIX}:rate"  # moving windows of searches per client
-WORKER_PREFIX = f"{PREFIX}:worker:"  # one expiring key per live worker: its mode and load
+WORKER_PREFIX = f"{PREFIX}:worker:"  # one expiring key per live worker: its mode, load and database
+LIVE_WORKERS = f"{PREFIX}:workers:live"  # sorted set "<database id> <worker>" scored by when it lapses
 JOB_HISTORY = f"{PREFIX}:jobs:history"  # the latest job attempts, newest first (capped list)
 
 

@@ -55,4 +55,7 @@ def configure_logging(log_format: str) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.INFO)
+    # ARQ's command gives its logger a handler of its own; through ours, its lines match the rest.
+    logging.getLogger("arq").handlers = []
+    logging.getLogger("arq").propagate = True
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per PNCP page is noise

@@ -1,67 +1,19 @@
-"""The web application: `create_app()` and the lifespan that owns the process's services."""
+"""The service as uvicorn and gunicorn run it: `uvicorn backend.main:app` from the repository
+root, `uvicorn main:app` from inside `backend/`, `gunicorn backend.main:app` (`./start.sh web`).
 
-from __future__ import annotations
+Building `app` reads the settings (a bad one stops here, with a line that names it) and mounts
+the routes; it opens no connection: the lifespan does, when the server starts it.
+"""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sys
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+if __package__ in (None, ""):  # imported as `main`, from inside backend/: import it as the package
+    _here = Path(__file__).resolve().parent
+    # backend/ itself off the path, so its modules (logs, metrics, ...) never shadow others' of that name.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+    sys.path.insert(0, str(_here.parent))
 
-from backend import api
-from backend.api.errors import install_error_handlers
-from backend.api.guards import install_guards
-from backend.config import Settings
-from backend.logs import configure_logging
-from backend.services import open_services
-from backend.workers import EmbeddedWorker
+from backend.app import create_app  # noqa: E402
 
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new app; settings come from the environment unless given (tests give their own)."""
-    settings = settings or Settings()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_services(settings) as services:
-            worker = EmbeddedWorker(services) if settings.embedded_worker else None
-            if worker is not None:
-                worker.start()
-            try:
-                yield {"services": services, "worker": worker}
-            finally:
-                if worker is not None:
-                    await worker.stop()
-
-    configure_logging(settings.log_format)
-    app = FastAPI(
-        title="SmartLic busca",
-        summary="Licitações do PNCP filtradas pelo setor da sua empresa.",
-        version="1.0.0",
-        lifespan=lifespan,
-    )
-    install_error_handlers(app)
-    install_guards(app, settings)
-    app.include_router(api.router)
-    app.include_router(api.metrics.router)  # /metrics, where Prometheus looks by default
-    app.include_router(api.ops.router)  # /ops, for the people who run the service
-    _serve_page(app, settings.frontend_dir)
-    return app
-
-
-def _serve_page(app: FastAPI, dist: Path) -> None:
-    """The search page (built into `frontend/dist`) at `/`, same origin as the API."""
-    if (dist / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=dist, html=True), name="page")
-        return
-
-    @app.get("/", include_in_schema=False)
-    async def page_not_built() -> HTMLResponse:
-        return HTMLResponse(
-            "<p>A página de busca não foi construída: rode <code>scripts/run.sh</code> "
-            "(ou <code>npm ci && npm run build</code> em <code>frontend/</code>).</p>",
-            status_code=503,
-        )
+app = create_app()

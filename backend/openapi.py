@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from backend.config import Settings
-from backend.main import create_app
+from backend.app import create_app
 
 
 def openapi_schema() -> dict[str, Any]:

@@ -1,14 +1,11 @@
-"""What the operations page shows, kept in Redis so every process sees every worker and job:
-each live worker refreshes a key of its own (mode, load), and every job attempt is appended to
-a capped list (job, attempt, outcome, duration, the error in words)."""
+"""The job history of the operations page, kept in Redis so every process sees every job: each
+attempt is appended to a capped list (job, attempt, outcome, duration, the error in words).
+The live workers are `backend.live_workers`."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,21 +16,6 @@ from backend import keys
 logger = logging.getLogger(__name__)
 
 HISTORY_SIZE = 200
-
-
-async def announce_worker(redis: Redis, state: dict[str, Any], ttl_seconds: float) -> None:
-    entry = {**state, "name": worker_name(), "seen_at": time.time()}
-    await redis.psetex(f"{keys.WORKER_PREFIX}{worker_name()}", int(ttl_seconds * 1000), json.dumps(entry))
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"  # a forked process has its own pid
-
-
-async def alive_workers(redis: Redis) -> list[dict[str, Any]]:
-    names = [name async for name in redis.scan_iter(match=f"{keys.WORKER_PREFIX}*", count=100)]
-    values = await redis.mget(names) if names else []
-    return sorted((json.loads(v) for v in values if v), key=lambda w: w["name"])
 
 
 async def record_attempt(redis: Redis, entry: dict[str, Any]) -> None:

@@ -1,13 +1,12 @@
 """Stored searches: results and, later, the outcomes of their summary and Excel jobs.
 
-One code path for SQLite (default) and PostgreSQL through SQLAlchemy Core; the schema is
-created at startup. Payloads are JSON text so both databases store them the same way.
+One code path for SQLite (default) and PostgreSQL through SQLAlchemy Core. The schema comes
+from the migrations (`backend/migrations`), run at startup; the table below is the code's view
+of it. Payloads are JSON text so both databases store them the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -17,17 +16,17 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.schema import CreateIndex, CreateTable
 
+from backend.schema_migrations import upgrade_database
 from backend.schemas import LICITACOES, FalhaUF, Licitacao, ResumoLicitacoes
-
-logger = logging.getLogger(__name__)
 
 _FALHAS = TypeAdapter(list[FalhaUF])
 _TEXTS = TypeAdapter(list[str])
 
 metadata = sa.MetaData()
 
+# What this release reads and writes. A column added here needs a migration adding it, nullable or
+# with a default: the previous release keeps running on the migrated table during a deploy.
 search_cache = sa.Table(
     "search_cache",
     metadata,
@@ -62,6 +61,14 @@ search_cache = sa.Table(
     # Set when the search itself failed (no results at all).
     sa.Column("erro", sa.Text),
     sa.Column("erro_at", sa.DateTime(timezone=True)),
+)
+
+# One row, made by migration 0002: the identity of the database, with no URL or password in it.
+smartlic_database = sa.Table(
+    "smartlic_database",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 _OUTCOME_COLUMNS = [
@@ -118,6 +125,16 @@ def async_database_url(url: str) -> str:
     return f"{drivers.get(scheme, scheme)}://{rest}"
 
 
+def database_engine(url: str) -> AsyncEngine:
+    """The async engine for DATABASE_URL: SQLite waits for other writers, PostgreSQL checks its connections."""
+    async_url = async_database_url(url)
+    if async_url.startswith("sqlite"):
+        engine = create_async_engine(async_url, connect_args={"timeout": 15})
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(async_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
 class SearchCache:
     """Reads and writes `search_cache` rows."""
 
@@ -126,32 +143,26 @@ class SearchCache:
         self._ttl = ttl
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
+        self._database_id: str | None = None
 
     @classmethod
     def from_url(cls, url: str, *, ttl: timedelta = timedelta(hours=24)) -> SearchCache:
-        async_url = async_database_url(url)
-        if async_url.startswith("sqlite"):
-            engine = create_async_engine(async_url, connect_args={"timeout": 15})
-            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        else:
-            engine = create_async_engine(async_url, pool_size=5, max_overflow=5, pool_pre_ping=True)
-        return cls(engine, ttl=ttl)
+        return cls(database_engine(url), ttl=ttl)
 
-    async def create_schema(self) -> None:
-        """Creates the table; web processes start together, so one losing the race retries.
+    async def migrate(self) -> None:
+        """Brings the schema up to this release's migrations; every process runs it at startup.
 
-        The table is a cache of short-lived searches: one left by an older release with other
-        columns is dropped and made anew rather than migrated.
+        Processes starting together take turns on a lock; tables are never dropped. Raises
+        `backend.schema_migrations.SchemaError` when a table of ours belongs to somebody else.
         """
-        for attempt in (1, 2, 3):
-            try:
-                async with self._engine.begin() as conn:
-                    await conn.run_sync(_create_or_replace)
-                return
-            except sa.exc.DBAPIError:
-                if attempt == 3:
-                    raise
-                await asyncio.sleep(0.2 * attempt)
+        await upgrade_database(self._engine)
+
+    async def database_id(self) -> str:
+        """The identity of the database (migration 0002), read once: it never changes."""
+        if self._database_id is None:
+            async with self._engine.connect() as conn:
+                self._database_id = (await conn.execute(sa.select(smartlic_database.c.id))).scalar_one()
+        return self._database_id
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -355,19 +366,6 @@ def _outcome(row: Any) -> SearchOutcome:
         erro=row["erro"],
         erro_at=_aware(row["erro_at"]),
     )
-
-
-def _create_or_replace(connection: sa.Connection) -> None:
-    existing = sa.inspect(connection)
-    if existing.has_table(search_cache.name):
-        columns = {column["name"] for column in existing.get_columns(search_cache.name)}
-        if columns != set(search_cache.c.keys()):
-            logger.warning("search_cache has an older shape; recreating it (cached searches are dropped)")
-            search_cache.drop(connection)
-    # IF NOT EXISTS: several web processes start at once on a new database.
-    connection.execute(CreateTable(search_cache, if_not_exists=True))
-    for index in search_cache.indexes:
-        connection.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _json(value: Any) -> str:

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 import anyio
 
-from backend import job_queue, keys, metrics, progress, search_reports
+from backend import keys, metrics, progress, queue_client, search_reports
 from backend.codes import now_brasilia
 from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
 from backend.llm import gerar_resumo_fallback
@@ -256,7 +256,7 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
 async def _enqueue_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> tuple[bool, bool]:
     sid = str(ctx.search_id)
     # Thousands of results: dumping them is CPU work, kept off the event loop.
-    payload = await anyio.to_thread.run_sync(job_queue.licitacoes_payload, answer.licitacoes)
+    payload = await anyio.to_thread.run_sync(queue_client.licitacoes_payload, answer.licitacoes)
     queued_llm = await services.queue.enqueue_job(
         "llm_summary_job", sid, payload, ctx.sector.nome, job_id=keys.llm_job(sid)
     )

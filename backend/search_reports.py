@@ -7,9 +7,12 @@ pipeline and the background jobs call the same functions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EXCEL_FAILED = "Não foi possível gerar a planilha ({reason}). Os resultados da busca continuam disponíveis."
+EXCEL_OVERDUE = EXCEL_FAILED.format(reason="nenhum processo a concluiu a tempo")
+OVERDUE_CHECK_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +119,61 @@ def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
         "Valor máximo": reais(request.valor_maximo),
         "Termos de busca": request.termos_busca or "—",
     }
+
+
+async def wait_for_resumo(services: Services, search_id: UUID, timeout: float) -> ResumoLicitacoes | None:
+    """The search's summary once it is settled, waiting up to `timeout` seconds for it; None when
+    it is not there by then (the report then carries the one computed from the data).
+
+    Woken by the search's progress events; the stored row is what it reads.
+    """
+    deadline = time.monotonic() + timeout
+    cursor = (0, 0)
+    while True:
+        outcome = await services.store.get_outcome(search_id)
+        if outcome is None or outcome.llm_status != "processing":
+            return outcome.resumo if outcome else None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        events = await services.progress.read(str(search_id), cursor, wait=min(remaining, 1.0))
+        if events:
+            cursor = events[-1].id
+
+
+def overdue_after(services: Services) -> timedelta:
+    """A search still processing this long after its last sign of life is settled by whoever
+    notices: twice the time after which the recovery job produces what its jobs did not."""
+    return timedelta(seconds=2 * services.settings.stalled_search_seconds)
+
+
+async def settle_overdue_searches(services: Services) -> int:
+    """Settles searches past their deadline: the summary from the data, the report failed with
+    a message, so every page ends. Claims keep it to one process per output."""
+    settled = 0
+    for sid in await services.store.stalled(overdue_after(services)):
+        stored = await services.store.get(sid)
+        if stored is None:
+            continue
+        logger.warning("search %s is past its deadline; settling it with what the data gives", sid)
+        if stored.outcome.llm_status == "processing" and await services.store.claim(sid, "llm", "deadline", 30):
+            sector = services.sectors.get(stored.setor_id)
+            resumo = gerar_resumo_fallback(stored.licitacoes, sector.nome if sector else stored.setor_id)
+            await deliver_resumo(services, sid, resumo)
+        if stored.outcome.excel_status == "processing" and await services.store.claim(sid, "excel", "deadline", 30):
+            await deliver_excel(services, sid, ExcelOutcome("failed", error=EXCEL_OVERDUE))
+        await finish_if_settled(services, sid)
+        settled += 1
+    return settled
+
+
+async def keep_settling_overdue(services: Services) -> None:
+    """Every web process looks for overdue searches, so a search ends even when no worker reads
+    its database (a worker given another DATABASE_URL never sees it)."""
+    every = min(OVERDUE_CHECK_SECONDS, overdue_after(services).total_seconds() / 4)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await settle_overdue_searches(services)
+        except Exception:  # the database or Redis is away: next time
+            logger.exception("could not settle overdue searches")

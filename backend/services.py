@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 from backend import llm
 from backend.config import Settings
 from backend.excel_process import ExcelBuilder
-from backend.job_queue import JobQueue, get_arq_pool
 from backend.memory import keep_memory_trimmed, limit_arenas
 from backend.progress import ProgressTracker
+from backend.queue_client import JobQueue, get_arq_pool
 from backend.rate_limit import SearchRateLimit
 from backend.search_cache import SearchCache
 from backend.sectors import Sector, load_sectors
@@ -46,17 +46,29 @@ class Services:
     llm: AsyncOpenAI | None  # None without OPENAI_API_KEY: summaries come from the fallback
     queue: JobQueue
     rate_limit: SearchRateLimit
+    database_id: str  # the identity stored in the database: workers advertise it, web processes compare
+
+
+_current: Services | None = None
+
+
+def current() -> Services:
+    """The services open in this process (the web lifespan's or a separate worker's)."""
+    if _current is None:
+        raise RuntimeError("no services are open in this process: call this from the app or a worker's job")
+    return _current
 
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    global _current
     limit_arenas()
     async with AsyncExitStack() as stack:
         if settings.sqlite_path is not None:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         store = SearchCache.from_url(settings.database_url, ttl=timedelta(hours=settings.search_ttl_hours))
         stack.push_async_callback(store.close)
-        await store.create_schema()
+        await store.migrate()
         expired = await store.delete_expired()
         if expired:
             logger.info("removed %d expired searches", expired)
@@ -94,10 +106,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # What exists now (modules, sectors, clients) lives as long as the process: leave it out
         # of the garbage collector's full passes, which otherwise walk ~190,000 objects (~100 ms
         # with the event loop stopped) whenever big job payloads trigger one.
+        database_id = await store.database_id()
         gc.freeze()
         trimmer = asyncio.create_task(keep_memory_trimmed(), name="memory-trimmer")
         stack.push_async_callback(_cancelled, trimmer)
-        yield Services(
+        services = Services(
             settings=settings,
             pncp=pncp,
             store=store,
@@ -107,9 +120,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             storage=storage,
             excel=excel,
             llm=client,
-            queue=JobQueue(arq_pool, settings),
+            queue=JobQueue(arq_pool, settings, database_id),
             rate_limit=SearchRateLimit.create(settings.search_rate_limit, redis),
+            database_id=database_id,
         )
+        previous, _current = _current, services
+        try:
+            yield services
+        finally:
+            _current = previous
 
 
 async def _open_storage(settings: Settings) -> ExcelStorage:

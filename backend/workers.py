@@ -1,6 +1,7 @@
 """The processes that run the jobs: an ARQ worker embedded in each web process, or separate
-`arq backend.job_queue.WorkerSettings` processes. Both run the jobs of `backend.job_queue`
-with the same options; embedded workers are also woken by a message when a job is queued."""
+`arq backend.job_queue.WorkerSettings` processes. Both run the jobs of `backend.jobs` with the
+same options and heartbeat into `backend.live_workers` with the database they read; embedded
+workers are also woken by a message when a job is queued."""
 
 from __future__ import annotations
 
@@ -9,24 +10,24 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
-from backend import job_attempts, keys, metrics, ops
-from backend.config import Settings
-from backend.job_queue import ARQ_TIMEOUT_MARGIN, get_arq_pool, worker_options
-
-if TYPE_CHECKING:
-    from backend.services import Services
+from backend import job_attempts, keys, live_workers, metrics
+from backend.config import load_settings
+from backend.jobs import job_timeout, worker_options
+from backend.logs import configure_logging
+from backend.queue_client import get_arq_pool
+from backend.services import Services, open_services
 
 logger = logging.getLogger(__name__)
 
 
 def separate_worker_settings() -> type:
     """The settings class ARQ's command builds a separate worker from, read from the environment."""
-    settings = Settings()
+    settings = load_settings()
     options = worker_options(settings)
     options.update(
         redis_settings=None,
@@ -35,7 +36,7 @@ def separate_worker_settings() -> type:
         on_shutdown=_separate_worker_shutdown,
         # On SIGTERM: stop taking jobs, let running ones finish, then hand the rest back.
         job_completion_wait=int(settings.worker_drain_seconds),
-        job_timeout=max(settings.llm_job_timeout, settings.excel_job_timeout) + ARQ_TIMEOUT_MARGIN,
+        job_timeout=job_timeout(settings),
     )
     return type("WorkerSettings", (), options)
 
@@ -43,25 +44,25 @@ def separate_worker_settings() -> type:
 async def _separate_worker_startup(ctx: dict[str, Any]) -> None:
     stack = AsyncExitStack()
     ctx["exit_stack"] = stack
-    from backend.services import open_services  # the services module builds a JobQueue from this one
-
-    settings = Settings()
+    settings = load_settings()
+    configure_logging(settings.log_format)
     services = ctx["services"] = await stack.enter_async_context(open_services(settings))
     if settings.worker_metrics_port is not None:  # a separate service has no web process to scrape
         metrics.serve_on(settings.worker_metrics_port)
     announcer = asyncio.create_task(_announce_separate_worker(services), name="worker-announcer")
+    stack.push_async_callback(_quietly, live_workers.leave(services.redis, services.database_id))
     stack.push_async_callback(_quietly, announcer)
     stack.callback(announcer.cancel)
 
 
 async def _announce_separate_worker(services: Services) -> None:
-    """A separate worker's entry on the operations page: its load, from the attempts it runs."""
+    """A separate worker's heartbeat: alive, on this database, with the load of the attempts it runs."""
     settings = services.settings
     while True:
         state = {"mode": "separate", "running": True, "jobs_in_flight": job_attempts.running(),
                  "max_jobs": settings.worker_max_jobs, "restarts": 0}
         try:
-            await ops.announce_worker(services.redis, state, ttl_seconds=settings.worker_health_interval * 3)
+            await live_workers.heartbeat(services.redis, services.database_id, state, settings.worker_health_interval)
         except (RedisError, OSError) as exc:
             logger.info("could not announce this worker: %s", exc)
         await asyncio.sleep(settings.worker_health_interval)
@@ -83,18 +84,19 @@ class WakeableWorker(Worker):
     pinned and `test_job_queue` covers it.
     """
 
-    def __init__(self, *, describe: Callable[[], dict[str, Any]] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, database_id: str, describe: Callable[[], dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._poll_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        self._database_id = database_id
         self._describe = describe
 
     async def record_health(self) -> None:
-        """ARQ's heartbeat, plus this worker's mode and load for the operations page."""
+        """ARQ's heartbeat, plus this worker's entry among the live workers: its database and load."""
         last = self._last_health_check
         await super().record_health()
-        if self._describe is not None and self._last_health_check != last:
-            await ops.announce_worker(self.pool, self._describe(), ttl_seconds=self.health_check_interval * 3)
+        if self._last_health_check != last:
+            await live_workers.heartbeat(self.pool, self._database_id, self._describe(), self.health_check_interval)
 
     async def _poll_iteration(self) -> None:
         if self._listener is None:  # the first poll comes after startup: the worker is ready
@@ -155,13 +157,14 @@ class EmbeddedWorker:
 
     def _new_worker(self) -> Worker:
         return WakeableWorker(
+            database_id=self._services.database_id,
             describe=lambda: self.state,
             **worker_options(self._settings),
             redis_pool=get_arq_pool(self._settings),
             ctx={"services": self._services},
             on_startup=self._connected_to_redis,
             handle_signals=False,
-            job_timeout=max(self._settings.llm_job_timeout, self._settings.excel_job_timeout) + ARQ_TIMEOUT_MARGIN,
+            job_timeout=job_timeout(self._settings),
         )
 
     async def _connected_to_redis(self, _ctx: dict[str, Any]) -> None:
@@ -201,6 +204,7 @@ class EmbeddedWorker:
             logger.info("draining %d job(s) for up to %.0fs", len(running), self._settings.worker_drain_seconds)
             await asyncio.wait(running, timeout=self._settings.worker_drain_seconds)
         # Jobs still running are cancelled; ARQ puts a cancelled job back in the queue.
+        await _quietly(live_workers.leave(worker.pool, self._services.database_id))
         await _quietly(worker.close())
         task.cancel()
         await _quietly(task)

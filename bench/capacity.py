@@ -276,7 +276,8 @@ async def overhead_runs(base: str, runs: int) -> list[tuple[Outcome, float]]:
 async def enqueue_replica(redis_url: str, runs: int) -> tuple[int, list[float], list[float]]:
     """What `search_pipeline._enqueue_reports` does, timed here: JSON payload of the ~2,000
     licitações, then the two ARQ enqueues, on a Redis db no worker reads."""
-    from backend import job_queue, keys
+    from backend import keys
+    from backend.queue_client import JobQueue, get_arq_pool, licitacoes_payload
     from backend.config import Settings
     from backend.schemas import BuscaRequest
     from backend.search_pipeline import criteria_for, select_licitacoes
@@ -287,14 +288,14 @@ async def enqueue_replica(redis_url: str, runs: int) -> tuple[int, list[float], 
     request = BuscaRequest(**search_body(str(uuid.uuid4()), [BIG_UF]))
     records = [r for r in pncp_records() if r["unidadeOrgao"]["ufSigla"] == BIG_UF]
     matched = select_licitacoes(records, sector, criteria_for(request, sector))
-    pool = job_queue.get_arq_pool(settings)
-    queue = job_queue.JobQueue(pool, settings)
+    pool = get_arq_pool(settings)
+    queue = JobQueue(pool, settings, "bench")
     totals, payload_ms = [], []
     try:
         for _ in range(runs + 2):
             sid = str(uuid.uuid4())
             t0 = time.perf_counter()
-            payload = job_queue.licitacoes_payload(matched)
+            payload = licitacoes_payload(matched)
             t1 = time.perf_counter()
             ok = await queue.enqueue_job("llm_summary_job", sid, payload, sector.nome, job_id=keys.llm_job(sid))
             ok &= await queue.enqueue_job("excel_generation_job", sid, payload, {"excel": True},

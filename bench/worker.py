@@ -19,7 +19,7 @@ time from the answer to the summary and the report.
    VmRSS growth, measured after the queue drained and 5 s idle. Goal <= 50 MB.
 4. gunicorn (WEB_CONCURRENCY=2), queue mode, `--ready-searches` sequential searches of `--rows`
    results followed over SSE: answer -> llm_ready (LLM double at 3 s; goal p95 <= 3.3 s) and
-   answer -> excel_ready (local storage; goal p95 <= 3 s).
+   answer -> excel_ready (the report waits for the summary; local storage; goal p95 <= LLM + 2 s).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ import sqlalchemy as sa
 from backend import keys
 from backend.codes import now_brasilia
 from backend.config import Settings
-from backend.job_queue import ARQ_TIMEOUT_MARGIN, JobQueue, get_arq_pool, licitacoes_payload
+from backend.jobs import ARQ_TIMEOUT_MARGIN
+from backend.queue_client import JobQueue, get_arq_pool, licitacoes_payload
 from backend.search_cache import SearchCache, search_cache
 from backend.sources.pncp_records import to_licitacao
 from bench.procs import children, cpu_seconds, descendants, rss_mb
@@ -59,7 +60,7 @@ HEALTH_P99_GOAL_MS = 50.0
 RSS_GOAL_MB = 50.0
 LLM_LATENCY = 3.0
 LLM_READY_GOAL = LLM_LATENCY + 0.3
-EXCEL_READY_GOAL = 3.0
+EXCEL_READY_GOAL = LLM_LATENCY + 2.0  # the report waits for the summary, then is built
 OPENAI_KEY = "sk-bench-worker"
 TODAY = now_brasilia().date()
 REQUEST = {
@@ -136,7 +137,7 @@ async def measure_pickup(env: dict[str, str], jobs: int, delay: float) -> tuple[
     lease = Settings(_env_file=None).excel_job_timeout + ARQ_TIMEOUT_MARGIN
     store = SearchCache.from_url(settings.database_url)
     pool = get_arq_pool(settings)
-    queue = JobQueue(pool, settings)  # as a search enqueues: the job, then the workers' wake-up
+    queue = JobQueue(pool, settings, "bench")  # as a search enqueues: the job, then the workers' wake-up
     pickups, dones = [], []
     try:
         for _ in range(jobs):
@@ -226,7 +227,7 @@ async def run_excel_jobs(env: dict[str, str], payload: list[dict[str, Any]], job
     try:
         sids = [await save_search(store) for _ in range(jobs)]
         started = time.time()
-        queue = JobQueue(pool, settings)
+        queue = JobQueue(pool, settings, "bench")
         for sid in sids:
             assert await queue.enqueue_job("excel_generation_job", str(sid), payload, {"excel": True},
                                            job_id=keys.excel_job(str(sid)))

@@ -19,7 +19,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from backend.config import Settings
-from backend.main import create_app
+from backend.app import create_app
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -92,6 +92,40 @@ def postgres_url() -> str:
     except Exception as exc:  # noqa: BLE001 - report whatever stopped the connection
         pytest.fail(f"PostgreSQL not reachable at {POSTGRES_URL} ({exc}); run scripts/services.sh")
     return POSTGRES_URL
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `postgres_url`, dropped after the test."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from uuid import uuid4
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(postgres_url).set(username="postgres")
+    name = f"smartlic_test_{uuid4().hex[:16]}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(
+            user="postgres", password=server.password, host=server.host, port=server.port or 5432,
+            database=server.database, timeout=5,
+        )
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    def run(statement: str) -> None:  # in a thread of its own: the fixture may be requested from an event loop
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, admin(statement)).result()
+
+    run(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

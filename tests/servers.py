@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -32,17 +33,24 @@ class Server:
 
 
 @contextmanager
-def running_server(env: dict[str, str], log_path: Path, *, gunicorn: bool = False) -> Iterator[Server]:
-    """Starts the app on a free port with `env` on top of ours; waits until /v1/health answers."""
+def running_server(
+    env: dict[str, str], log_path: Path, *, gunicorn: bool = False, uvicorn: list[str] | None = None,
+    cwd: Path = ROOT,
+) -> Iterator[Server]:
+    """Starts the app on a free port with `env` on top of ours; waits until /v1/health answers.
+
+    uvicorn serves `backend.main:app` from the repository root unless `uvicorn` gives other
+    arguments (the app and options) and `cwd` another folder; `gunicorn` runs `./start.sh web`.
+    """
     port = free_port()
     full_env = {**os.environ, **env, "PORT": str(port)}
     if gunicorn:
         command = ["./start.sh", "web"]
     else:
-        command = [sys.executable, "-m", "uvicorn", "--factory", "backend.main:create_app",
-                   "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        command = [sys.executable, "-m", "uvicorn", *(uvicorn or ["backend.main:app", "--log-level", "warning"]),
+                   "--host", "127.0.0.1", "--port", str(port)]
     log = log_path.open("wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
         deadline = time.monotonic() + 60
@@ -65,6 +73,26 @@ def running_server(env: dict[str, str], log_path: Path, *, gunicorn: bool = Fals
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextmanager
+def running_servers(envs: list[dict[str, str]], log_dir: Path) -> Iterator[list[Server]]:
+    """Servers started at the same moment, each like `running_server`: their startups race for real."""
+    managers = [running_server(env, log_dir / f"server-{i}.log") for i, env in enumerate(envs)]
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(len(managers)) as pool:
+            started = [pool.submit(manager.__enter__) for manager in managers]
+        servers: list[Server] = []
+        failure: BaseException | None = None
+        for manager, future in zip(managers, started, strict=True):
+            if (error := future.exception()) is not None:
+                failure = failure or error
+                continue
+            servers.append(future.result())
+            stack.push(manager.__exit__)  # stopped on the way out, like the servers that did start
+        if failure is not None:
+            raise failure
+        yield servers
 
 
 def server_env(tmp_path: Path, redis_url: str, **extra: str) -> dict[str, str]:

@@ -214,6 +214,7 @@ async def test_health_reports_every_dependency_and_the_worker(make_settings, cli
     assert body == {
         "status": "ok", "queue": "healthy", "redis": "ok", "database": "ok", "storage": "ok",
         "worker": {"mode": "embedded", "running": True, "jobs_in_flight": 0, "max_jobs": 4, "restarts": 0},
+        "live_workers": {"same_database": 1, "other_database": 0}, "avisos": [],
     }
 
 
@@ -232,7 +233,7 @@ async def test_health_is_degraded_without_redis(make_settings, client_for) -> No
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["queue"], body["redis"]) == ("degraded", "unavailable", "unavailable")
-    assert body["jobs_queued"] is None
+    assert body["jobs_queued"] is None and body["live_workers"] is None
     assert body["database"] == "ok"
     assert body["worker"]["mode"] == "embedded" and body["worker"]["running"] is False
 

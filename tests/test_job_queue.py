@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,27 +28,22 @@ import sqlalchemy as sa
 from arq import Retry
 from redis.asyncio import Redis
 
-from backend import keys
+from backend import keys, live_workers, ops
 from backend.codes import now_brasilia
-from backend.job_queue import (
-    JobQueue,
-    excel_generation_job,
-    get_arq_pool,
-    licitacoes_payload,
-    llm_summary_job,
-    recover_stalled_searches,
-)
+from backend.jobs import SearchNotFound, excel_generation_job, llm_summary_job, recover_stalled_searches
+from backend.queue_client import JobQueue, get_arq_pool, licitacoes_payload
 from backend.schemas import Licitacao
 from backend.search_cache import search_cache
 from backend.services import Services, open_services
 from backend.sources.pncp_records import to_licitacao
-from backend.workers import EmbeddedWorker
+from backend.workers import EmbeddedWorker, separate_worker_settings
 from tests.conftest import free_port
 from tests.fakes import openai_server as openai_fake
 from tests.fakes import supabase_storage as storage_fake
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.supabase_storage import FakeSupabaseStorage
 from tests.records import pncp_record
+from tests.servers import ROOT
 
 TODAY = now_brasilia().date()
 KEY = "service-role-key-for-tests"
@@ -144,6 +142,11 @@ async def stages(services: Services, sid: UUID) -> list[str]:
     return [event.stage for event in await events(services, sid)]
 
 
+async def live_here(services: Services) -> int:
+    """Live workers that read this test's database."""
+    return (await live_workers.census(services.redis, services.database_id)).same_database
+
+
 async def eventually(check: Any, timeout: float = 10.0, step: float = 0.05) -> Any:
     """Polls the async `check` until it answers something truthy, at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -171,7 +174,7 @@ async def test_arq_pool_enqueues_into_the_configured_redis(make_settings, raw_re
     settings = make_settings()
     pool = get_arq_pool(settings)
     try:
-        queue = JobQueue(pool, settings)
+        queue = JobQueue(pool, settings, "test-database")
         assert await queue.enqueue_job("llm_summary_job", "abc", [], SECTOR, job_id=keys.llm_job("abc")) is True
         assert await queue.queue_depth() == 1
     finally:
@@ -208,28 +211,51 @@ async def test_same_job_id_is_queued_once(make_settings, raw_redis) -> None:
     assert job["a"][2] == {"excel": True}  # the first enqueue's payload is the one kept
 
 
-async def test_queue_needs_a_worker_heartbeat_and_caches_the_answer(make_settings, raw_redis) -> None:
+async def test_queue_needs_a_live_worker_of_this_database_and_caches_the_answer(make_settings, raw_redis) -> None:
     async with open_services(make_settings()) as services:
         queue = services.queue
         assert await raw_redis.ping()
         assert await queue.is_queue_available() is False  # Redis answers, but no worker
 
-        await raw_redis.set(keys.WORKER_HEALTH, b"some worker")
+        await live_workers.heartbeat(raw_redis, services.database_id, {"mode": "separate"}, interval=5)
         assert await queue.is_queue_available() is False  # cached for about a second
         await asyncio.sleep(1.1)
         assert await queue.is_queue_available() is True
 
-        await raw_redis.delete(keys.WORKER_HEALTH)
+        await live_workers.leave(raw_redis, services.database_id)
         assert await queue.is_queue_available() is True  # still the cached answer
         await asyncio.sleep(1.1)
         assert await queue.is_queue_available() is False
+
+
+async def test_a_worker_of_another_database_does_not_make_the_queue_available(make_settings, raw_redis) -> None:
+    async with open_services(make_settings()) as services:
+        await live_workers.heartbeat(raw_redis, "another-database", {"mode": "separate"}, interval=5)
+        assert await services.queue.is_queue_available() is False
+        assert await services.queue.census() == live_workers.Census(same_database=0, other_databases=1)
+
+
+async def test_a_slow_reply_does_not_make_the_queue_unavailable(make_settings, raw_redis) -> None:
+    """Redis replying late (here: paused for 0.6 s) is not evidence that the queue is gone."""
+    async with open_services(make_settings()) as services:
+        await live_workers.heartbeat(raw_redis, services.database_id, {"mode": "separate"}, interval=5)
+        assert await services.queue.is_queue_available() is True
+        await asyncio.sleep(1.05)  # past the cached answer: the next call asks Redis again
+        await raw_redis.execute_command("CLIENT", "PAUSE", 600, "ALL")
+        started = time.monotonic()
+        assert await services.queue.is_queue_available() is True
+        assert time.monotonic() - started < 0.5  # the search did not wait for the late reply
+    async with open_services(make_settings()) as services:  # a process that never had an answer
+        await asyncio.sleep(0.7)
+        await raw_redis.execute_command("CLIENT", "PAUSE", 600, "ALL")
+        assert await services.queue.is_queue_available() is False
 
 
 async def test_refused_redis_makes_the_queue_unavailable_fast(make_settings) -> None:
     settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     pool = get_arq_pool(settings)
     try:
-        queue = JobQueue(pool, settings)
+        queue = JobQueue(pool, settings, "test-database")
         started = time.monotonic()
         assert await queue.is_queue_available() is False
         assert time.monotonic() - started < 1.0
@@ -242,7 +268,7 @@ async def test_enqueue_against_refused_redis_returns_false(make_settings) -> Non
     settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     pool = get_arq_pool(settings)
     try:
-        queue = JobQueue(pool, settings)
+        queue = JobQueue(pool, settings, "test-database")
         started = time.monotonic()
         assert await queue.enqueue_job("llm_summary_job", "x", [], SECTOR, job_id=keys.llm_job("x")) is False
         assert time.monotonic() - started < 2.0
@@ -260,7 +286,7 @@ async def test_black_holed_redis_costs_at_most_a_fraction_of_a_second(make_setti
         settings = make_settings(redis_url=f"redis://127.0.0.1:{port}/0")
         pool = get_arq_pool(settings)
         try:
-            queue = JobQueue(pool, settings)
+            queue = JobQueue(pool, settings, "test-database")
             started = time.monotonic()
             assert await queue.is_queue_available() is False
             assert time.monotonic() - started < 1.0
@@ -276,39 +302,65 @@ async def test_black_holed_redis_costs_at_most_a_fraction_of_a_second(make_setti
             await pool.aclose()
 
 
-async def test_worker_settings_come_from_the_environment(monkeypatch, redis_url) -> None:
+def test_the_ticket_names_are_module_attributes_built_from_the_environment(redis_url) -> None:
+    """`backend.job_queue` as operators and scripts use it, imported in a fresh interpreter."""
+    script = """
+import json, backend.job_queue as q
+from backend import jobs, keys, queue_client
+w = q.WorkerSettings
+functions = {f.name: f for f in w.functions}
+print(json.dumps({
+    "attribute": "WorkerSettings" in vars(q),
+    "callables": [callable(q.get_arq_pool), callable(q.enqueue_job), callable(q.is_queue_available)],
+    "queue": w.queue_name == keys.QUEUE, "interval": w.health_check_interval,
+    "codec": [w.job_serializer is queue_client.dumps, w.job_deserializer is queue_client.loads],
+    "job_timeout": w.job_timeout, "margin": jobs.ARQ_TIMEOUT_MARGIN, "extra": jobs.EXTRA_ARQ_TRIES,
+    "tries": functions["llm_summary_job"].max_tries, "llm_timeout": functions["llm_summary_job"].timeout_s,
+    "excel_timeout": functions["excel_generation_job"].timeout_s,
+    "crons": sorted(c.name for c in w.cron_jobs),
+    "port": q.get_arq_pool().connection_pool.connection_kwargs["port"],
+}))
+"""
+    env = {**os.environ, "REDIS_URL": redis_url, "WORKER_HEALTH_INTERVAL": "7", "JOB_MAX_TRIES": "4",
+           "LLM_JOB_TIMEOUT": "12", "EXCEL_JOB_TIMEOUT": "40"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    margin = found["margin"]
+    assert found["attribute"] is True and found["callables"] == [True, True, True]
+    assert found["queue"] is True and found["interval"] == 7 and found["codec"] == [True, True]
+    # The report may wait for the summary (LLM_JOB_TIMEOUT), then build (EXCEL_JOB_TIMEOUT).
+    assert found["excel_timeout"] == 12 + 40 + margin and found["job_timeout"] == 12 + 40 + margin
+    assert found["tries"] == 4 + found["extra"] and found["llm_timeout"] == 12 + margin
+    assert found["crons"] == ["cleanup_expired_searches", "recover_stalled_searches"]
+    assert found["port"] == int(redis_url.rsplit(":", 1)[1].split("/")[0])
+
+
+async def test_arq_builds_a_separate_worker_on_the_redis_of_redis_url(monkeypatch, redis_url) -> None:
     monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("WORKER_HEALTH_INTERVAL", "7")
-    monkeypatch.setenv("JOB_MAX_TRIES", "4")
-    monkeypatch.setenv("LLM_JOB_TIMEOUT", "12")
-    monkeypatch.setenv("EXCEL_JOB_TIMEOUT", "40")
     from arq.worker import create_worker
 
-    from backend import job_queue
-    from backend.job_queue import WorkerSettings
-
-    assert WorkerSettings.queue_name == keys.QUEUE
-    assert WorkerSettings.health_check_key == keys.WORKER_HEALTH
-    assert WorkerSettings.health_check_interval == 7
-    assert WorkerSettings.job_serializer is job_queue._dumps
-    assert WorkerSettings.job_deserializer is job_queue._loads
-    assert WorkerSettings.job_timeout == 40 + job_queue.ARQ_TIMEOUT_MARGIN
-    by_name = {f.name: f for f in WorkerSettings.functions}
-    assert set(by_name) == {"llm_summary_job", "excel_generation_job"}
-    assert by_name["llm_summary_job"].max_tries == 4 + job_queue.EXTRA_ARQ_TRIES
-    assert by_name["llm_summary_job"].timeout_s == 12 + job_queue.ARQ_TIMEOUT_MARGIN
-    assert {c.name for c in WorkerSettings.cron_jobs} == {"recover_stalled_searches", "cleanup_expired_searches"}
-
-    # ARQ builds a worker from it, talking to the Redis of REDIS_URL.
-    worker = create_worker(WorkerSettings, handle_signals=False)
+    worker = create_worker(separate_worker_settings(), handle_signals=False)
     try:
         assert worker.queue_name == keys.QUEUE and worker.health_check_key == keys.WORKER_HEALTH
         assert await worker.pool.ping() is True
-        assert worker.pool.connection_pool.connection_kwargs["port"] == int(redis_url.rsplit(":", 1)[1].split("/")[0])
     finally:
         await worker.pool.aclose()
-    with pytest.raises(AttributeError):
-        job_queue.NoSuchThing  # noqa: B018 - only WorkerSettings is built on demand
+
+
+async def test_the_module_functions_use_the_queue_of_the_open_services(make_settings, raw_redis) -> None:
+    from backend import job_queue
+
+    with pytest.raises(RuntimeError, match="no services are open"):
+        await job_queue.is_queue_available()
+    async with open_services(make_settings()) as services:
+        await live_workers.heartbeat(raw_redis, services.database_id, {"mode": "separate"}, interval=5)
+        assert await job_queue.is_queue_available() is True
+        sid = str(uuid4())
+        assert await job_queue.enqueue_job("excel_generation_job", sid, [], {"excel": False},
+                                           job_id=keys.excel_job(sid)) is True
+    assert await raw_redis.zrange(keys.QUEUE, 0, -1) == [keys.excel_job(sid).encode()]
 
 
 async def test_separate_worker_runs_queued_jobs(monkeypatch, redis_url, tmp_path, make_settings) -> None:
@@ -321,8 +373,6 @@ async def test_separate_worker_runs_queued_jobs(monkeypatch, redis_url, tmp_path
         monkeypatch.setenv(name, value)
     from arq.worker import create_worker
 
-    from backend.job_queue import WorkerSettings
-
     async with open_services(make_settings()) as services:  # the same database and Redis
         sid = await saved_search(services)
         payload = licitacoes_payload(licitacoes())
@@ -330,7 +380,7 @@ async def test_separate_worker_runs_queued_jobs(monkeypatch, redis_url, tmp_path
                                                 job_id=keys.llm_job(str(sid)))
         assert await services.queue.enqueue_job("excel_generation_job", str(sid), payload, {"excel": True},
                                                 job_id=keys.excel_job(str(sid)))
-        worker = create_worker(WorkerSettings, handle_signals=False, burst=True, poll_delay=0.05)
+        worker = create_worker(separate_worker_settings(), handle_signals=False, burst=True, poll_delay=0.05)
         try:
             await asyncio.wait_for(worker.main(), timeout=30)
         finally:
@@ -621,6 +671,93 @@ async def test_recovery_finishes_only_the_output_still_missing(make_settings) ->
         assert await stages(services, sid) == ["llm_ready", "complete"]
 
 
+async def test_a_job_whose_search_is_not_in_this_database_fails_and_says_why(make_settings, caplog) -> None:
+    async with open_services(make_settings()) as services:
+        sid = uuid4()  # queued by a web process on another database: this one never saw it
+        for run in (run_llm, run_excel):
+            with pytest.raises(SearchNotFound):
+                await run(services, sid)
+        entries = await ops.latest_attempts(services.redis)
+    assert [(e["job"], e["outcome"]) for e in entries] == [("excel", "failed"), ("llm", "failed")]
+    assert all("is not in this worker's database" in e["error"] for e in entries)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2 and all("DATABASE_URL the same as the web service's" in m for m in errors)
+
+
+async def test_the_report_of_a_queued_search_carries_the_llms_summary(make_settings, llm) -> None:
+    llm.script(openai_fake.answer(LLM_TEXT, delay=1.0))
+    settings = make_settings(openai_api_key="sk-test", openai_base_url=llm.base_url, llm_job_timeout=10)
+    async with open_services(settings) as services:
+        sid = await saved_search(services)
+        # The report's job starts first, as ARQ may run it; it waits for the summary's.
+        excel = asyncio.create_task(run_excel(services, sid))
+        await asyncio.sleep(0.2)
+        assert await run_llm(services, sid) == "llm"
+        assert await asyncio.wait_for(excel, timeout=10) == "ready"
+        assert await stages(services, sid) == ["llm_ready", "excel_ready", "complete"]
+    workbook = openpyxl.load_workbook(settings.storage_dir / f"{sid}.xlsx", read_only=True)
+    resumo = [str(c) for row in workbook["Resumo"].iter_rows(values_only=True) for c in row if c is not None]
+    workbook.close()
+    assert LLM_TEXT["resumo_executivo"] in resumo
+
+
+async def test_the_report_waits_for_the_summary_no_longer_than_its_timeout(make_settings, llm) -> None:
+    settings = make_settings(openai_api_key="sk-test", openai_base_url=llm.base_url, llm_job_timeout=1)
+    async with open_services(settings) as services:
+        sid = await saved_search(services)  # its summary's job never comes
+        started = time.monotonic()
+        assert await run_excel(services, sid) == "ready"
+        assert 1.0 <= time.monotonic() - started < 5.0
+    workbook = openpyxl.load_workbook(settings.storage_dir / f"{sid}.xlsx", read_only=True)
+    resumo = [str(c) for row in workbook["Resumo"].iter_rows(values_only=True) for c in row if c is not None]
+    workbook.close()
+    assert any("licitaç" in text.lower() for text in resumo)  # the summary computed from the data
+    assert not llm.requests
+
+
+async def test_a_web_process_settles_a_search_nobody_finishes_by_its_deadline(make_settings, client_for) -> None:
+    """No worker reads this database: past its deadline the page still ends, with what the data gives."""
+    settings = make_settings(stalled_search_seconds=1)  # deadline: 2 s
+    async with client_for(settings) as client:
+        async with open_services(settings) as other:  # the same database, as a second process
+            sid = await saved_search(other)
+        deadline = time.monotonic() + 15
+        while True:
+            status = (await client.get(f"/v1/buscar/{sid}/status")).json()
+            if "processing" not in (status["llm_status"], status["excel_status"]):
+                break
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.2)
+    assert status["llm_status"] == "ready" and status["resumo"]["origem"] == "fallback"
+    assert status["excel_status"] == "failed" and "a tempo" in status["excel_error"]
+
+
+async def test_a_busy_event_loop_still_queues_searches(make_settings, client_for) -> None:
+    """Searches arriving while the web process's event loop is kept busy (blocking slices of 0.25 s)."""
+    async with client_for(make_settings(embedded_worker=True)) as client:
+        for _ in range(100):
+            if (await client.get("/v1/health")).json()["queue"] == "healthy":
+                break
+            await asyncio.sleep(0.1)
+
+        async def keep_busy() -> None:
+            while True:
+                time.sleep(0.25)  # noqa: ASYNC251 - the point: the loop is blocked
+                await asyncio.sleep(0.01)
+
+        async def search(delay: float) -> str:
+            await asyncio.sleep(delay)
+            body = {**REQUEST, "ufs": ["SP"], "search_id": str(uuid4())}
+            return (await client.post("/v1/buscar", json=body)).json()["processamento"]
+
+        busy = asyncio.create_task(keep_busy())
+        try:
+            modes = await asyncio.gather(*(search(0.4 * i) for i in range(10)))  # over 4 s: the cache expires
+        finally:
+            busy.cancel()
+    assert modes == ["fila"] * 10
+
+
 # --- the embedded worker ------------------------------------------------------------------------
 
 
@@ -629,7 +766,7 @@ async def test_embedded_worker_runs_both_jobs_and_stops_cleanly(make_settings, r
         worker = EmbeddedWorker(services)
         worker.start()
         try:
-            await eventually(lambda: raw_redis.exists(keys.WORKER_HEALTH))
+            await eventually(lambda: live_here(services))
             assert worker.state["running"] is True and worker.state["mode"] == "embedded"
             await asyncio.sleep(1.05)  # past any cached answer
             assert await services.queue.is_queue_available() is True
@@ -656,7 +793,7 @@ async def test_embedded_worker_runs_both_jobs_and_stops_cleanly(make_settings, r
                 assert await raw_redis.zscore(keys.QUEUE, job_id) is None
         finally:
             await asyncio.wait_for(worker.stop(), timeout=10)
-        assert await raw_redis.exists(keys.WORKER_HEALTH) == 0
+        assert await live_here(services) == 0  # gone at once, not when its entry would lapse
         assert worker.state["running"] is False
         await asyncio.sleep(1.05)
         assert await services.queue.is_queue_available() is False
@@ -668,7 +805,7 @@ async def test_embedded_worker_starts_a_queued_job_at_once_not_at_its_next_poll(
         worker = EmbeddedWorker(services)
         worker.start()
         try:
-            await eventually(lambda: raw_redis.exists(keys.WORKER_HEALTH))  # written by the first poll
+            await eventually(lambda: live_here(services))  # written by the first poll
             await asyncio.sleep(0.2)  # the listener subscribes right after that poll
             sid = await saved_search(services)
             assert await services.queue.enqueue_job("excel_generation_job", str(sid), [], {"excel": False},
@@ -703,7 +840,7 @@ async def test_app_with_embedded_worker_queues_a_search_and_settles_it(make_sett
             assert time.monotonic() < deadline, status
             await asyncio.sleep(0.1)
         assert (status["llm_status"], status["excel_status"]) == ("ready", "ready")
-    assert await raw_redis.exists(keys.WORKER_HEALTH) == 0  # the lifespan stopped the worker
+    assert await raw_redis.zcard(keys.LIVE_WORKERS) == 0  # the lifespan stopped the worker
 
 
 async def test_embedded_worker_hands_back_a_job_still_running_after_the_drain(make_settings, llm, raw_redis) -> None:
@@ -714,7 +851,7 @@ async def test_embedded_worker_hands_back_a_job_still_running_after_the_drain(ma
         worker = EmbeddedWorker(services)
         worker.start()
         try:
-            await eventually(lambda: raw_redis.exists(keys.WORKER_HEALTH))
+            await eventually(lambda: live_here(services))
             sid = await saved_search(services)
             assert await services.queue.enqueue_job("llm_summary_job", str(sid), licitacoes_payload(licitacoes()),
                                                     SECTOR, job_id=keys.llm_job(str(sid)))
@@ -728,7 +865,7 @@ async def test_embedded_worker_hands_back_a_job_still_running_after_the_drain(ma
             started = time.monotonic()
             await asyncio.wait_for(worker.stop(), timeout=10)
         assert time.monotonic() - started < 3.0  # the drain time, not the job's 8 s
-        assert await raw_redis.exists(keys.WORKER_HEALTH) == 0
+        assert await live_here(services) == 0
         # The job is back in the queue for another worker; the search is still processing.
         assert await raw_redis.zscore(keys.QUEUE, keys.llm_job(str(sid))) is not None
         assert await raw_redis.exists(f"arq:job:{keys.llm_job(str(sid))}") == 1
@@ -740,7 +877,7 @@ async def test_search_saved_again_with_the_same_id_gets_its_jobs_run_again(make_
         worker = EmbeddedWorker(services)
         worker.start()
         try:
-            await eventually(lambda: raw_redis.exists(keys.WORKER_HEALTH))
+            await eventually(lambda: live_here(services))
             sid = await saved_search(services)
             payload = licitacoes_payload(licitacoes())
 

@@ -12,8 +12,9 @@ from uuid import uuid4
 import pytest
 import sqlalchemy as sa
 
+from backend.schema_migrations import SchemaError
 from backend.schemas import FalhaUF, ResumoLicitacoes
-from backend.search_cache import SearchCache, async_database_url, search_cache
+from backend.search_cache import SearchCache, async_database_url, search_cache, smartlic_database
 from backend.sources.pncp_records import to_licitacao
 from tests.records import pncp_record
 
@@ -23,13 +24,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'cache.db'}"
     else:
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("fresh_postgres_url")  # a database of its own per test
     cache = SearchCache.from_url(url, ttl=timedelta(hours=1))
-    if request.param == "postgresql":
-        async with cache._engine.begin() as conn:  # a clean table per test
-            await conn.run_sync(lambda sync: search_cache.drop(sync, checkfirst=True))
-    await cache.create_schema()
-    await cache.create_schema()  # idempotent at every startup
+    await cache.migrate()
+    await cache.migrate()  # idempotent at every startup
     yield cache
     await cache.close()
 
@@ -113,12 +111,18 @@ async def test_failed_search_is_settled_with_its_reason(store: SearchCache) -> N
     assert outcome.erro == "O PNCP não respondeu" and outcome.settled and outcome.results_at is None
 
 
-async def test_table_of_an_older_shape_is_recreated(store: SearchCache) -> None:
+async def test_table_of_an_unknown_shape_is_refused_not_recreated(store: SearchCache) -> None:
+    """Formerly dropped and recreated; now the table is kept and the service does not start."""
     async with store._engine.begin() as conn:
+        await conn.execute(sa.text("DROP TABLE smartlic_alembic_version"))
+        await conn.execute(sa.text("DROP TABLE smartlic_database"))
         await conn.run_sync(lambda sync: search_cache.drop(sync))
         await conn.execute(sa.text("CREATE TABLE search_cache (search_id VARCHAR(36) PRIMARY KEY, old TEXT)"))
-    await store.create_schema()
-    await store.save_results(uuid4(), request={}, setor_id="x", total_raw=0, licitacoes=[], ufs_com_falha=[], avisos=[])
+        await conn.execute(sa.text("INSERT INTO search_cache VALUES ('kept', 'old row')"))
+    with pytest.raises(SchemaError, match="search_cache"):
+        await store.migrate()
+    async with store._engine.connect() as conn:
+        assert (await conn.execute(sa.text("SELECT search_id, old FROM search_cache"))).all() == [("kept", "old row")]
 
 
 async def test_expired_search_is_gone_and_cleaned(store: SearchCache) -> None:
@@ -143,20 +147,33 @@ def test_database_urls_map_to_async_drivers() -> None:
         async_database_url("not a url")
 
 
-def _create_schema(url: str) -> None:
-    async def create() -> None:
+def _migrate(url: str) -> None:
+    async def migrate() -> None:
         cache = SearchCache.from_url(url)
-        await cache.create_schema()
+        await cache.migrate()
         await cache.close()
 
-    asyncio.run(create())
+    asyncio.run(migrate())
 
 
-def test_processes_starting_together_create_the_schema_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    processes = [multiprocessing.get_context("spawn").Process(target=_create_schema, args=(url,)) for _ in range(4)]
+async def _identities(url: str) -> list[str]:
+    cache = SearchCache.from_url(url)
+    try:
+        async with cache._engine.connect() as conn:
+            return list((await conn.execute(sa.select(smartlic_database.c.id))).scalars())
+    finally:
+        await cache.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_processes_starting_together_create_the_schema_once(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}" if database == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    processes = [multiprocessing.get_context("spawn").Process(target=_migrate, args=(url,)) for _ in range(4)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(timeout=60)
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    assert len(asyncio.run(_identities(url))) == 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import httpx
+import pytest
 
 from backend.codes import now_brasilia
 from tests.fakes.openai_server import FakeOpenAI, answer, slow
@@ -122,3 +123,143 @@ def test_replyleaves_before_the_jobs_finish(tmp_path: Path, redis_url: str) -> N
             stages = follow_to_the_end(server.url, body["search_id"])
     assert stages["llm_ready"]["detail"]["resumo"]["resumo_executivo"] == "Resumo do modelo."
     assert stages["llm_ready"]["detail"]["resumo"]["total_oportunidades"] == reply["total_filtrado"]
+
+
+def queued_search_reaches_both_outputs(url: str) -> None:
+    """A search queued for the embedded worker whose summary and report arrive over SSE."""
+    wait_for(lambda: queue_healthy_at(url), 20, "the embedded worker")
+    body = search_body()
+    answer = httpx.post(f"{url}/v1/buscar", json=body, timeout=60).json()
+    assert answer["processamento"] == "fila" and answer["total_filtrado"] > 0
+    stages = follow_to_the_end(url, body["search_id"])
+    assert stages["llm_ready"]["detail"]["resumo"]["total_oportunidades"] == answer["total_filtrado"]
+    assert stages["excel_ready"]["detail"]["download_url"]
+
+
+def queue_healthy_at(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v1/health", timeout=2).json()["queue"] == "healthy"
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.parametrize("where", ["root", "backend", "reload"])
+def test_uvicorn_main_app_runs_the_service_with_its_worker(tmp_path: Path, redis_url: str, where: str) -> None:
+    """`uvicorn backend.main:app` (root), `uvicorn main:app` (in backend/), and with --reload."""
+    arguments, cwd = {
+        "root": (["backend.main:app"], ROOT),
+        "backend": (["main:app"], ROOT / "backend"),
+        "reload": (["backend.main:app", "--reload", "--reload-dir", "backend"], ROOT),
+    }[where]
+    with running_server(server_env(tmp_path, redis_url), tmp_path / "server.log", uvicorn=arguments, cwd=cwd) as server:
+        queued_search_reaches_both_outputs(server.url)
+    assert not (ROOT / "backend" / "var").exists()  # DATABASE_URL and STORAGE_DIR were given: nothing left there
+
+
+def _enqueue(redis_url: str, function: str, *args: object, job_id: str) -> None:
+    import asyncio
+
+    from backend.config import Settings
+    from backend.queue_client import get_arq_pool
+
+    async def enqueue() -> None:
+        pool = get_arq_pool(Settings(_env_file=None, redis_url=redis_url))
+        try:
+            await pool.enqueue_job(function, *args, _job_id=job_id)
+        finally:
+            await pool.aclose()
+
+    asyncio.run(enqueue())
+
+
+def test_a_worker_on_another_database_is_named_and_searches_run_inline(tmp_path: Path, redis_url: str) -> None:
+    env = {**server_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false", "OPS_TOKEN": "ops",
+           "WORKER_HEALTH_INTERVAL": "1"}
+    worker_env = {**os.environ, **env, "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}"}  # a second service's
+    worker_env.pop("PROMETHEUS_MULTIPROC_DIR")
+    with running_server(env, tmp_path / "web.log") as web:
+        log = (tmp_path / "worker.log").open("wb")
+        worker = subprocess.Popen([sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"],
+                                  cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            health = wait_for(lambda: (h := httpx.get(f"{web.url}/v1/health").json())["avisos"] and h, 20,
+                              "the health check to name the worker on another database")
+            assert health["status"] == "degraded" and health["queue"] == "unavailable"
+            assert health["live_workers"] == {"same_database": 0, "other_database": 1}
+            assert "outro banco de dados" in health["avisos"][0]
+            ops = httpx.get(f"{web.url}/ops", params={"token": "ops"}).text
+            assert "OUTRO" in ops and "DATABASE_URL diferente" in ops
+
+            body = search_body()
+            answer = httpx.post(f"{web.url}/v1/buscar", json=body, timeout=60).json()
+            assert answer["processamento"] == "inline"  # never queued for a worker that cannot see it
+            assert answer["llm_status"] == "ready" and answer["excel_status"] == "ready"
+
+            # A job queued for it all the same (by a process that did not check) fails, and says why.
+            sid = body["search_id"]
+            _enqueue(redis_url, "llm_summary_job", sid, [], "Alimentos", job_id=f"llm:{sid}")
+            wait_for(lambda: "is not in this worker's database" in (tmp_path / "worker.log").read_text(), 20,
+                     "the worker's error line")
+        finally:
+            worker.terminate()
+            assert worker.wait(timeout=30) == 0
+            log.close()
+    line = next(li for li in (tmp_path / "worker.log").read_text().splitlines() if "not in this worker's" in li)
+    assert "ERROR" in line and "DATABASE_URL the same as the web service's" in line
+
+
+def test_a_search_orphaned_on_purpose_settles_by_its_deadline(tmp_path: Path, redis_url: str) -> None:
+    """A search left processing with nobody to finish it (here: written straight into the database,
+    as a process that died after storing its results would leave it): the web process settles it."""
+    import asyncio
+
+    from backend.search_cache import SearchCache
+
+    env = {**server_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false", "STALLED_SEARCH_SECONDS": "1"}
+    with running_server(env, tmp_path / "web.log") as web:
+        sid = uuid4()
+
+        async def orphan() -> None:
+            store = SearchCache.from_url(env["DATABASE_URL"])
+            try:
+                await store.save_results(sid, request=search_body(), setor_id="alimentos", total_raw=0,
+                                         licitacoes=[], ufs_com_falha=[], avisos=[])
+            finally:
+                await store.close()
+
+        asyncio.run(orphan())
+        status = wait_for(
+            lambda: (s := httpx.get(f"{web.url}/v1/buscar/{sid}/status").json())["excel_status"] != "processing" and s,
+            30, "the orphaned search to settle",
+        )
+        _, events = collect(f"{web.url}/v1/buscar-progress/{sid}", timeout=30)
+    assert status["llm_status"] == "ready" and status["resumo"]["origem"] == "fallback"
+    assert status["excel_status"] == "failed" and status["excel_error"]
+    assert [e.stage for e in events][-1] == "complete"
+
+
+def test_sixty_people_searching_at_once_are_all_queued(tmp_path: Path, redis_url: str) -> None:
+    """Sixty searches at once (each opening its progress stream, then posting) on gunicorn with two
+    processes and a live worker in each: every one is queued, every stream reaches `complete`."""
+    with FakeOpenAI(api_key="sk-test", latency=1.0) as llm:
+        env = {**server_env(tmp_path, redis_url), "WEB_CONCURRENCY": "2", "OPENAI_API_KEY": "sk-test",
+               "OPENAI_BASE_URL": llm.base_url}
+        with running_server(env, tmp_path / "server.log", gunicorn=True) as server:
+            wait_for(lambda: queue_healthy(server), 20, "the embedded workers")
+
+            def person(_: int) -> tuple[str, list[str]]:
+                body = {**search_body(), "ufs": ["SP"]}
+                with ThreadPoolExecutor(1) as stream:
+                    events = stream.submit(collect, f"{server.url}/v1/buscar-progress/{body['search_id']}",
+                                           timeout=120)
+                    answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=120).json()
+                    status, received = events.result()
+                assert status == 200
+                return answer["processamento"], [e.stage for e in received]
+
+            with ThreadPoolExecutor(60) as pool:
+                outcomes = list(pool.map(person, range(60)))
+    modes = [mode for mode, _ in outcomes]
+    assert modes.count("fila") == 60, modes
+    for _, stages in outcomes:
+        assert stages[-1] == "complete" and {"llm_ready", "excel_ready"} <= set(stages), stages

@@ -24,6 +24,13 @@ class WorkerState(BaseModel):
     restarts: int = 0
 
 
+class LiveWorkers(BaseModel):
+    same_database: int = Field(description="Live workers that read this process's database: they run its jobs.")
+    other_database: int = Field(
+        description="Live workers that read another database: their DATABASE_URL differs from this process's."
+    )
+
+
 class Health(BaseModel):
     status: str  # "ok" | "degraded"
     queue: str  # "healthy": Redis answers and some worker's heartbeat is fresh | "unavailable"
@@ -32,6 +39,8 @@ class Health(BaseModel):
     worker: WorkerState
     database: str  # "ok" | "unavailable"
     storage: str  # "ok" | "unavailable"
+    live_workers: LiveWorkers | None = Field(default=None, description="Null without Redis.")
+    avisos: list[str] = Field(default_factory=list, description="What is wrong, in words, for the people who run it.")
 
 
 async def _check(name: str, probe) -> str:  # type: ignore[no-untyped-def]
@@ -55,10 +64,21 @@ async def health(request: Request, services: Services) -> Health:
         worker = WorkerState(**embedded.state)
     else:
         worker = WorkerState(mode="separate", running=False, max_jobs=services.settings.worker_max_jobs)
+    census = await services.queue.census()
+    avisos = []
+    if census is not None and census.other_databases:
+        avisos.append(
+            f"{census.other_databases} worker(s) vivo(s) usam outro banco de dados (DATABASE_URL diferente do "
+            f"serviço web); {census.same_database} usam este. Os jobs só são enfileirados para workers deste banco."
+        )
     # Without a queue the service still answers (inline); it is degraded, not down.
-    degraded = "unavailable" in (database, redis, storage, queue)
+    degraded = "unavailable" in (database, redis, storage, queue) or bool(avisos)
     return Health(
         status="degraded" if degraded else "ok",
         queue=queue, jobs_queued=await services.queue.queue_depth(),
         redis=redis, worker=worker, database=database, storage=storage,
+        live_workers=None if census is None else LiveWorkers(
+            same_database=census.same_database, other_database=census.other_databases
+        ),
+        avisos=avisos,
     )

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
-from backend import ops
+from backend import live_workers, ops
 from backend.api.deps import Services
 from backend.codes import BRASILIA
 
@@ -34,7 +34,8 @@ async def _snapshot(services: Services) -> dict[str, Any]:
     attempts = await ops.latest_attempts(services.redis, 50)
     return {
         "queue_depth": await services.queue.queue_depth(),
-        "workers": await ops.alive_workers(services.redis),
+        "database_id": services.database_id,
+        "workers": await live_workers.entries(services.redis),
         "jobs": attempts,
         "failures": [a for a in attempts if a["outcome"] != "succeeded" and a.get("error")][:20],
     }
@@ -73,11 +74,18 @@ def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _database(worker_database: str | None, ours: str) -> str:
+    if worker_database == ours:
+        return "este"
+    return f"OUTRO ({worker_database}): DATABASE_URL diferente do serviço web; não recebe os jobs deste"
+
+
 def _render(data: dict[str, Any]) -> str:
     now = time.time()
     workers = [[w["name"], w.get("mode", "?"), "sim" if w.get("running") else "não",
                 f'{w.get("jobs_in_flight", 0)} / {w.get("max_jobs", "?")}', w.get("restarts", 0),
-                f'{now - w["seen_at"]:.0f} s'] for w in data["workers"]]
+                _database(w.get("database_id"), data["database_id"]), f'{now - w["seen_at"]:.0f} s']
+               for w in data["workers"]]
     jobs = [[_when(j["started_at"]), j["job_id"], j["attempt"], j["outcome"], j.get("result") or "",
              f'{j["seconds"]:.2f} s', j["worker"]] for j in data["jobs"]]
     failures = [[_when(j["started_at"]), j["job_id"], j["attempt"], j["outcome"], j.get("error") or ""]
@@ -92,7 +100,8 @@ th,td{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}th{{backgro
 <body><h1>Operações</h1>
 <p data-testid="queue-depth">Fila: {escape("indisponível" if depth is None else f"{depth} job(s) aguardando")}</p>
 <h2>Workers vivos</h2>
-{_table(["worker", "modo", "rodando", "jobs em andamento", "reinícios", "visto há"], workers, "Nenhum worker vivo.")}
+{_table(["worker", "modo", "rodando", "jobs em andamento", "reinícios", "banco de dados", "visto há"], workers,
+        "Nenhum worker vivo.")}
 <h2>Últimos jobs</h2>
 {_table(["início", "job", "tentativa", "resultado", "saída", "duração", "worker"], jobs, "Nenhum job ainda.")}
 <h2>Falhas recentes</h2>

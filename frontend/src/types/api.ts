@@ -242,6 +242,11 @@ export interface components {
         };
         /** Health */
         Health: {
+            /**
+             * Avisos
+             * @description What is wrong, in words, for the people who run it.
+             */
+            avisos?: string[];
             /** Database */
             database: string;
             /**
@@ -249,6 +254,8 @@ export interface components {
              * @description Jobs waiting in the queue; null without Redis.
              */
             jobs_queued?: number | null;
+            /** @description Null without Redis. */
+            live_workers?: components["schemas"]["LiveWorkers"] | null;
             /** Queue */
             queue: string;
             /** Redis */
@@ -321,6 +328,19 @@ export interface components {
              * @description Null when the budget is confidential (PNCP sends 0).
              */
             valor_estimado?: number | null;
+        };
+        /** LiveWorkers */
+        LiveWorkers: {
+            /**
+             * Other Database
+             * @description Live workers that read another database: their DATABASE_URL differs from this process's.
+             */
+            other_database: number;
+            /**
+             * Same Database
+             * @description Live workers that read this process's database: they run its jobs.
+             */
+            same_database: number;
         };
         /**
          * ProgressEvent
