@@ -90,9 +90,8 @@ def _upgrade(connection: sa.Connection) -> None:
             "starting without migrating", ", ".join(unknown),
         )
         return
-    if not current and _columns(connection, "search_cache") == PREVIOUS_RELEASE_COLUMNS:
-        logger.info("search_cache was made by the release before migrations: stamping it 0001, rows kept")
-        command.stamp(config, "0001")
+    if made_by_previous_release(connection):  # the migrations' environment stamps it 0001 first
+        logger.info("search_cache was made by the release before migrations: adopting it as 0001, rows kept")
         current = ("0001",)
     pending = [revision.revision for revision in script.iterate_revisions("heads", current or "base")]
     if not pending:
@@ -100,6 +99,11 @@ def _upgrade(connection: sa.Connection) -> None:
     _refuse_foreign_tables(connection, pending)
     logger.info("migrating the database schema: %s -> %s", ", ".join(current) or "empty", script.get_current_head())
     command.upgrade(config, "heads")
+
+
+def made_by_previous_release(connection: sa.Connection) -> bool:
+    """No version recorded, and a search_cache exactly as the release before migrations made it."""
+    return not _current_revisions(connection) and _columns(connection, "search_cache") == PREVIOUS_RELEASE_COLUMNS
 
 
 def _refuse_foreign_tables(connection: sa.Connection, pending: Collection[str]) -> None:

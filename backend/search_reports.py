@@ -168,12 +168,14 @@ async def settle_overdue_searches(services: Services) -> int:
 
 
 async def keep_settling_overdue(services: Services) -> None:
-    """Every web process looks for overdue searches, so a search ends even when no worker reads
-    its database (a worker given another DATABASE_URL never sees it)."""
+    """Every web process looks for overdue searches while no live worker reads its database (a
+    worker given another DATABASE_URL never sees them), so every search ends. Where a worker
+    does, its recovery job produces what was lost instead."""
     every = min(OVERDUE_CHECK_SECONDS, overdue_after(services).total_seconds() / 4)
     while True:
         await asyncio.sleep(every)
         try:
-            await settle_overdue_searches(services)
+            if not await services.queue.is_queue_available():
+                await settle_overdue_searches(services)
         except Exception:  # the database or Redis is away: next time
             logger.exception("could not settle overdue searches")

@@ -310,6 +310,23 @@ async def test_alembic_upgrade_head_from_the_command_line(database_url: str, tmp
         await cache.close()
 
 
+async def test_alembic_upgrade_head_adopts_a_previous_release_database(database_url: str) -> None:
+    ids = await _previous_release_database(database_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Running upgrade 0001 -> 0002" in done.stderr and "-> 0001," not in done.stderr  # adopted, not made
+    versions, identities = await _versions_and_identities(database_url)
+    assert versions == [HEAD] and len(identities) == 1
+    cache = await _migrated(database_url)
+    try:
+        assert [(await cache.get(search_id)).licitacoes for search_id in ids] == [SAVED, SAVED]
+    finally:
+        await cache.close()
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_two_servers_starting_at_once_migrate_once(
     database: str, tmp_path: Path, redis_url: str, request: pytest.FixtureRequest

@@ -2,6 +2,7 @@
 
 - `alembic upgrade head` from the repository root: the URL is `Settings().database_url`
   (DATABASE_URL), opened through the service's async engine under the same lock as its startup.
+  A database made by the release before migrations is adopted as at startup (stamped 0001).
 - The service's startup (`backend.schema_migrations`): it hands in a connection, already in the
   locked transaction, through `config.attributes["connection"]`; nothing here commits it.
 """
@@ -13,9 +14,10 @@ from logging.config import fileConfig
 
 import sqlalchemy as sa
 from alembic import context
+from alembic.script import ScriptDirectory
 
 from backend.config import Settings
-from backend.schema_migrations import VERSION_TABLE, migration_transaction
+from backend.schema_migrations import VERSION_TABLE, made_by_previous_release, migration_transaction
 from backend.search_cache import async_database_url, database_engine
 
 config = context.config
@@ -29,7 +31,10 @@ def run_migrations(connection: sa.Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters a table by copying it
         transactional_ddl=True,  # both callers run inside `migration_transaction`, SQLite's included
     )
+    adopt = made_by_previous_release(connection)
     with context.begin_transaction():
+        if adopt:  # a database of the release before migrations is at 0001: record it, keep its rows
+            context.get_context().stamp(ScriptDirectory.from_config(config), "0001")
         context.run_migrations()
 
 
