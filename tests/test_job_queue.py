@@ -785,7 +785,11 @@ async def test_embedded_worker_runs_both_jobs_and_stops_cleanly(make_settings, r
             outcome = await eventually(settled, timeout=20)
             assert (outcome.llm_status, outcome.excel_status) == ("ready", "ready")
             assert outcome.resumo.origem == "fallback"
-            names = await eventually(lambda: stages(services, sid))
+            async def finished() -> list[str] | None:
+                names = await stages(services, sid)
+                return names if "complete" in names else None
+
+            names = await eventually(finished)
             # Either job may settle first; `complete` is sent once, by whichever settles last.
             assert names[-1] == "complete" and set(names) == {"llm_ready", "excel_ready", "complete"}
             assert names.count("llm_ready") == names.count("excel_ready") == names.count("complete") == 1

@@ -25,12 +25,19 @@ def settled(url: str, search_id: str) -> bool:
     return "processing" not in (status["llm_status"], status["excel_status"])
 
 
+def attempt_lines(log: str, search_id: str) -> list[dict]:
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("search_id") == search_id and "job_id" in line and "duration_s" in line]
+
+
 def test_json_logs_follow_a_search_through_its_jobs(tmp_path: Path, redis_url: str) -> None:
     body = search_body()
     with running_server(server_env(tmp_path, redis_url, LOG_FORMAT="json"), tmp_path / "server.log") as server:
         wait_for(lambda: queue_healthy(server), 10, "the embedded worker")
         assert httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()["processamento"] == "fila"
         wait_for(lambda: settled(server.url, body["search_id"]), 30, "the search to settle")
+        # Each job's attempt line is written just after it saves its output: wait for both.
+        wait_for(lambda: len(attempt_lines(server.log(), body["search_id"])) == 2, 10, "both attempt lines")
         log = server.log()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert lines and all({"time", "level", "logger", "pid", "message"} <= line.keys() for line in lines)
