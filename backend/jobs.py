@@ -13,6 +13,7 @@ the fallback path: a summary computed from the data, or `excel_status="failed"` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 ARQ_TIMEOUT_MARGIN = 5.0  # ARQ's own job timeout sits above ours, so ours always fires first
 EXTRA_ARQ_TRIES = 2  # a job re-run after a crash in its last attempt still reaches its fallback
 RECOVERY_EVERY_SECONDS = 10
+REPORT_QUOTA: dict[str, Any] = {"excel": True}  # `quota_info` of the report job: every plan has reports
 
 
 class JobContext(TypedDict, total=False):
@@ -106,11 +108,31 @@ async def _claim(ctx: JobContext, sid: UUID, output: Output, lease: float, job: 
 async def llm_summary_job(
     ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str
 ) -> str:
-    """The search's summary by the LLM; after the last failed attempt, the one from the data."""
-    async with job_attempts.attempt(ctx, "llm") as note:
-        origem = note["result"] = await _summary(ctx, search_id, licitacoes, sector_name)
-        note["fallback"] = origem == "fallback"
+    """The search's summary by the LLM; after the last failed attempt, the one from the data.
+
+    Each attempt then queues the search's report, so the report's "Resumo" sheet carries the
+    LLM's summary when it came within its timeout, and no report holds a job slot waiting for it.
+    """
+    try:
+        async with job_attempts.attempt(ctx, "llm") as note:
+            origem = note["result"] = await _summary(ctx, search_id, licitacoes, sector_name)
+            note["fallback"] = origem == "fallback"
+    except (SearchNotFound, asyncio.CancelledError):  # nothing to report on / the attempt runs again
+        raise
+    except BaseException:
+        await _queue_report(ctx, search_id, licitacoes)
+        raise
+    await _queue_report(ctx, search_id, licitacoes)
     return origem
+
+
+async def _queue_report(ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]]) -> None:
+    """Queues the report job (a no-op once it is settled: it claims before it builds). Without
+    Redis, the recovery job builds it once the search counts as stalled."""
+    queue = ctx["services"].queue
+    if not await queue.enqueue_job("excel_generation_job", search_id, licitacoes, REPORT_QUOTA,
+                                   job_id=keys.excel_job(search_id)):
+        logger.warning("%s: could not queue its report; the recovery job will build it", keys.llm_job(search_id))
 
 
 async def _summary(ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]], sector_name: str) -> str:
@@ -165,7 +187,7 @@ async def _report(
     services = ctx["services"]
     settings = services.settings
     sid = UUID(search_id)
-    if not await _claim(ctx, sid, "excel", excel_attempt_seconds(settings) + ARQ_TIMEOUT_MARGIN, keys.excel_job(search_id)):
+    if not await _claim(ctx, sid, "excel", settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, keys.excel_job(search_id)):
         return None
     if quota_info.get("excel") is False:
         outcome = search_reports.ExcelOutcome("skipped")
@@ -183,14 +205,12 @@ async def _report(
 async def _excel_attempt(ctx: JobContext, sid: UUID, licitacoes: list[dict[str, Any]]) -> search_reports.ExcelOutcome:
     services = ctx["services"]
     try:
-        # The report's "Resumo" sheet carries the LLM's summary when it comes within its timeout
-        # (without an LLM, the summary is the one computed from the data: nothing to wait for).
-        resumo = None
-        if services.llm is not None:
-            resumo = await search_reports.wait_for_resumo(services, sid, services.settings.llm_job_timeout)
         with anyio.fail_after(services.settings.excel_job_timeout):
             stored = await services.store.get_request(sid)
             parametros = _report_parameters(services, stored)
+            # The summary's attempt queued this job: its summary, if it came, is stored already.
+            outcome = await services.store.get_outcome(sid)
+            resumo = outcome.resumo if outcome is not None and outcome.llm_status == "ready" else None
             url = await search_reports.build_excel(
                 services, sid, licitacoes, parametros, resumo, parametros.get("Setor", "")
             )
@@ -256,14 +276,9 @@ async def cleanup_expired_searches(ctx: JobContext) -> int:
 # --- workers ----------------------------------------------------------------------------------
 
 
-def excel_attempt_seconds(settings: Settings) -> float:
-    """An Excel attempt may wait for the LLM's summary, then build and upload the report."""
-    return settings.llm_job_timeout + settings.excel_job_timeout
-
-
 def job_timeout(settings: Settings) -> float:
     """ARQ's timeout for the longest job; its in-progress key outlives it by ARQ's 10 s."""
-    return max(settings.llm_job_timeout, excel_attempt_seconds(settings)) + ARQ_TIMEOUT_MARGIN
+    return max(settings.llm_job_timeout, settings.excel_job_timeout) + ARQ_TIMEOUT_MARGIN
 
 
 def job_functions(settings: Settings) -> list[Function]:
@@ -272,7 +287,7 @@ def job_functions(settings: Settings) -> list[Function]:
         func(llm_summary_job, name="llm_summary_job", timeout=settings.llm_job_timeout + ARQ_TIMEOUT_MARGIN,
              max_tries=tries, keep_result=0),
         func(excel_generation_job, name="excel_generation_job",
-             timeout=excel_attempt_seconds(settings) + ARQ_TIMEOUT_MARGIN, max_tries=tries, keep_result=0),
+             timeout=settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN, max_tries=tries, keep_result=0),
     ]
 
 
@@ -282,7 +297,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     ARQ hands a crashed worker's job to another once its in-progress key expires, after the
     longest timeout of any function plus 10 s: the cron jobs' timeouts stay within the jobs'.
     """
-    cron_timeout = excel_attempt_seconds(settings) + ARQ_TIMEOUT_MARGIN
+    cron_timeout = settings.excel_job_timeout + ARQ_TIMEOUT_MARGIN
     return {
         "functions": job_functions(settings),
         "cron_jobs": [

@@ -220,30 +220,30 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
 async def _produce_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
     """Stages 6-7: background jobs when a worker is there, else inline.
 
-    Each output is claimed before it is produced, so a job and the inline path never both
-    produce it. A failure here never loses the results already stored and answered.
+    Only the summary's job is queued here; each of its attempts queues the report's, so the
+    report carries the LLM's summary. Each output is claimed before it is produced, so a job and
+    the inline path never both produce it. A failure here never loses the results already
+    stored and answered.
     """
-    queued_llm = queued_excel = False
+    queued = False
     if await services.queue.is_queue_available():
         with ctx.stage("enqueue"):
-            queued_llm, queued_excel = await _enqueue_reports(ctx, services, answer)
-        if not (queued_llm and queued_excel):
+            queued = await _enqueue_summary(ctx, services, answer)
+        if not queued:
             metrics.INLINE_FALLBACKS.labels("enqueue_failed").inc()
     else:
         metrics.INLINE_FALLBACKS.labels("queue_unavailable").inc()
-    metrics.SEARCHES.labels("fila" if queued_llm and queued_excel else "inline").inc()
-    if queued_llm and queued_excel:
+    metrics.SEARCHES.labels("fila" if queued else "inline").inc()
+    if queued:
         answer.processamento = "fila"
         # Ready at once from the data; the LLM's arrives over SSE as llm_ready.
         answer.resumo = gerar_resumo_fallback(answer.licitacoes, ctx.sector.nome)
         answer.tempos_ms = ctx.timings_ms
         return
-    if not queued_llm:
-        with ctx.stage("resumo"):
-            await _inline_resumo(ctx, services, answer)
-    if not queued_excel:
-        with ctx.stage("excel"):
-            await _inline_excel(ctx, services, answer)
+    with ctx.stage("resumo"):
+        await _inline_resumo(ctx, services, answer)
+    with ctx.stage("excel"):
+        await _inline_excel(ctx, services, answer)
     try:
         await search_reports.finish_if_settled(services, ctx.search_id)
     except Exception:
@@ -253,19 +253,11 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
     answer.tempos_ms = ctx.timings_ms
 
 
-async def _enqueue_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> tuple[bool, bool]:
+async def _enqueue_summary(ctx: SearchContext, services: Services, answer: BuscaResponse) -> bool:
     sid = str(ctx.search_id)
     # Thousands of results: dumping them is CPU work, kept off the event loop.
     payload = await anyio.to_thread.run_sync(queue_client.licitacoes_payload, answer.licitacoes)
-    queued_llm = await services.queue.enqueue_job(
-        "llm_summary_job", sid, payload, ctx.sector.nome, job_id=keys.llm_job(sid)
-    )
-    queued_excel = await services.queue.enqueue_job(
-        "excel_generation_job", sid, payload, {"excel": True}, job_id=keys.excel_job(sid)
-    )
-    if queued_llm != queued_excel:
-        logger.warning("search %s: half enqueued; the rest runs inline", sid)
-    return queued_llm, queued_excel
+    return await services.queue.enqueue_job("llm_summary_job", sid, payload, ctx.sector.nome, job_id=keys.llm_job(sid))
 
 
 async def _claimed(services: Services, ctx: SearchContext, output: Output, lease: float) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -119,26 +118,6 @@ def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
         "Valor máximo": reais(request.valor_maximo),
         "Termos de busca": request.termos_busca or "—",
     }
-
-
-async def wait_for_resumo(services: Services, search_id: UUID, timeout: float) -> ResumoLicitacoes | None:
-    """The search's summary once it is settled, waiting up to `timeout` seconds for it; None when
-    it is not there by then (the report then carries the one computed from the data).
-
-    Woken by the search's progress events; the stored row is what it reads.
-    """
-    deadline = time.monotonic() + timeout
-    cursor = (0, 0)
-    while True:
-        outcome = await services.store.get_outcome(search_id)
-        if outcome is None or outcome.llm_status != "processing":
-            return outcome.resumo if outcome else None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        events = await services.progress.read(str(search_id), cursor, wait=min(remaining, 1.0))
-        if events:
-            cursor = events[-1].id
 
 
 def overdue_after(services: Services) -> timedelta:

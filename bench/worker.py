@@ -19,7 +19,7 @@ time from the answer to the summary and the report.
    VmRSS growth, measured after the queue drained and 5 s idle. Goal <= 50 MB.
 4. gunicorn (WEB_CONCURRENCY=2), queue mode, `--ready-searches` sequential searches of `--rows`
    results followed over SSE: answer -> llm_ready (LLM double at 3 s; goal p95 <= 3.3 s) and
-   answer -> excel_ready (the report waits for the summary; local storage; goal p95 <= LLM + 2 s).
+   answer -> excel_ready (the report follows the summary; local storage; goal p95 <= LLM + 2 s).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ HEALTH_P99_GOAL_MS = 50.0
 RSS_GOAL_MB = 50.0
 LLM_LATENCY = 3.0
 LLM_READY_GOAL = LLM_LATENCY + 0.3
-EXCEL_READY_GOAL = LLM_LATENCY + 2.0  # the report waits for the summary, then is built
+EXCEL_READY_GOAL = LLM_LATENCY + 2.0  # the report follows the summary, then is built
 OPENAI_KEY = "sk-bench-worker"
 TODAY = now_brasilia().date()
 REQUEST = {

@@ -330,8 +330,7 @@ print(json.dumps({
     margin = found["margin"]
     assert found["attribute"] is True and found["callables"] == [True, True, True]
     assert found["queue"] is True and found["interval"] == 7 and found["codec"] == [True, True]
-    # The report may wait for the summary (LLM_JOB_TIMEOUT), then build (EXCEL_JOB_TIMEOUT).
-    assert found["excel_timeout"] == 12 + 40 + margin and found["job_timeout"] == 12 + 40 + margin
+    assert found["excel_timeout"] == 40 + margin and found["job_timeout"] == 40 + margin
     assert found["tries"] == 4 + found["extra"] and found["llm_timeout"] == 12 + margin
     assert found["crons"] == ["cleanup_expired_searches", "recover_stalled_searches"]
     assert found["port"] == int(redis_url.rsplit(":", 1)[1].split("/")[0])
@@ -684,35 +683,43 @@ async def test_a_job_whose_search_is_not_in_this_database_fails_and_says_why(mak
     assert len(errors) == 2 and all("DATABASE_URL the same as the web service's" in m for m in errors)
 
 
-async def test_the_report_of_a_queued_search_carries_the_llms_summary(make_settings, llm) -> None:
-    llm.script(openai_fake.answer(LLM_TEXT, delay=1.0))
-    settings = make_settings(openai_api_key="sk-test", openai_base_url=llm.base_url, llm_job_timeout=10)
+def _resumo_sheet(path: Any) -> list[str]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [str(c) for row in workbook["Resumo"].iter_rows(values_only=True) for c in row if c is not None]
+    finally:
+        workbook.close()
+
+
+async def test_the_summary_job_queues_the_report_which_carries_the_llms_summary(make_settings, llm, raw_redis) -> None:
+    llm.script(openai_fake.answer(LLM_TEXT))
+    settings = make_settings(openai_api_key="sk-test", openai_base_url=llm.base_url)
     async with open_services(settings) as services:
         sid = await saved_search(services)
-        # The report's job starts first, as ARQ may run it; it waits for the summary's.
-        excel = asyncio.create_task(run_excel(services, sid))
-        await asyncio.sleep(0.2)
         assert await run_llm(services, sid) == "llm"
-        assert await asyncio.wait_for(excel, timeout=10) == "ready"
-        assert await stages(services, sid) == ["llm_ready", "excel_ready", "complete"]
-    workbook = openpyxl.load_workbook(settings.storage_dir / f"{sid}.xlsx", read_only=True)
-    resumo = [str(c) for row in workbook["Resumo"].iter_rows(values_only=True) for c in row if c is not None]
-    workbook.close()
-    assert LLM_TEXT["resumo_executivo"] in resumo
-
-
-async def test_the_report_waits_for_the_summary_no_longer_than_its_timeout(make_settings, llm) -> None:
-    settings = make_settings(openai_api_key="sk-test", openai_base_url=llm.base_url, llm_job_timeout=1)
-    async with open_services(settings) as services:
-        sid = await saved_search(services)  # its summary's job never comes
-        started = time.monotonic()
+        # Queued by the summary's attempt, with the search's licitações: no report waits in a slot.
+        job = json.loads(await raw_redis.get(f"arq:job:{keys.excel_job(str(sid))}"))
+        assert job["f"] == "excel_generation_job" and job["a"] == [str(sid), job_argument(licitacoes()), {"excel": True}]
+        assert await raw_redis.zscore(keys.QUEUE, keys.excel_job(str(sid))) is not None
         assert await run_excel(services, sid) == "ready"
-        assert 1.0 <= time.monotonic() - started < 5.0
-    workbook = openpyxl.load_workbook(settings.storage_dir / f"{sid}.xlsx", read_only=True)
-    resumo = [str(c) for row in workbook["Resumo"].iter_rows(values_only=True) for c in row if c is not None]
-    workbook.close()
-    assert any("licitaç" in text.lower() for text in resumo)  # the summary computed from the data
-    assert not llm.requests
+        assert await stages(services, sid) == ["llm_ready", "excel_ready", "complete"]
+    assert LLM_TEXT["resumo_executivo"] in _resumo_sheet(settings.storage_dir / f"{sid}.xlsx")
+
+
+async def test_a_failed_summary_attempt_queues_the_report_at_once(make_settings, llm, raw_redis) -> None:
+    """The LLM did not answer within its attempt: the report does not wait for the retries."""
+    llm.script(openai_fake.server_error())
+    settings = make_settings(openai_api_key="sk-test", openai_base_url=llm.base_url)
+    async with open_services(settings) as services:
+        sid = await saved_search(services)
+        with pytest.raises(Retry):
+            await run_llm(services, sid)
+        assert await raw_redis.zscore(keys.QUEUE, keys.excel_job(str(sid))) is not None
+        assert await run_excel(services, sid) == "ready"
+        assert (await services.store.get_outcome(sid)).llm_status == "processing"  # its retry is to come
+    sheet = _resumo_sheet(settings.storage_dir / f"{sid}.xlsx")
+    assert LLM_TEXT["resumo_executivo"] not in sheet
+    assert any("licitaç" in text.lower() for text in sheet)  # the summary computed from the data
 
 
 async def test_a_web_process_settles_a_search_nobody_finishes_by_its_deadline(make_settings, client_for) -> None:
