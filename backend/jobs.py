@@ -129,9 +129,12 @@ async def llm_summary_job(
 async def _queue_report(ctx: JobContext, search_id: str, licitacoes: list[dict[str, Any]]) -> None:
     """Queues the report job (a no-op once it is settled: it claims before it builds). Without
     Redis, the recovery job builds it once the search counts as stalled."""
-    queue = ctx["services"].queue
-    if not await queue.enqueue_job("excel_generation_job", search_id, licitacoes, REPORT_QUOTA,
-                                   job_id=keys.excel_job(search_id)):
+    services = ctx["services"]
+    outcome = await services.store.get_outcome(UUID(search_id))
+    if outcome is None or outcome.excel_status != "processing":  # settled already (by an earlier attempt's)
+        return
+    if not await services.queue.enqueue_job("excel_generation_job", search_id, licitacoes, REPORT_QUOTA,
+                                            job_id=keys.excel_job(search_id)):
         logger.warning("%s: could not queue its report; the recovery job will build it", keys.llm_job(search_id))
 
 

@@ -142,12 +142,14 @@ class JobQueue:
         """True once the job is queued (or was already: the job id makes a duplicate a no-op)."""
         try:
             with anyio.fail_after(ENQUEUE_TIMEOUT):
-                await self.pool.enqueue_job(function, *args, _job_id=job_id)
+                job = await self.pool.enqueue_job(function, *args, _job_id=job_id)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("could not enqueue %s: %r", job_id, exc)
             if isinstance(exc, (RedisConnectionError, OSError)):  # gone, not slow: stop trying for a while
                 self._available, self._checked_at = False, time.monotonic()
             return False
+        if job is None:  # queued or running already under this id
+            return True
         metrics.JOBS.labels(metrics.job_kind(function), "enqueued").inc()
         try:  # wakes the embedded workers now; without it they find the job at their next poll
             with anyio.fail_after(AVAILABILITY_TIMEOUT * 5):

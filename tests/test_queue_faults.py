@@ -97,10 +97,20 @@ def test_sigterm_drains_a_running_job(tmp_path, redis_url, llm) -> None:
     llm.script([slow(2, answer(SUMMARY))])
     env = env_for(tmp_path, redis_url, llm, WORKER_DRAIN_SECONDS="15")
     body, _ = sigterm_during_a_job(env, tmp_path / "a.log")
-    # The process finished the job before it left.
+    # The process finished the summary's job before it left, and handed the report on to the queue.
     with running_server({**env, "EMBEDDED_WORKER": "false"}, tmp_path / "check.log") as check:
-        final = settled(check, body["search_id"])
-    assert final is not None and final["resumo"]["origem"] == "llm"
+        status = httpx.get(f"{check.url}/v1/buscar/{body['search_id']}/status").json()
+    assert status["llm_status"] == "ready" and status["resumo"]["origem"] == "llm"
+    import redis as redis_py
+
+    client = redis_py.Redis.from_url(redis_url)
+    try:
+        assert client.zscore("smartlic:queue", f"excel:{body['search_id']}") is not None
+    finally:
+        client.close()
+    with running_server(env, tmp_path / "b.log") as b:  # the next process builds it
+        final = wait_for(lambda: settled(b, body["search_id"]), 30, "the report")
+    assert final["excel_status"] == "ready"
 
 
 def test_sigterm_hands_back_a_job_that_outlives_the_drain(tmp_path, redis_url, llm) -> None:
