@@ -6,7 +6,7 @@ another process), then the process exits. graceful_timeout leaves 10 s beyond th
 platform's draining time (railway.json: drainingSeconds) must exceed graceful_timeout.
 """
 
-from backend import metrics
+from backend.runtime import metrics
 from backend.config import load_settings
 
 # A wrong value stops the master here, before it forks: its line on stderr, exit status 2.

@@ -19,10 +19,10 @@ from backend import api
 from backend.api.errors import install_error_handlers
 from backend.api.guards import install_guards
 from backend.config import Settings, load_settings
-from backend.logs import configure_logging
-from backend.search_reports import keep_settling_overdue
+from backend.jobs.workers import EmbeddedWorker
+from backend.reports import keep_settling_overdue
+from backend.runtime.logs import configure_logging
 from backend.services import open_services
-from backend.workers import EmbeddedWorker
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

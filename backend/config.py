@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from limits import parse as parse_limit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -153,10 +154,10 @@ class Settings(BaseSettings):
     @field_validator("search_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
-        from backend.rate_limit import parse_rate  # (imports redis and limits: only when a value is checked)
-
+        if value.strip().lower() == "off":
+            return value
         try:
-            parse_rate(value)
+            parse_limit(value)
         except ValueError:
             raise ValueError("must be a rate like 30/minute or 100/hour, or off") from None
         return value

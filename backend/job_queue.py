@@ -7,8 +7,8 @@
     await enqueue_job("llm_summary_job", search_id, licitacoes, sector_name, job_id=f"llm:{search_id}")
 
 `WorkerSettings` is built from the environment when this module is imported (a bad setting stops
-the import with a line that names it). The service itself uses `backend.queue_client`,
-`backend.jobs` and `backend.workers`, and never imports this module.
+the import with a line that names it). The service itself uses `backend.jobs` (queue client,
+jobs, cron jobs, workers), and never imports this module.
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
-from backend import queue_client, services
+from backend import services
+from backend.adapters import queue_client
+from backend.adapters.queue_client import JobQueue, licitacoes_payload
 from backend.config import Settings, load_settings
-from backend.jobs import (
-    cleanup_expired_searches,
-    excel_generation_job,
-    llm_summary_job,
-    recover_stalled_searches,
-)
-from backend.queue_client import JobQueue, licitacoes_payload
-from backend.workers import separate_worker_settings
+from backend.jobs.cron import cleanup_expired_searches, recover_stalled_searches
+from backend.jobs.tasks import excel_generation_job, llm_summary_job
+from backend.jobs.workers import separate_worker_settings
 
 __all__ = [
     "JobQueue",

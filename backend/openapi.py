@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from backend.config import Settings
 from backend.app import create_app
+from backend.config import Settings
 
 
 def openapi_schema() -> dict[str, Any]:

@@ -16,17 +16,19 @@ from uuid import UUID, uuid4
 
 import anyio
 
-from backend import keys, metrics, progress, queue_client, search_reports
+from backend import keys, reports
+from backend.adapters import queue_client
 from backend.codes import now_brasilia
-from backend.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
-from backend.llm import gerar_resumo_fallback
-from backend.logs import log_context
+from backend.domain.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
+from backend.domain.sectors import Sector
+from backend.domain.summary import gerar_resumo_fallback
+from backend.pncp.client import UFResult, describe_failure
+from backend.pncp.records import normalize_records
+from backend.progress import events
+from backend.runtime import metrics
+from backend.runtime.logs import log_context
 from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Licitacao
-from backend.search_cache import Output
-from backend.sectors import Sector
 from backend.services import Services
-from backend.sources.pncp import UFResult, describe_failure
-from backend.sources.pncp_records import normalize_records
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +103,6 @@ def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: C
     return filter_and_rank(licitacoes, sector.rules, criteria)
 
 
-def _fetch_progress(done: int, total: int) -> int:
-    """10 when the fetch starts, 55 when the last UF is in."""
-    return 10 + round(45 * done / max(total, 1))
-
-
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
     """The whole search, inline: stages 1-7, with progress events; returns the final answer."""
     sector = services.sectors.get(request.setor_id)
@@ -124,9 +121,7 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
 
 
 async def _run(ctx: SearchContext, services: Services) -> BuscaResponse:
-    sector = ctx.sector
-    emit = partial(services.progress.emit, str(ctx.search_id))
-    await emit("connecting", 5, f"Buscando licitações de {sector.nome}", {"ufs": ctx.request.ufs})
+    await services.progress.emit(str(ctx.search_id), events.connecting_event(ctx.sector.nome, ctx.request.ufs))
     started = time.perf_counter()
     try:
         answer = await _find_licitacoes(ctx, services)
@@ -152,7 +147,7 @@ async def _record_failure(ctx: SearchContext, services: Services, message: str) 
         )
     except Exception:
         logger.exception("search %s: could not record its failure", ctx.search_id)
-    await services.progress.emit(str(ctx.search_id), "error", -1, message, {"message": message})
+    await services.progress.emit(str(ctx.search_id), events.error_event(message))
 
 
 async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaResponse:
@@ -164,9 +159,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     async def uf_done(result: UFResult) -> None:
         nonlocal done
         done += 1
-        detail = {"uf": result.uf, "ufs_done": done, "ufs_total": len(request.ufs), "items": len(result.records)}
-        message = f"{result.uf}: {len(result.records)} publicações lidas ({done} de {len(request.ufs)} UFs)"
-        await emit("fetching", _fetch_progress(done, len(request.ufs)), message, detail)
+        await emit(events.fetching_event(result.uf, done, len(request.ufs), len(result.records)))
 
     with ctx.stage("fetch"):
         results = await services.pncp.fetch_ufs(
@@ -183,7 +176,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     for result in results:
         result.records.clear()
 
-    await emit("filtering", 60, f"Filtrando {total_raw} publicações pelo setor {sector.nome}")
+    await emit(events.filtering_event(total_raw, sector.nome))
     with ctx.stage("filter"):
         # Pure CPU over possibly tens of thousands of records: off the event loop.
         matched = await anyio.to_thread.run_sync(select_licitacoes, raw, sector, criteria_for(request, sector))
@@ -198,8 +191,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
             ufs_com_falha=failures,
             avisos=notes,
         )
-    ready = progress.results_ready_event(len(matched))
-    await emit(ready.stage, ready.progress, ready.message, ready.detail)
+    await emit(events.results_ready_event(len(matched)))
     logger.info(
         "search %s: %d raw, %d kept, %d UFs failed, timings %s",
         ctx.search_id, total_raw, len(matched), len(failures), ctx.timings_ms,
@@ -241,15 +233,21 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
         answer.tempos_ms = ctx.timings_ms
         return
     with ctx.stage("resumo"):
-        await _inline_resumo(ctx, services, answer)
+        resumo = await reports.produce_summary(services, ctx.search_id, answer.licitacoes, ctx.sector.nome,
+                                               reports.INLINE)
+    if resumo is not None:  # (None: a job holds it; its summary comes over SSE)
+        answer.resumo, answer.llm_status = resumo, "ready"
+    parametros = reports.report_parameters(ctx.request, ctx.sector)
     with ctx.stage("excel"):
-        await _inline_excel(ctx, services, answer)
-    try:
-        await search_reports.finish_if_settled(services, ctx.search_id)
+        outcome = await reports.produce_report(services, ctx.search_id, answer.licitacoes, parametros,
+                                               answer.resumo, ctx.sector.nome, reports.INLINE)
+    if outcome is not None:
+        answer.excel_status, answer.excel_url, answer.excel_error = outcome.status, outcome.url, outcome.error
+    try:  # sent by the producers already, unless the database failed them: the stream must end
+        await reports.finish_if_settled(services, ctx.search_id)
     except Exception:
         logger.exception("search %s: could not announce completion", ctx.search_id)
-        done = progress.complete_event()
-        await services.progress.emit(str(ctx.search_id), done.stage, done.progress, done.message)
+        await services.progress.emit(str(ctx.search_id), events.complete_event())
     answer.tempos_ms = ctx.timings_ms
 
 
@@ -258,43 +256,3 @@ async def _enqueue_summary(ctx: SearchContext, services: Services, answer: Busca
     # Thousands of results: dumping them is CPU work, kept off the event loop.
     payload = await anyio.to_thread.run_sync(queue_client.licitacoes_payload, answer.licitacoes)
     return await services.queue.enqueue_job("llm_summary_job", sid, payload, ctx.sector.nome, job_id=keys.llm_job(sid))
-
-
-async def _claimed(services: Services, ctx: SearchContext, output: Output, lease: float) -> bool:
-    try:
-        return await services.store.claim(ctx.search_id, output, "inline", lease)
-    except Exception:
-        logger.exception("search %s: could not claim %s; producing it anyway", ctx.search_id, output)
-        return True
-
-
-async def _inline_resumo(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
-    if not await _claimed(services, ctx, "llm", services.settings.llm_job_timeout + 30):
-        return  # a job holds it; its result comes over SSE
-    resumo = await search_reports.write_resumo(services, answer.licitacoes, ctx.sector.nome)
-    answer.resumo, answer.llm_status = resumo, "ready"
-    try:
-        await search_reports.deliver_resumo(services, ctx.search_id, resumo)
-    except Exception:
-        logger.exception("search %s: could not persist the summary", ctx.search_id)
-
-
-async def _inline_excel(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:
-    settings = services.settings
-    if not await _claimed(services, ctx, "excel", settings.excel_job_timeout + 30):
-        return
-    parametros = search_reports.report_parameters(ctx.request, ctx.sector)
-    try:
-        with anyio.fail_after(settings.excel_job_timeout):
-            url = await search_reports.build_excel(
-                services, ctx.search_id, answer.licitacoes, parametros, answer.resumo, ctx.sector.nome
-            )
-        outcome = search_reports.ExcelOutcome("ready", url=url)
-    except Exception as exc:
-        logger.warning("search %s: Excel report failed: %r", ctx.search_id, exc)
-        outcome = search_reports.ExcelOutcome("failed", error=search_reports.excel_failure_message(exc))
-    answer.excel_status, answer.excel_url, answer.excel_error = outcome.status, outcome.url, outcome.error
-    try:
-        await search_reports.deliver_excel(services, ctx.search_id, outcome)
-    except Exception:
-        logger.exception("search %s: could not persist the Excel outcome", ctx.search_id)

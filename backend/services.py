@@ -18,17 +18,17 @@ import anyio
 from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
-from backend import llm
+from backend.adapters import llm
+from backend.adapters.excel_process import ExcelBuilder
+from backend.adapters.queue_client import JobQueue, get_arq_pool
+from backend.adapters.rate_limit import SearchRateLimit
+from backend.adapters.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
 from backend.config import Settings
-from backend.excel_process import ExcelBuilder
-from backend.memory import keep_memory_trimmed, limit_arenas
-from backend.progress import ProgressTracker
-from backend.queue_client import JobQueue, get_arq_pool
-from backend.rate_limit import SearchRateLimit
-from backend.search_cache import SearchCache
-from backend.sectors import Sector, load_sectors
-from backend.sources.pncp import PNCPClient, RetryPolicy
-from backend.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
+from backend.domain.sectors import Sector, load_sectors
+from backend.pncp.client import PNCPClient, RetryPolicy
+from backend.progress.tracker import ProgressTracker
+from backend.runtime.memory import keep_memory_trimmed, limit_arenas
+from backend.store.search_cache import SearchCache
 
 logger = logging.getLogger(__name__)
 

@@ -277,11 +277,11 @@ async def enqueue_replica(redis_url: str, runs: int) -> tuple[int, list[float], 
     """What `search_pipeline._enqueue_reports` does, timed here: JSON payload of the ~2,000
     licitações, then the two ARQ enqueues, on a Redis db no worker reads."""
     from backend import keys
-    from backend.queue_client import JobQueue, get_arq_pool, licitacoes_payload
+    from backend.adapters.queue_client import JobQueue, get_arq_pool, licitacoes_payload
     from backend.config import Settings
+    from backend.domain.sectors import load_sectors
     from backend.schemas import BuscaRequest
     from backend.search_pipeline import criteria_for, select_licitacoes
-    from backend.sectors import load_sectors
 
     settings = Settings(redis_url=redis_url)
     sector = load_sectors()["alimentos"]

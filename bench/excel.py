@@ -23,12 +23,12 @@ from typing import Any
 
 import xlsxwriter
 
-from backend import excel
 from backend.codes import UFS, now_brasilia
-from backend.excel import COLUMNS, HEADERS, VALUE_COLUMN, Kind, create_excel, licitacao_row
+from backend.domain import excel
+from backend.domain.excel import COLUMNS, HEADERS, VALUE_COLUMN, Kind, create_excel, licitacao_row
+from backend.pncp.demo import recent_records
+from backend.pncp.records import to_licitacao
 from backend.schemas import Licitacao, ResumoLicitacoes
-from backend.sources.pncp_demo import recent_records
-from backend.sources.pncp_records import to_licitacao
 
 GOAL = 1.6
 

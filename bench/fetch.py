@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 from backend.codes import DEFAULT_MODALIDADES, UFS, now_brasilia
-from backend.sources.pncp import PNCPClient, RetryPolicy
+from backend.pncp.client import PNCPClient, RetryPolicy
 from tests.fakes.pncp import FakePNCP
 from tests.records import pncp_record
 

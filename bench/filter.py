@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import date
 
 from backend.codes import DEFAULT_MODALIDADES, UFS, now_brasilia
-from backend.filtering import Criteria, filter_and_rank
+from backend.domain.filtering import Criteria, filter_and_rank
+from backend.domain.sectors import Sector, load_sectors
+from backend.pncp.demo import recent_records
+from backend.pncp.records import normalize_records
 from backend.schemas import Licitacao
 from backend.search_pipeline import select_licitacoes
-from backend.sectors import Sector, load_sectors
-from backend.sources.pncp_demo import recent_records
-from backend.sources.pncp_records import normalize_records
 
 GOAL = 50_000
 

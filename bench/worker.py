@@ -41,12 +41,12 @@ import httpx
 import sqlalchemy as sa
 
 from backend import keys
+from backend.adapters.queue_client import JobQueue, get_arq_pool, licitacoes_payload
 from backend.codes import now_brasilia
 from backend.config import Settings
-from backend.jobs import ARQ_TIMEOUT_MARGIN
-from backend.queue_client import JobQueue, get_arq_pool, licitacoes_payload
-from backend.search_cache import SearchCache, search_cache
-from backend.sources.pncp_records import to_licitacao
+from backend.jobs.tasks import ARQ_TIMEOUT_MARGIN
+from backend.pncp.records import to_licitacao
+from backend.store.search_cache import SearchCache, search_cache
 from bench.procs import children, cpu_seconds, descendants, rss_mb
 from tests.conftest import free_port, start_redis
 from tests.records import pncp_record

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from backend.config import Settings
 from backend.app import create_app
+from backend.config import Settings
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from backend.codes import now_brasilia
-from tests.fakes.openai_server import FakeOpenAI, answer, slow
 from tests.conftest import free_port
+from tests.fakes.openai_server import FakeOpenAI, answer, slow
 from tests.servers import ROOT, queue_healthy, running_server, server_env, wait_for
 from tests.sse import collect
 
@@ -159,8 +159,8 @@ def test_uvicorn_main_app_runs_the_service_with_its_worker(tmp_path: Path, redis
 def _enqueue(redis_url: str, function: str, *args: object, job_id: str) -> None:
     import asyncio
 
+    from backend.adapters.queue_client import get_arq_pool
     from backend.config import Settings
-    from backend.queue_client import get_arq_pool
 
     async def enqueue() -> None:
         pool = get_arq_pool(Settings(_env_file=None, redis_url=redis_url))
@@ -213,7 +213,7 @@ def test_a_search_orphaned_on_purpose_settles_by_its_deadline(tmp_path: Path, re
     as a process that died after storing its results would leave it): the web process settles it."""
     import asyncio
 
-    from backend.search_cache import SearchCache
+    from backend.store.search_cache import SearchCache
 
     env = {**server_env(tmp_path, redis_url), "EMBEDDED_WORKER": "false", "STALLED_SEARCH_SECONDS": "1"}
     with running_server(env, tmp_path / "web.log") as web:

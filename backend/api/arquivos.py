@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from backend.storage import XLSX_CONTENT_TYPE, FileGone, LinkRejected, LocalStorage, download_filename
+from backend.adapters.storage import XLSX_CONTENT_TYPE, FileGone, LinkRejected, LocalStorage, download_filename
 
 router = APIRouter(tags=["arquivos"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Response
 
-from backend import metrics
 from backend.api.deps import Services
+from backend.runtime import metrics
 
 router = APIRouter(tags=["operações"])
 

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
-from backend import live_workers, ops
+from backend.adapters import live_workers
 from backend.api.deps import Services
 from backend.codes import BRASILIA
+from backend.jobs import history
 
 router = APIRouter(tags=["operações"], include_in_schema=False)
 
@@ -31,7 +32,7 @@ def _allowed(services: Services, authorization: str | None, token: str | None) -
 
 
 async def _snapshot(services: Services) -> dict[str, Any]:
-    attempts = await ops.latest_attempts(services.redis, 50)
+    attempts = await history.latest_attempts(services.redis, 50)
     return {
         "queue_depth": await services.queue.queue_depth(),
         "database_id": services.database_id,

@@ -11,9 +11,10 @@ import anyio
 from fastapi import APIRouter, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from backend import metrics
 from backend.api.deps import Services
-from backend.progress import derived_events, follow, format_event_id, parse_event_id
+from backend.progress.events import derived_events, format_event_id, parse_event_id
+from backend.progress.follow import follow
+from backend.runtime import metrics
 from backend.schemas import ProgressEvent
 
 router = APIRouter(tags=["busca"])

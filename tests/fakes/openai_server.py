@@ -1,4 +1,4 @@
-"""An OpenAI Chat Completions double over real HTTP, for tests of `backend.llm`.
+"""An OpenAI Chat Completions double over real HTTP, for tests of `backend.adapters.llm`.
 
     with FakeOpenAI() as fake:                    # uvicorn on a free 127.0.0.1 port
         fake.script([server_error(), refusal(), answer({...})])
@@ -7,7 +7,7 @@
         assert fake.requests[0].temperature == 0.3
 
 `POST /v1/chat/completions` answers with a `chat.completion` object. By default its content is
-`DEFAULT_SUMMARY` (a valid summary for `backend.llm`'s schema). Scripted responses are used one
+`DEFAULT_SUMMARY` (a valid summary for `backend.adapters.llm`'s schema). Scripted responses are used one
 per request, in order; requests left unscripted get the default answer. Everything is
 thread-safe: tests run in the main thread while uvicorn serves from its own.
 """

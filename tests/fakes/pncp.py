@@ -6,7 +6,7 @@
         ... httpx.AsyncClient(base_url=fake.base_url) ...
         assert [r.status for r in fake.requests] == [...]
 
-By default it serves the demo records of `backend.sources.pncp_demo` (same validation,
+By default it serves the demo records of `backend.pncp.demo` (same validation,
 pagination, 204 and 400 as the demo app: the code is shared); `set_records([...])` serves a
 fixed list instead. Scripted responses are consumed in order, one per matching request;
 requests no script matches are served normally. Everything here is thread-safe: tests run in
@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend.sources import pncp_demo
+from backend.pncp import demo as pncp_demo
 from tests.fakes.server import LocalDouble, ServerThread
 
 RATE_LIMIT_HTML = """<html>

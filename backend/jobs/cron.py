@@ -1,0 +1,41 @@
+"""The cron jobs, once per cluster (ARQ's cron job ids are unique): searches whose jobs were
+lost are finished, and expired searches and old local reports removed."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from backend import reports
+from backend.adapters.storage import LocalStorage
+from backend.jobs.context import JobContext
+
+logger = logging.getLogger(__name__)
+
+RECOVERY_EVERY_SECONDS = 10
+
+
+async def recover_stalled_searches(ctx: JobContext) -> int:
+    """Produces, here, what the jobs of stalled searches did not (a crashed process, a flushed
+    Redis). What nobody recovers (no worker reads that database) web processes settle at its
+    deadline: `reports.keep_settling_overdue`."""
+    services = ctx["services"]
+    recovered = 0
+    for sid in await services.store.stalled(timedelta(seconds=services.settings.stalled_search_seconds)):
+        stored = await services.store.get(sid)
+        if stored is None:
+            continue
+        logger.warning("search %s stalled; finishing it here", sid)
+        await reports.recover(services, stored, reports.RECOVERY)
+        recovered += 1
+    return recovered
+
+
+async def cleanup_expired_searches(ctx: JobContext) -> int:
+    """Removes searches past their expiry and local reports older than a search lives.
+    Supabase buckets keep their own lifecycle rules."""
+    services = ctx["services"]
+    removed = await services.store.delete_expired()
+    if isinstance(services.storage, LocalStorage):
+        removed += await services.storage.remove_older_than(services.settings.search_ttl_hours * 3600)
+    return removed

@@ -1,0 +1,222 @@
+"""The processes that run the jobs: an ARQ worker embedded in each web process, or separate
+`arq backend.job_queue.WorkerSettings` processes. Both run the jobs of `backend.jobs.tasks` with the
+same options and heartbeat into `backend.adapters.live_workers` with the database they read; embedded
+workers are also woken by a message when a job is queued."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from arq.worker import Worker
+from redis.exceptions import RedisError
+
+from backend import keys
+from backend.adapters import live_workers
+from backend.adapters.queue_client import get_arq_pool
+from backend.config import load_settings
+from backend.jobs import attempts
+from backend.jobs.options import job_timeout, worker_options
+from backend.runtime import metrics
+from backend.runtime.logs import configure_logging
+from backend.services import Services, open_services
+
+logger = logging.getLogger(__name__)
+
+
+def separate_worker_settings() -> type:
+    """The settings class ARQ's command builds a separate worker from, read from the environment."""
+    settings = load_settings()
+    options = worker_options(settings)
+    options.update(
+        redis_settings=None,
+        redis_pool=get_arq_pool(settings),
+        on_startup=_separate_worker_startup,
+        on_shutdown=_separate_worker_shutdown,
+        # On SIGTERM: stop taking jobs, let running ones finish, then hand the rest back.
+        job_completion_wait=int(settings.worker_drain_seconds),
+        job_timeout=job_timeout(settings),
+    )
+    return type("WorkerSettings", (), options)
+
+
+async def _separate_worker_startup(ctx: dict[str, Any]) -> None:
+    stack = AsyncExitStack()
+    ctx["exit_stack"] = stack
+    settings = load_settings()
+    configure_logging(settings.log_format)
+    services = ctx["services"] = await stack.enter_async_context(open_services(settings))
+    if settings.worker_metrics_port is not None:  # a separate service has no web process to scrape
+        metrics.serve_on(settings.worker_metrics_port)
+    announcer = asyncio.create_task(_announce_separate_worker(services), name="worker-announcer")
+    stack.push_async_callback(_quietly, live_workers.leave(services.redis, services.database_id))
+    stack.push_async_callback(_quietly, announcer)
+    stack.callback(announcer.cancel)
+
+
+async def _announce_separate_worker(services: Services) -> None:
+    """A separate worker's heartbeat: alive, on this database, with the load of the attempts it runs."""
+    settings = services.settings
+    while True:
+        state = {"mode": "separate", "running": True, "jobs_in_flight": attempts.running(),
+                 "max_jobs": settings.worker_max_jobs, "restarts": 0}
+        try:
+            await live_workers.heartbeat(services.redis, services.database_id, state, settings.worker_health_interval)
+        except (RedisError, OSError) as exc:
+            logger.info("could not announce this worker: %s", exc)
+        await asyncio.sleep(settings.worker_health_interval)
+
+
+async def _separate_worker_shutdown(ctx: dict[str, Any]) -> None:
+    stack: AsyncExitStack | None = ctx.get("exit_stack")
+    if stack is not None:
+        await stack.aclose()
+
+
+class WakeableWorker(Worker):
+    """ARQ's worker, also woken by a message on `keys.JOBS_WAKEUP` when a job is queued.
+
+    A job then starts about a millisecond after it is queued instead of up to `poll_delay`
+    later, and the poll, which costs CPU on every tick, is only the safety net for what sends no
+    message (a retry's deferred start, a job handed back by a stopped worker, a lost message).
+    The wake-up runs ARQ's own poll step (`_poll_iteration`, serialised with the loop's); ARQ is
+    pinned and `test_job_queue` covers it.
+    """
+
+    def __init__(self, *, database_id: str, describe: Callable[[], dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._poll_lock = asyncio.Lock()
+        self._listener: asyncio.Task[None] | None = None
+        self._database_id = database_id
+        self._describe = describe
+
+    async def record_health(self) -> None:
+        """ARQ's heartbeat, plus this worker's entry among the live workers: its database and load."""
+        last = self._last_health_check
+        await super().record_health()
+        if self._last_health_check != last:
+            await live_workers.heartbeat(self.pool, self._database_id, self._describe(), self.health_check_interval)
+
+    async def _poll_iteration(self) -> None:
+        if self._listener is None:  # the first poll comes after startup: the worker is ready
+            self._listener = asyncio.create_task(self._wake_on_new_jobs(), name="arq-wakeup")
+        async with self._poll_lock:
+            await super()._poll_iteration()
+
+    async def _wake_on_new_jobs(self) -> None:
+        while True:
+            try:
+                async with self.pool.pubsub() as pubsub:
+                    await pubsub.subscribe(keys.JOBS_WAKEUP)
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if message is not None and self.allow_pick_jobs:
+                            await self._poll_iteration()
+            except (RedisError, OSError) as exc:  # the poll carries on meanwhile
+                logger.debug("wake-up listener: %r; subscribing again", exc)
+            except Exception:
+                logger.exception("wake-up listener failed; subscribing again")
+            await asyncio.sleep(1.0)
+
+    async def main(self) -> None:
+        try:
+            await super().main()
+        finally:
+            if self._listener is not None:
+                self._listener.cancel()
+                await _quietly(self._listener)
+
+
+class EmbeddedWorker:
+    """An ARQ worker inside a web process, supervised: restarted with backoff when Redis fails,
+    drained on shutdown (running jobs get a grace period; the rest go back to the queue)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._worker: Worker | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._connected = False  # the current worker reached Redis and is polling
+        self.restarts = 0
+
+    @property
+    def state(self) -> dict[str, Any]:
+        worker = self._worker
+        return {
+            "mode": "embedded",
+            "running": self._connected and self._task is not None and not self._task.done(),
+            "jobs_in_flight": worker.job_counter if worker else 0,
+            "max_jobs": self._settings.worker_max_jobs,
+            "restarts": self.restarts,
+        }
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name="embedded-arq-worker")
+
+    def _new_worker(self) -> Worker:
+        return WakeableWorker(
+            database_id=self._services.database_id,
+            describe=lambda: self.state,
+            **worker_options(self._settings),
+            redis_pool=get_arq_pool(self._settings),
+            ctx={"services": self._services},
+            on_startup=self._connected_to_redis,
+            handle_signals=False,
+            job_timeout=job_timeout(self._settings),
+        )
+
+    async def _connected_to_redis(self, _ctx: dict[str, Any]) -> None:
+        self._connected = True
+
+    async def _supervise(self) -> None:
+        backoff = 1.0
+        while not self._stopping:
+            worker = self._worker = self._new_worker()
+            started = time.monotonic()
+            try:
+                await worker.main()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis down or gone: the web process keeps serving, inline
+                if not self._stopping:  # (stop() closing the worker ends main() with an error too)
+                    logger.warning("embedded worker stopped (%r); restarting in %.0fs", exc, backoff)
+            self._connected = False
+            await _quietly(worker.pool.aclose())
+            if self._stopping:
+                return
+            if time.monotonic() - started > 60:
+                backoff = 1.0
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            self.restarts += 1
+
+    async def stop(self) -> None:
+        """Stops taking jobs, lets running ones finish within the drain time, hands back the rest."""
+        self._stopping = True
+        worker, task = self._worker, self._task
+        if worker is None or task is None:
+            return
+        worker.allow_pick_jobs = False
+        running = [t for t in worker.tasks.values() if not t.done()]
+        if running:
+            logger.info("draining %d job(s) for up to %.0fs", len(running), self._settings.worker_drain_seconds)
+            await asyncio.wait(running, timeout=self._settings.worker_drain_seconds)
+        # Jobs still running are cancelled; ARQ puts a cancelled job back in the queue.
+        await _quietly(live_workers.leave(worker.pool, self._services.database_id))
+        await _quietly(worker.close())
+        task.cancel()
+        await _quietly(task)
+        logger.info("embedded worker stopped")
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except (Exception, asyncio.CancelledError) as exc:  # shutting down: nothing left to tell
+        logger.debug("ignored while stopping: %r", exc)
+

@@ -1,0 +1,346 @@
+"""PNCP consulta API client: `GET /v1/contratacoes/publicacao`, every page, retried.
+
+Error tree (each carries a message a person can read, in Portuguese):
+
+    PNCPError
+    ├── PNCPRetryableError      worth another attempt
+    │   ├── PNCPRateLimited     HTTP 429 (an HTML page), maybe with Retry-After
+    │   ├── PNCPServerError     HTTP 5xx (JSON or a plain string)
+    │   ├── PNCPUnreachable     timeout or connection error
+    │   └── PNCPInvalidResponse 200 whose body is not PNCP's JSON envelope
+    └── PNCPRequestRejected     other 4xx: our request is wrong, retrying will not help
+
+httpx errors are translated here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+PAGE_SIZE = 50  # PNCP refuses larger pages with HTTP 400
+PUBLICACAO_PATH = "/v1/contratacoes/publicacao"
+
+
+class PNCPError(Exception):
+    """A PNCP request that did not give records."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PNCPRetryableError(PNCPError):
+    pass
+
+
+class PNCPRateLimited(PNCPRetryableError):
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PNCPServerError(PNCPRetryableError):
+    pass
+
+
+class PNCPUnreachable(PNCPRetryableError):
+    pass
+
+
+class PNCPInvalidResponse(PNCPRetryableError):
+    pass
+
+
+class PNCPRequestRejected(PNCPError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; a server's Retry-After wins, up to `max_wait`."""
+
+    max_retries: int = 3
+    base: float = 1.0
+    max_wait: float = 10.0
+
+    def wait(self, attempt: int, error: BaseException | None) -> float:
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_wait)
+        ceiling = min(self.base * 2 ** (attempt - 1), self.max_wait)
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[dict[str, Any]]
+    total_pages: int
+
+
+@dataclass(slots=True)
+class UFResult:
+    """What one UF gave: its records and, if some request still failed, why."""
+
+    uf: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    errors: list[str] = field(default_factory=list)
+    truncated: list[int] = field(default_factory=list)  # modalidades with pages left unread
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+
+UFDone = Callable[[UFResult], Awaitable[None]]
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _page_from_response(response: httpx.Response) -> Page:
+    status = response.status_code
+    if status == 204:
+        return Page([], 0)
+    if status == 429:
+        raise PNCPRateLimited(
+            "o PNCP limitou o número de consultas (HTTP 429)",
+            _retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    if status >= 500:
+        raise PNCPServerError(f"o PNCP está com erro interno (HTTP {status})")
+    if status != 200:
+        raise PNCPRequestRejected(f"o PNCP recusou a consulta (HTTP {status}): {response.text[:200]}")
+    try:
+        body = orjson.loads(response.content)  # PNCP sends UTF-8; orjson reads it ~3x faster than json
+    except ValueError:
+        raise PNCPInvalidResponse("o PNCP respondeu algo que não é JSON (página de manutenção?)") from None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise PNCPInvalidResponse("o PNCP respondeu em um formato inesperado")
+    total_pages = body.get("totalPaginas")
+    return Page(
+        [r for r in body["data"] if isinstance(r, dict)],
+        total_pages if isinstance(total_pages, int) and total_pages > 0 else 1,
+    )
+
+
+class PNCPClient:
+    """Reads publicações from PNCP. Built once per process; safe to share between searches.
+
+    Each search in flight borrows an HTTP session of its own (at most `concurrency`
+    connections), returned for the next search with its connections kept alive. One shared
+    pool would do the same work worse: httpcore checks every connection of its pool on every
+    request, and with 128 connections for 15 searches that checking took most of a process's
+    CPU (bench.capacity, 30 concurrent searches). At most `max_connections // concurrency`
+    searches of a process fetch at once; the next one waits for a session.
+    """
+
+    def __init__(
+        self,
+        new_session: Callable[[], httpx.AsyncClient],
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        concurrency: int = 8,
+        max_pages: int = 40,
+        max_connections: int = 128,
+    ) -> None:
+        self._new_session = new_session
+        self._idle: list[httpx.AsyncClient] = []
+        self._opened: list[httpx.AsyncClient] = []
+        self._sessions = anyio.Semaphore(max(1, max_connections // concurrency))
+        self._retry = retry
+        self._concurrency = concurrency
+        self._max_pages = max_pages
+
+    @classmethod
+    def create(
+        cls,
+        base_url: str,
+        *,
+        timeout: float,
+        retry: RetryPolicy,
+        concurrency: int,
+        max_pages: int,
+        max_connections: int = 128,
+    ) -> PNCPClient:
+        """A client for `base_url`, or for the built-in demo data when it is "demo".
+
+        `concurrency` bounds one search; `max_connections` the whole process, so it must leave
+        room for every search a process serves at once (15 searches x 8 = 120)."""
+        transport: httpx.AsyncBaseTransport | None = None
+        if base_url.strip().lower() == "demo":
+            from backend.pncp import demo as pncp_demo  # only demo runs need it
+
+            base_url, transport = pncp_demo.DEMO_BASE_URL, pncp_demo.demo_transport()
+        tls = httpx.create_ssl_context()  # one for every session: building one costs ~15 ms
+
+        def new_session() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=base_url.rstrip("/"),
+                transport=transport,
+                verify=tls,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+                headers={"Accept": "application/json", "User-Agent": "SmartLic-search/1.0"},
+            )
+
+        return cls(new_session, retry=retry, concurrency=concurrency, max_pages=max_pages,
+                   max_connections=max_connections)
+
+    @property
+    def max_pages(self) -> int:
+        return self._max_pages
+
+    @property
+    def attempts(self) -> int:
+        return self._retry.max_retries + 1
+
+    async def aclose(self) -> None:
+        for http in self._opened:
+            await http.aclose()
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[httpx.AsyncClient]:
+        async with self._sessions:
+            if self._idle:
+                http = self._idle.pop()
+            else:
+                http = self._new_session()
+                self._opened.append(http)
+            try:
+                yield http
+            finally:
+                self._idle.append(http)
+
+    async def fetch_page(self, uf: str, modalidade: int, data_inicial: date, data_final: date, pagina: int) -> Page:
+        """One page, retried on 429, 5xx, timeouts, connection errors and non-JSON answers."""
+        async with self._session() as http:
+            return await self._fetch_page(http, uf, modalidade, data_inicial, data_final, pagina)
+
+    async def _fetch_page(
+        self, http: httpx.AsyncClient, uf: str, modalidade: int, data_inicial: date, data_final: date, pagina: int
+    ) -> Page:
+        params = {
+            "dataInicial": data_inicial.strftime("%Y%m%d"),
+            "dataFinal": data_final.strftime("%Y%m%d"),
+            "codigoModalidadeContratacao": modalidade,
+            "uf": uf,
+            "pagina": pagina,
+            "tamanhoPagina": PAGE_SIZE,
+        }
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(PNCPRetryableError),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._get(http, params)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return self._retry.wait(state.attempt_number, error)
+
+    async def _get(self, http: httpx.AsyncClient, params: dict[str, Any]) -> Page:
+        try:
+            response = await http.get(PUBLICACAO_PATH, params=params)
+        except httpx.TimeoutException:
+            raise PNCPUnreachable(f"o PNCP não respondeu em {http.timeout.read:.0f} s") from None
+        except httpx.TransportError as exc:
+            raise PNCPUnreachable(f"não foi possível conectar ao PNCP ({type(exc).__name__})") from None
+        return _page_from_response(response)
+
+    async def fetch_ufs(
+        self,
+        ufs: Sequence[str],
+        modalidades: Sequence[int],
+        data_inicial: date,
+        data_final: date,
+        on_uf_done: UFDone | None = None,
+    ) -> list[UFResult]:
+        """Every page of every UF x modalidade, at most `concurrency` requests at a time.
+
+        A failure stays inside its UF: the other UFs' records still come back.
+        """
+        limiter = anyio.Semaphore(self._concurrency)
+        results = {uf: UFResult(uf) for uf in ufs}
+
+        async def fetch_uf(http: httpx.AsyncClient, uf: str) -> None:
+            async with anyio.create_task_group() as tg:
+                for modalidade in modalidades:
+                    tg.start_soon(self._fetch_modalidade, http, results[uf], modalidade, data_inicial, data_final,
+                                  limiter)
+            if on_uf_done is not None:
+                await on_uf_done(results[uf])
+
+        async with self._session() as http, anyio.create_task_group() as tg:
+            for uf in ufs:
+                tg.start_soon(fetch_uf, http, uf)
+        return [results[uf] for uf in ufs]
+
+    async def _fetch_modalidade(
+        self,
+        http: httpx.AsyncClient,
+        result: UFResult,
+        modalidade: int,
+        data_inicial: date,
+        data_final: date,
+        limiter: anyio.Semaphore,
+    ) -> None:
+        async def page(pagina: int) -> Page | None:
+            try:
+                async with limiter:
+                    fetched = await self._fetch_page(http, result.uf, modalidade, data_inicial, data_final, pagina)
+            except PNCPError as exc:
+                result.errors.append(f"modalidade {modalidade}, página {pagina}: {exc.message}")
+                return None
+            result.pages += 1
+            result.records.extend(fetched.records)
+            return fetched
+
+        first = await page(1)
+        if first is None or first.total_pages <= 1:
+            return
+        last = min(first.total_pages, self._max_pages)
+        if last < first.total_pages:
+            result.truncated.append(modalidade)
+        async with anyio.create_task_group() as tg:
+            for pagina in range(2, last + 1):
+                tg.start_soon(page, pagina)
+
+
+def describe_failure(result: UFResult, attempts: int) -> str:
+    """One readable line on why a UF is incomplete."""
+    first = result.errors[0]
+    more = len(result.errors) - 1
+    extra = f" (e mais {more} consulta{'s' if more > 1 else ''} com falha)" if more else ""
+    got = "sem resultados" if not result.records else "resultados parciais"
+    return (
+        f"{result.uf}: {first}{extra}, após {attempts} tentativa{'s' if attempts > 1 else ''}; "
+        f"{got} para esta UF."
+    )
+

@@ -1,0 +1,151 @@
+"""Where progress events live: a Redis Stream per search, shared by every process, or memory
+while Redis is away."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import anyio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from backend import keys
+from backend.progress.events import StoredEvent, format_event_id, parse_event_id
+from backend.schemas import ProgressEvent
+
+logger = logging.getLogger(__name__)
+
+STREAM_MAXLEN = 500  # a search emits ~40 events; the cap only guards against runaway writers
+STREAM_TTL_SECONDS = 3600
+REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, use memory this long before trying again
+
+
+@dataclass(slots=True)
+class _MemoryStream:
+    events: list[StoredEvent] = field(default_factory=list)
+    changed: anyio.Event = field(default_factory=anyio.Event)
+    touched: float = field(default_factory=time.monotonic)
+
+
+class _MemoryStreams:
+    """Per-process streams for when Redis is not there; bounded in size and age."""
+
+    def __init__(self, max_searches: int = 2000) -> None:
+        self._streams: OrderedDict[str, _MemoryStream] = OrderedDict()
+        self._max_searches = max_searches
+
+    def _expire(self) -> None:
+        deadline = time.monotonic() - STREAM_TTL_SECONDS
+        while self._streams:
+            oldest_key, oldest = next(iter(self._streams.items()))
+            if oldest.touched >= deadline and len(self._streams) <= self._max_searches:
+                break
+            del self._streams[oldest_key]
+
+    def append(self, search_id: str, event: ProgressEvent) -> tuple[int, int]:
+        stream = self._streams.pop(search_id, None) or _MemoryStream()
+        self._streams[search_id] = stream
+        self._expire()
+        millis = int(time.time() * 1000)
+        last = stream.events[-1].id if stream.events else (0, 0)
+        event_id = (millis, 0) if millis > last[0] else (last[0], last[1] + 1)
+        stream.events.append(StoredEvent(event_id, event))
+        del stream.events[:-STREAM_MAXLEN]
+        stream.touched = time.monotonic()
+        stream.changed.set()
+        stream.changed = anyio.Event()
+        return event_id
+
+    def after(self, search_id: str, cursor: tuple[int, int]) -> list[StoredEvent]:
+        stream = self._streams.get(search_id)
+        return [e for e in stream.events if e.id > cursor] if stream else []
+
+    def exists(self, search_id: str) -> bool:
+        return search_id in self._streams
+
+    async def wait(self, search_id: str, timeout: float) -> None:
+        stream = self._streams.get(search_id)
+        with anyio.move_on_after(timeout):
+            if stream is None:
+                await anyio.sleep(timeout)
+            else:
+                await stream.changed.wait()
+
+
+class ProgressTracker:
+    """Appends and reads progress events; falls back to memory while Redis is unreachable."""
+
+    def __init__(self, redis: Redis | None) -> None:
+        self._redis = redis
+        self._memory = _MemoryStreams()
+        self._redis_down_until = 0.0
+
+    @property
+    def _use_redis(self) -> bool:
+        return self._redis is not None and time.monotonic() >= self._redis_down_until
+
+    def _redis_failed(self, error: Exception) -> None:
+        if time.monotonic() >= self._redis_down_until:
+            logger.warning("progress: Redis unavailable (%s); using memory for %.0f s", error, REDIS_RETRY_SECONDS)
+        self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+
+    async def emit(self, search_id: str, event: ProgressEvent) -> str:
+        """Appends an event; returns its id. Never raises for a missing Redis."""
+        if self._use_redis:
+            assert self._redis is not None
+            key = keys.progress_stream(search_id)
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.xadd(key, {"data": event.model_dump_json()}, maxlen=STREAM_MAXLEN, approximate=True)
+                    pipe.expire(key, STREAM_TTL_SECONDS)
+                    event_id, _ = await pipe.execute()
+                return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+            except (RedisError, OSError) as exc:
+                self._redis_failed(exc)
+        return format_event_id(self._memory.append(search_id, event))
+
+    async def exists(self, search_id: str) -> bool:
+        if self._memory.exists(search_id):
+            return True
+        if self._use_redis:
+            assert self._redis is not None
+            try:
+                return bool(await self._redis.exists(keys.progress_stream(search_id)))
+            except (RedisError, OSError) as exc:
+                self._redis_failed(exc)
+        return False
+
+    async def read(self, search_id: str, cursor: tuple[int, int], wait: float) -> list[StoredEvent]:
+        """Events after `cursor`, waiting up to `wait` seconds for the first one."""
+        events = self._memory.after(search_id, cursor)
+        if events:
+            return events
+        if self._use_redis:
+            assert self._redis is not None
+            try:
+                return await self._read_redis(search_id, cursor, wait)
+            except (RedisError, OSError) as exc:
+                self._redis_failed(exc)
+        await self._memory.wait(search_id, wait)
+        return self._memory.after(search_id, cursor)
+
+    async def _read_redis(self, search_id: str, cursor: tuple[int, int], wait: float) -> list[StoredEvent]:
+        assert self._redis is not None
+        answer = await self._redis.xread(
+            {keys.progress_stream(search_id): format_event_id(cursor)}, block=max(int(wait * 1000), 1), count=100
+        )
+        events = []
+        for _key, entries in answer or []:
+            for raw_id, fields in entries:
+                raw = fields.get(b"data") or fields.get("data")
+                events.append(StoredEvent(parse_event_id(_text(raw_id)), ProgressEvent.model_validate_json(raw)))
+        return events
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+

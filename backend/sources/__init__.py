@@ -1,1 +1,0 @@
-"""Adapters for where licitações come from."""
