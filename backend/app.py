@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -22,7 +22,15 @@ from backend.config import Settings, load_settings
 from backend.jobs.workers import EmbeddedWorker
 from backend.reports import keep_settling_overdue
 from backend.runtime.logs import configure_logging
-from backend.services import open_services
+from backend.services import Services, open_services
+
+
+class AppState(TypedDict):
+    """What the lifespan hands every request (`request.state`): built once per process."""
+
+    services: Services
+    worker: EmbeddedWorker | None
+    """This process's embedded worker; None with EMBEDDED_WORKER=false."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,14 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[AppState]:
         async with open_services(settings) as services:
             worker = EmbeddedWorker(services) if settings.embedded_worker else None
             if worker is not None:
                 worker.start()
             overdue = asyncio.create_task(keep_settling_overdue(services), name="overdue-searches")
             try:
-                yield {"services": services, "worker": worker}
+                yield AppState(services=services, worker=worker)
             finally:
                 overdue.cancel()
                 if worker is not None:

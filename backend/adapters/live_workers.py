@@ -20,13 +20,23 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from redis.asyncio import Redis
 
 from backend import keys
 
 HEARTBEATS_TO_LAPSE = 3
+
+
+class WorkerLoad(TypedDict):
+    """What a worker says of itself with each heartbeat."""
+
+    mode: str  # "embedded" (in a web process) or "separate"
+    running: bool
+    jobs_in_flight: int
+    max_jobs: int
+    restarts: int
 
 
 def worker_name() -> str:
@@ -37,7 +47,7 @@ def _member(database_id: str) -> str:
     return f"{database_id} {worker_name()}"
 
 
-async def heartbeat(redis: Redis, database_id: str, state: dict[str, Any], interval: float) -> None:
+async def heartbeat(redis: Redis, database_id: str, state: WorkerLoad, interval: float) -> None:
     """This worker is alive, reads `database_id`, and carries the load in `state`."""
     ttl = interval * HEARTBEATS_TO_LAPSE
     now = time.time()

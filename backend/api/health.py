@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Services
+from backend.api.deps import Services, Worker
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -54,12 +54,11 @@ async def _check(name: str, probe) -> str:  # type: ignore[no-untyped-def]
 
 
 @router.get("/health", response_model=Health)
-async def health(request: Request, services: Services) -> Health:
+async def health(services: Services, embedded: Worker) -> Health:
     database = await _check("database", services.store.ping)
     redis = await _check("redis", services.redis.ping)
     storage = await _check("storage", services.storage.check)
     queue = "healthy" if await services.queue.is_queue_available() else "unavailable"
-    embedded = request.state.worker
     if embedded is not None:
         worker = WorkerState(**embedded.state)
     else:

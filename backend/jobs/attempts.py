@@ -21,6 +21,7 @@ from arq import Retry
 
 from backend.adapters import live_workers
 from backend.jobs import history
+from backend.jobs.context import JobContext
 from backend.runtime import metrics
 from backend.runtime.logs import log_context
 
@@ -35,7 +36,7 @@ def running() -> int:
 
 
 @asynccontextmanager
-async def attempt(ctx: Any, job: str) -> AsyncIterator[dict[str, Any]]:
+async def attempt(ctx: JobContext, job: str) -> AsyncIterator[dict[str, Any]]:
     global _running
     note: dict[str, Any] = {}
     started, outcome, error = time.time(), "succeeded", None

@@ -17,9 +17,11 @@ from redis.exceptions import RedisError
 
 from backend import keys
 from backend.adapters import live_workers
+from backend.adapters.live_workers import WorkerLoad
 from backend.adapters.queue_client import get_arq_pool
 from backend.config import load_settings
 from backend.jobs import attempts
+from backend.jobs.context import JobContext
 from backend.jobs.options import job_timeout, worker_options
 from backend.runtime import metrics
 from backend.runtime.logs import configure_logging
@@ -44,7 +46,7 @@ def separate_worker_settings() -> type:
     return type("WorkerSettings", (), options)
 
 
-async def _separate_worker_startup(ctx: dict[str, Any]) -> None:
+async def _separate_worker_startup(ctx: JobContext) -> None:
     stack = AsyncExitStack()
     ctx["exit_stack"] = stack
     settings = load_settings()
@@ -62,8 +64,8 @@ async def _announce_separate_worker(services: Services) -> None:
     """A separate worker's heartbeat: alive, on this database, with the load of the attempts it runs."""
     settings = services.settings
     while True:
-        state = {"mode": "separate", "running": True, "jobs_in_flight": attempts.running(),
-                 "max_jobs": settings.worker_max_jobs, "restarts": 0}
+        state = WorkerLoad(mode="separate", running=True, jobs_in_flight=attempts.running(),
+                           max_jobs=settings.worker_max_jobs, restarts=0)
         try:
             await live_workers.heartbeat(services.redis, services.database_id, state, settings.worker_health_interval)
         except (RedisError, OSError) as exc:
@@ -71,7 +73,7 @@ async def _announce_separate_worker(services: Services) -> None:
         await asyncio.sleep(settings.worker_health_interval)
 
 
-async def _separate_worker_shutdown(ctx: dict[str, Any]) -> None:
+async def _separate_worker_shutdown(ctx: JobContext) -> None:
     stack: AsyncExitStack | None = ctx.get("exit_stack")
     if stack is not None:
         await stack.aclose()
@@ -87,7 +89,7 @@ class WakeableWorker(Worker):
     pinned and `test_job_queue` covers it.
     """
 
-    def __init__(self, *, database_id: str, describe: Callable[[], dict[str, Any]], **kwargs: Any) -> None:
+    def __init__(self, *, database_id: str, describe: Callable[[], WorkerLoad], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._poll_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
@@ -145,15 +147,15 @@ class EmbeddedWorker:
         self.restarts = 0
 
     @property
-    def state(self) -> dict[str, Any]:
+    def state(self) -> WorkerLoad:
         worker = self._worker
-        return {
-            "mode": "embedded",
-            "running": self._connected and self._task is not None and not self._task.done(),
-            "jobs_in_flight": worker.job_counter if worker else 0,
-            "max_jobs": self._settings.worker_max_jobs,
-            "restarts": self.restarts,
-        }
+        return WorkerLoad(
+            mode="embedded",
+            running=self._connected and self._task is not None and not self._task.done(),
+            jobs_in_flight=worker.job_counter if worker else 0,
+            max_jobs=self._settings.worker_max_jobs,
+            restarts=self.restarts,
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="embedded-arq-worker")
@@ -170,7 +172,7 @@ class EmbeddedWorker:
             job_timeout=job_timeout(self._settings),
         )
 
-    async def _connected_to_redis(self, _ctx: dict[str, Any]) -> None:
+    async def _connected_to_redis(self, _ctx: JobContext) -> None:
         self._connected = True
 
     async def _supervise(self) -> None:
