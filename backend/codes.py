@@ -1,4 +1,8 @@
-"""Fixed code tables of PNCP and IBGE, and Brasília time."""
+"""Fixed code tables of PNCP and IBGE, the search's limits, and Brasília time.
+
+The page gets these tables from here: `backend/page_codes.py` writes them into
+`frontend/src/codes.generated.ts` (a test fails while that file is stale).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,15 @@ UFS: dict[str, str] = {
     "RJ": "Rio de Janeiro", "RN": "Rio Grande do Norte", "RS": "Rio Grande do Sul",
     "RO": "Rondônia", "RR": "Roraima", "SC": "Santa Catarina", "SP": "São Paulo",
     "SE": "Sergipe", "TO": "Tocantins",
+}
+
+# The five regions of IBGE and their UFs (every UF in exactly one); the page's picker shortcuts.
+REGIOES: dict[str, tuple[str, ...]] = {
+    "Norte": ("AC", "AP", "AM", "PA", "RO", "RR", "TO"),
+    "Nordeste": ("AL", "BA", "CE", "MA", "PB", "PE", "PI", "RN", "SE"),
+    "Centro-Oeste": ("DF", "GO", "MT", "MS"),
+    "Sudeste": ("ES", "MG", "RJ", "SP"),
+    "Sul": ("PR", "RS", "SC"),
 }
 
 MODALIDADES: dict[int, str] = {
@@ -35,6 +48,9 @@ MODALIDADES: dict[int, str] = {
 
 # Competitive modalidades a supplier bids in; searched when the request names none.
 DEFAULT_MODALIDADES: tuple[int, ...] = (4, 5, 6, 7)
+
+# At most this many days between data_inicial and data_final of one search.
+MAX_WINDOW_DAYS = 365
 
 SITUACAO_DIVULGADA = 1  # 2 Revogada, 3 Anulada, 4 Suspensa: no longer open to proposals
 

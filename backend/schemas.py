@@ -8,9 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
-from backend.codes import DEFAULT_MODALIDADES, MODALIDADES, UFS
-
-MAX_WINDOW_DAYS = 365
+from backend.codes import DEFAULT_MODALIDADES, MAX_WINDOW_DAYS, MODALIDADES, UFS
 
 
 class BuscaRequest(BaseModel):
@@ -21,7 +19,9 @@ class BuscaRequest(BaseModel):
     search_id: UUID | None = Field(default=None, description="Client-made UUID; the server makes one when absent.")
     ufs: Annotated[list[str], Field(min_length=1, max_length=27, description="UF codes, e.g. ['SP', 'RJ'].")]
     data_inicial: date = Field(description="First publication date (YYYY-MM-DD).")
-    data_final: date = Field(description="Last publication date (YYYY-MM-DD), at most 365 days after data_inicial.")
+    data_final: date = Field(
+        description=f"Last publication date (YYYY-MM-DD), at most {MAX_WINDOW_DAYS} days after data_inicial."
+    )
     setor_id: str = Field(description="A sector id from GET /v1/setores.")
     modalidades: list[int] | None = Field(
         default=None, description="PNCP modalidade codes; default 4, 5, 6, 7 (concorrências and pregões)."

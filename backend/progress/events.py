@@ -14,10 +14,46 @@ from datetime import datetime
 from backend.schemas import ProgressEvent, ResumoLicitacoes
 from backend.store.search_cache import SearchOutcome
 
-__all__ = ["ONCE_STAGES", "TERMINAL_STAGES", "ProgressEvent", "StoredEvent"]
+__all__ = ["ONCE_STAGES", "STAGES", "TERMINAL_STAGES", "ProgressEvent", "Stage", "StoredEvent"]
 
-TERMINAL_STAGES = frozenset({"complete", "error"})
-ONCE_STAGES = frozenset({"results_ready", "llm_ready", "excel_ready", "excel_failed", "complete", "error"})
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of a search's progress and the `progress` its events carry.
+
+    A stage whose progress moves (`fetching`, one event per UF read) goes from `progress` to
+    `progress_max`; every other stage has one value (`progress_max` None).
+    """
+
+    name: str
+    progress: int
+    progress_max: int | None = None
+    once: bool = False  # sent at most once per search; a repeat is a replay
+    terminal: bool = False  # the last event of a search's stream
+
+    def progress_at(self, done: int, total: int) -> int:
+        """The progress after `done` of the stage's `total` steps (its start when total is 0)."""
+        if self.progress_max is None:
+            return self.progress
+        return self.progress + round((self.progress_max - self.progress) * done / max(total, 1))
+
+
+# Every stage, in the order a search goes through them (`error` may cut in at any point); the
+# page gets this table too (`backend/page_codes.py`), so names and values are a contract.
+STAGES: tuple[Stage, ...] = (
+    CONNECTING := Stage("connecting", 5),
+    FETCHING := Stage("fetching", 10, 55),  # 10 the fetch starts, 55 the last UF is in
+    FILTERING := Stage("filtering", 60),
+    RESULTS_READY := Stage("results_ready", 70, once=True),
+    LLM_READY := Stage("llm_ready", 85, once=True),
+    EXCEL_READY := Stage("excel_ready", 98, once=True),
+    EXCEL_FAILED := Stage("excel_failed", 98, once=True),
+    COMPLETE := Stage("complete", 100, once=True, terminal=True),
+    ERROR := Stage("error", -1, once=True, terminal=True),
+)
+
+TERMINAL_STAGES = frozenset(stage.name for stage in STAGES if stage.terminal)
+ONCE_STAGES = frozenset(stage.name for stage in STAGES if stage.once)
 
 
 def parse_event_id(value: str | None) -> tuple[int, int]:
@@ -71,36 +107,38 @@ def derived_events(outcome: SearchOutcome) -> list[StoredEvent]:
 
 
 def connecting_event(sector_name: str, ufs: list[str]) -> ProgressEvent:
-    return ProgressEvent(stage="connecting", progress=5, message=f"Buscando licitações de {sector_name}",
-                         detail={"ufs": ufs})
+    return ProgressEvent(stage=CONNECTING.name, progress=CONNECTING.progress,
+                         message=f"Buscando licitações de {sector_name}", detail={"ufs": ufs})
 
 
 def fetching_event(uf: str, done: int, total: int, items: int) -> ProgressEvent:
-    """One UF read: progress from 10 (the fetch starts) to 55 (the last UF is in)."""
+    """One UF read: progress through `FETCHING`'s range, from its start to the last UF in."""
     return ProgressEvent(
-        stage="fetching", progress=10 + round(45 * done / max(total, 1)),
+        stage=FETCHING.name, progress=FETCHING.progress_at(done, total),
         message=f"{uf}: {items} publicações lidas ({done} de {total} UFs)",
         detail={"uf": uf, "ufs_done": done, "ufs_total": total, "items": items},
     )
 
 
 def filtering_event(total_raw: int, sector_name: str) -> ProgressEvent:
-    return ProgressEvent(stage="filtering", progress=60,
+    return ProgressEvent(stage=FILTERING.name, progress=FILTERING.progress,
                          message=f"Filtrando {total_raw} publicações pelo setor {sector_name}")
 
 
 def error_event(message: str) -> ProgressEvent:
-    return ProgressEvent(stage="error", progress=-1, message=message, detail={"message": message})
+    return ProgressEvent(stage=ERROR.name, progress=ERROR.progress, message=message, detail={"message": message})
 
 
 def results_ready_event(total_filtrado: int) -> ProgressEvent:
     message = f"{total_filtrado} licitação(ões) encontrada(s)"
-    return ProgressEvent(stage="results_ready", progress=70, message=message, detail={"total_filtrado": total_filtrado})
+    return ProgressEvent(stage=RESULTS_READY.name, progress=RESULTS_READY.progress, message=message,
+                         detail={"total_filtrado": total_filtrado})
 
 
 def llm_ready_event(resumo: ResumoLicitacoes) -> ProgressEvent:
     return ProgressEvent(
-        stage="llm_ready", progress=85, message="Resumo pronto", detail={"resumo": resumo.model_dump(mode="json")}
+        stage=LLM_READY.name, progress=LLM_READY.progress, message="Resumo pronto",
+        detail={"resumo": resumo.model_dump(mode="json")},
     )
 
 
@@ -108,15 +146,17 @@ def excel_event(status: str, url: str | None, error: str | None) -> ProgressEven
     """`excel_ready` or `excel_failed`; None for a report that was not asked for (skipped)."""
     if status == "ready":
         return ProgressEvent(
-            stage="excel_ready", progress=98, message="Planilha pronta para download", detail={"download_url": url}
+            stage=EXCEL_READY.name, progress=EXCEL_READY.progress, message="Planilha pronta para download",
+            detail={"download_url": url},
         )
     if status == "failed":
         message = error or "Não foi possível gerar a planilha."
-        return ProgressEvent(stage="excel_failed", progress=98, message=message, detail={"error": message})
+        return ProgressEvent(stage=EXCEL_FAILED.name, progress=EXCEL_FAILED.progress, message=message,
+                             detail={"error": message})
     return None
 
 
 def complete_event() -> ProgressEvent:
-    return ProgressEvent(stage="complete", progress=100, message="Busca concluída")
+    return ProgressEvent(stage=COMPLETE.name, progress=COMPLETE.progress, message="Busca concluída")
 
 

@@ -1,3 +1,4 @@
+import { type StageName, isStageName } from "../codes";
 import type { Connection } from "../hooks/searchState";
 
 interface Props {
@@ -9,7 +10,8 @@ interface Props {
   running: boolean;
 }
 
-const STAGE_LABELS: Record<string, string> = {
+/** One label per stage of the backend's table (`STAGES`): a new stage fails the type check here. */
+const STAGE_LABELS: Readonly<Record<StageName, string>> = {
   connecting: "Conectando",
   fetching: "Consultando o PNCP",
   filtering: "Filtrando",
@@ -29,7 +31,7 @@ const CONNECTION_NOTES: Partial<Record<Connection, string>> = {
 /** The search's progress: a bar with the current stage and its message. */
 export function SearchProgress({ stage, progress, message, failed, connection, running }: Props) {
   const value = Math.max(0, Math.min(100, progress));
-  const label = stage ? (STAGE_LABELS[stage] ?? stage) : "";
+  const label = stage ? (isStageName(stage) ? STAGE_LABELS[stage] : stage) : "";
   const note = running ? CONNECTION_NOTES[connection] : undefined;
   return (
     <section

@@ -3,12 +3,14 @@
  * answer, the progress events (SSE) and the status route (polling). Pure functions only.
  *
  * Rules that make the order irrelevant:
- * - a stage that happens once (`ONCE_STAGES`) is applied once; a repeat changes nothing;
+ * - a stage that happens once (`ONCE_STAGES`, from the backend's table of stages in
+ *   `codes.generated.ts`) is applied once; a repeat changes nothing;
  * - the progress shown never goes backwards (an older event still delivers its data);
  * - an output that settled (summary ready, Excel ready/failed/skipped) never returns to
  *   processing, and the first settled value wins;
  * - the answer's summary is provisional (a "prévia") while its `llm_status` is "processing".
  */
+import { ONCE_STAGES, STAGE_BY_NAME, isStageName } from "../codes";
 import type {
   BuscaResponse,
   ExcelStatus,
@@ -17,16 +19,6 @@ import type {
   ResumoLicitacoes,
   SearchStatus,
 } from "../types";
-
-/** Stages the server sends once per search (backend `progress.ONCE_STAGES`). */
-export const ONCE_STAGES: ReadonlySet<string> = new Set([
-  "results_ready",
-  "llm_ready",
-  "excel_ready",
-  "excel_failed",
-  "complete",
-  "error",
-]);
 
 /** How the page follows the search after the POST: the SSE stream, or the status route. */
 export type Connection = "idle" | "live" | "reconnecting" | "polling" | "closed";
@@ -120,7 +112,8 @@ export function laterEventId(a: string | null, b: string | null): string | null 
 
 export function searchReducer(state: SearchState, action: SearchAction): SearchState {
   if (action.type === "started") {
-    return { ...initialSearchState, searchId: action.searchId, stage: "connecting", message: "Iniciando a busca…", connection: "live" };
+    const stage = STAGE_BY_NAME.connecting.name;
+    return { ...initialSearchState, searchId: action.searchId, stage, message: "Iniciando a busca…", connection: "live" };
   }
   if (action.searchId !== state.searchId) return state;
   switch (action.type) {
@@ -142,8 +135,9 @@ export function searchReducer(state: SearchState, action: SearchAction): SearchS
 
 function applyAnswer(state: SearchState, answer: BuscaResponse): SearchState {
   let next: SearchState = { ...state, answer, totalFiltrado: answer.total_filtrado };
-  // The answer means the results are ready (stage `results_ready`, 70%).
-  next = advance(next, "results_ready", 70, `${answer.total_filtrado} licitação(ões) encontrada(s)`);
+  // The answer means the results are ready (stage `results_ready`, at that stage's progress).
+  const { name, progress } = STAGE_BY_NAME.results_ready;
+  next = advance(next, name, progress, `${answer.total_filtrado} licitação(ões) encontrada(s)`);
   next = applyLlm(next, answer.llm_status, answer.resumo ?? null);
   return applyExcel(next, answer.excel_status, answer.excel_url ?? null, answer.excel_error ?? null);
 }
@@ -163,7 +157,8 @@ function applyEvent(state: SearchState, id: string | null, event: ProgressEvent)
   let next = lastEventId === state.lastEventId ? state : { ...state, lastEventId };
   if (once) next = { ...next, appliedStages: [...next.appliedStages, event.stage] };
   const detail = event.detail ?? {};
-  switch (event.stage) {
+  // Only the stages of the backend's table (a case that is none of them fails the type check).
+  switch (isStageName(event.stage) ? event.stage : null) {
     case "error":
       return fail(next, text(detail.message) ?? event.message);
     case "results_ready": {
@@ -190,7 +185,8 @@ function applyEvent(state: SearchState, id: string | null, event: ProgressEvent)
 /** Moves the progress bar forward only; an older or repeated event leaves it as it is. */
 function advance(state: SearchState, stage: string, progress: number, message: string): SearchState {
   if (state.error !== null || progress < state.progress) return state;
-  if (state.stage === "complete" && stage !== "complete") return state;
+  const complete = STAGE_BY_NAME.complete.name;
+  if (state.stage === complete && stage !== complete) return state;
   if (state.stage === stage && state.progress === progress && state.message === message) return state;
   return { ...state, stage, progress, message };
 }
@@ -225,12 +221,13 @@ function applyExcel(
 function finish(state: SearchState): SearchState {
   if (state.error !== null || !isSettled(state)) return state;
   const done = state.complete ? state : { ...state, complete: true };
-  return advance(done, "complete", 100, "Busca concluída");
+  const { name, progress } = STAGE_BY_NAME.complete;
+  return advance(done, name, progress, "Busca concluída");
 }
 
 function fail(state: SearchState, message: string): SearchState {
   if (state.error !== null) return state;
-  return { ...state, error: message, stage: "error", message };
+  return { ...state, error: message, stage: STAGE_BY_NAME.error.name, message };
 }
 
 function text(value: unknown): string | null {

@@ -10,6 +10,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { NETWORK_ERROR, describeError, readJson, routes } from "../api";
+import { TERMINAL_STAGES } from "../codes";
 import type { BuscaRequest, BuscaResponse, ProgressEvent, SearchStatus } from "../types";
 import {
   type SearchAction,
@@ -25,7 +26,6 @@ export const RECONNECT_DELAYS_MS: readonly number[] = [1000, 2000, 4000];
 export const POLL_INTERVAL_MS = 2000;
 
 const EVENT_SOURCE_CLOSED = 2; // EventSource.CLOSED
-const TERMINAL_STAGES = new Set(["complete", "error"]);
 const SEARCH_GONE = "A busca não foi encontrada no servidor (pode ter expirado). Faça a busca de novo.";
 
 export type SearchInput = Omit<BuscaRequest, "search_id">;

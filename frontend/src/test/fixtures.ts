@@ -1,4 +1,5 @@
 /** Made-up API shapes for tests (not PNCP records). */
+import type { StageName } from "../codes";
 import type { BuscaResponse, Licitacao, ProgressEvent, ResumoLicitacoes, SearchStatus } from "../types";
 
 export const SEARCH_ID = "3f2b8c1e-6a4d-4e8f-9b1a-2c3d4e5f6a7b";
@@ -120,6 +121,6 @@ export const EVENTS = {
   },
 } satisfies Record<string, { id: string; event: ProgressEvent }>;
 
-function ev(stage: string, progress: number, message: string, detail: Record<string, unknown> = {}): ProgressEvent {
+function ev(stage: StageName, progress: number, message: string, detail: Record<string, unknown> = {}): ProgressEvent {
   return { stage, progress, message, detail };
 }
