@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -118,6 +120,23 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+async def eventually(
+    check: Callable[[], Any | Awaitable[Any]], timeout: float = 10.0, step: float = 0.05, what: str | None = None
+) -> Any:
+    """`wait_for` inside an event loop: the first truthy answer of `check()` (a value, or an
+    awaitable of one), polled every `step` seconds for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        assert time.monotonic() < deadline, (
+            f"timed out waiting for {what}" if what else f"still {value!r} after {timeout}s")
+        await asyncio.sleep(step)
 
 
 def queue_healthy(server: Server) -> bool:

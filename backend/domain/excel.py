@@ -18,8 +18,10 @@ Design:
   hyperlink record, which the format wants after the last row.
 - Cheap cells: fonts, fills, alignments are shared module-level objects; each call registers
   its named styles once and every cell reuses the prepared style array. Text that needs no style
-  goes in as a plain value (no cell object); dates go in as Excel serial numbers. Our sheet uses
-  a version of openpyxl's row intake without an exception per styled cell (`_values_to_row`).
+  goes in as a plain value (no cell object); dates go in as Excel serial numbers. Rows go
+  through openpyxl's own `append`, which raises and catches an exception per styled cell:
+  replacing its private row intake was measured at only 1.2x faster, so it is not done (reports
+  are built in child processes, off the event loop: `backend/adapters/excel_process.py`).
 - Totals are computed numbers, not formulas: the file is a download, opened in Protected View,
   in previewers and on phones, which show only a formula's cached value, and openpyxl cannot
   write one, so `=SUM()` would read as empty or 0 there. A number is right everywhere and equals
@@ -40,7 +42,7 @@ import enum
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from io import BytesIO
@@ -48,7 +50,7 @@ from operator import attrgetter
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -71,9 +73,6 @@ MAX_HYPERLINKS = 65_530  # Excel's limit of hyperlinks per worksheet; later link
 
 # A text starting with one of these is read as a formula when typed (or re-entered) in a cell.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-# Use `_values_to_row` on the "Licitações" sheet (False: openpyxl's own; the same file, slower).
-FAST_ROWS = True
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 0 of Excel's 1900 date system, from 1900-03-01 on
 _FIRST_DATE = datetime(1900, 3, 1)
@@ -304,43 +303,6 @@ class _Cells:
         return make
 
 
-def _values_to_row(sheet: WriteOnlyWorksheet) -> Callable[[Sequence[Any], int], Iterator[Cell]]:
-    """openpyxl's `WriteOnlyWorksheet._values_to_row` for the "Licitações" sheet, made cheaper.
-
-    openpyxl finds out that an appended value is a cell by trying it as a plain value, which
-    raises (and formats the cell's repr into the message) for every styled cell: about a sixth
-    of the export's time. This version tests for a cell first. It also takes a plain `str` as is:
-    on this sheet the only plain strings come from `_Cells.row_maker`, already cleaned
-    (`clean_text`) and never formula-like or an error code (those are cells), so openpyxl's
-    checks would change nothing. Otherwise it is the same: a scratch cell for plain values,
-    renewed once it got a style; hyperlink refs set. Installed on our own sheet only (see
-    FAST_ROWS); `test_excel` checks that openpyxl still calls it and that the file is the same.
-    """
-    def values_to_row(values: Sequence[Any], row_idx: int) -> Iterator[Cell]:
-        scratch = WriteOnlyCell(sheet)
-        for col_idx, value in enumerate(values, 1):
-            if value is None:
-                continue
-            if value.__class__ is str:
-                scratch._value = value
-                scratch.data_type = "s"
-                cell = scratch
-            elif isinstance(value, Cell):
-                cell = value
-            else:
-                scratch.value = value
-                cell = scratch
-            cell.column = col_idx
-            cell.row = row_idx
-            if cell.hyperlink is not None:
-                cell.hyperlink.ref = cell.coordinate
-            yield cell
-            if cell is scratch and (scratch.has_style or scratch.hyperlink):
-                scratch = WriteOnlyCell(sheet)
-
-    return values_to_row
-
-
 def _write_licitacoes(sheet: WriteOnlyWorksheet, licitacoes: Sequence[Licitacao], cells: _Cells,
                       total_value: float) -> None:
     count = len(licitacoes)
@@ -349,8 +311,6 @@ def _write_licitacoes(sheet: WriteOnlyWorksheet, licitacoes: Sequence[Licitacao]
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
     cells.bind(sheet)
-    if FAST_ROWS and hasattr(sheet, "_values_to_row"):
-        sheet._values_to_row = _values_to_row(sheet)
 
     sheet.append([cells.text(header, Style.HEADER) for header in HEADERS])
     make = cells.row_maker()

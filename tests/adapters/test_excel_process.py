@@ -7,6 +7,7 @@ import io
 import os
 import signal
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -14,6 +15,13 @@ from openpyxl import load_workbook
 from backend.adapters.excel_process import ExcelBuilder
 from backend.domain.summary import gerar_resumo_fallback
 from tests.domain.test_excel import demo_licitacoes, licitacao
+from tests.servers import eventually
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rows_of(data: bytes) -> list[tuple]:
@@ -54,9 +62,11 @@ async def test_a_child_killed_mid_report_fails_that_report_only() -> None:
     try:
         await builder.build([licitacao()], parametros={}, resumo=None, sector_name="Setor")  # starts the child
         (child,) = builder._executor._processes.values()  # the child to kill
+        idle = cpu_seconds(child.pid)
         building = builder.build(demo_licitacoes(20_000), parametros={}, resumo=None, sector_name="Setor")
         task = asyncio.ensure_future(building)
-        await asyncio.sleep(0.5)
+        # Its CPU time growing: it is building the report (about 3 s of work for 20,000 rows).
+        await eventually(lambda: cpu_seconds(child.pid) - idle >= 0.2, timeout=30, what="the child to start the report")
         os.kill(child.pid, signal.SIGKILL)
         with pytest.raises(BrokenProcessPool):
             await task

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import time
@@ -34,6 +33,7 @@ from tests.fakes.openai_server import (
     truncated,
 )
 from tests.records import pncp_record
+from tests.servers import eventually
 
 API_KEY = "sk-test-123"
 MODEL = "gpt-test-mini"
@@ -296,9 +296,7 @@ async def test_slow_answer_times_out_quickly(fake: FakeOpenAI, client: openai.As
     assert caught.value.retryable
     assert elapsed < 1.5
     [request] = fake.requests
-    deadline = time.monotonic() + 2
-    while request.finished is None and time.monotonic() < deadline:  # the fake stops waiting too
-        await asyncio.sleep(0.02)
+    await eventually(lambda: request.finished is not None, timeout=2, step=0.02, what="the fake to stop waiting too")
     assert request.disconnected
 
 

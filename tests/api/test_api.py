@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from uuid import uuid4
 
@@ -11,6 +10,7 @@ import pytest
 from backend.codes import UFS, now_brasilia
 from tests.fakes.pncp import db_error_500, rate_limited
 from tests.records import pncp_record
+from tests.servers import eventually
 
 TODAY = now_brasilia().date()
 
@@ -205,11 +205,13 @@ async def test_body_that_is_not_json_gets_422(client) -> None:
 
 async def test_health_reports_every_dependency_and_the_worker(make_settings, client_for) -> None:
     async with client_for(make_settings(embedded_worker=True)) as client:
-        for _ in range(50):  # the worker's first heartbeat comes with its first poll
+
+        async def healthy() -> dict | None:
             body = (await client.get("/v1/health")).json()
-            if body["queue"] == "healthy":
-                break
-            await asyncio.sleep(0.1)
+            return body if body["queue"] == "healthy" else None
+
+        # The worker's first heartbeat comes with its first poll.
+        body = await eventually(healthy, timeout=5, step=0.1, what="the worker's first heartbeat")
     assert isinstance(body.pop("jobs_queued"), int)  # a cron run may be waiting in the queue
     assert body == {
         "status": "ok", "queue": "healthy", "redis": "ok", "database": "ok", "storage": "ok",

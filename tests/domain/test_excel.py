@@ -14,7 +14,6 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from backend.domain import excel
 from backend.domain.excel import create_excel
 from backend.pncp.demo import recent_records
 from backend.pncp.records import to_licitacao
@@ -305,7 +304,7 @@ def test_non_finite_value_is_left_empty() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Volume and the fast row path
+# Volume and concurrency
 # --------------------------------------------------------------------------------------------
 
 
@@ -327,15 +326,6 @@ def test_5000_realistic_rows_build() -> None:
     assert resumo_lines(rs)["Com orçamento sigiloso"].value == 5000 - len(known)
 
 
-def test_fast_row_path_writes_the_same_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    licitacoes = [*demo_licitacoes(200), licitacao(1, objeto="=1+1", orgao="#N/A", municipio="Sal\x1bvador  ",
-                                                   situacao="-2", valor_estimado=None, link="ftp://x")]
-    fast = build(licitacoes, resumo=resumo())
-    monkeypatch.setattr(excel, "FAST_ROWS", False)
-    plain = build(licitacoes, resumo=resumo())
-    assert sheet_xml(fast) == sheet_xml(plain)
-
-
 def test_concurrent_builds_do_not_mix() -> None:
     """Styles are shared module objects: workbooks built at once in threads stay identical."""
     licitacoes = demo_licitacoes(300)
@@ -343,21 +333,3 @@ def test_concurrent_builds_do_not_mix() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: sheet_xml(build(licitacoes, resumo=resumo())), range(8)))
     assert all(result == expected for result in results)
-
-
-def test_openpyxl_still_uses_the_fast_row_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    rows: list[int] = []
-    make = excel._values_to_row
-
-    def counting(sheet: Any) -> Any:
-        values_to_row = make(sheet)
-
-        def wrapper(values: Any, row_idx: int) -> Any:
-            rows.append(row_idx)
-            return values_to_row(values, row_idx)
-
-        return wrapper
-
-    monkeypatch.setattr(excel, "_values_to_row", counting)
-    build([licitacao(1), licitacao(2)])
-    assert rows == [1, 2, 3, 4, 5]  # header, 2 rows, blank row, totals

@@ -47,7 +47,7 @@ from tests.fakes import supabase_storage as storage_fake
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.supabase_storage import FakeSupabaseStorage
 from tests.records import pncp_record
-from tests.servers import ROOT
+from tests.servers import ROOT, eventually
 
 TODAY = now_brasilia().date()
 KEY = "service-role-key-for-tests"
@@ -151,15 +151,14 @@ async def live_here(services: Services) -> int:
     return (await live_workers.census(services.redis, services.database_id)).same_database
 
 
-async def eventually(check: Any, timeout: float = 10.0, step: float = 0.05) -> Any:
-    """Polls the async `check` until it answers something truthy, at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"still {value!r} after {timeout}s"
-        await asyncio.sleep(step)
+async def healthy(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/v1/health")).json()["queue"] == "healthy"
+
+
+async def settled_status(client: httpx.AsyncClient, sid: UUID | str) -> dict[str, Any] | None:
+    """The search's status once neither its summary nor its report is processing, else None."""
+    status = (await client.get(f"/v1/buscar/{sid}/status")).json()
+    return None if "processing" in (status["llm_status"], status["excel_status"]) else status
 
 
 async def age_search(services: Services, sid: UUID, minutes: float = 10) -> None:
@@ -223,12 +222,12 @@ async def test_queue_needs_a_live_worker_of_this_database_and_caches_the_answer(
 
         await live_workers.heartbeat(raw_redis, services.database_id, {"mode": "separate"}, interval=5)
         assert await queue.is_queue_available() is False  # cached for about a second
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(1.1)  # a sleep: the cache's lifetime is what is tested
         assert await queue.is_queue_available() is True
 
         await live_workers.leave(raw_redis, services.database_id)
         assert await queue.is_queue_available() is True  # still the cached answer
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(1.1)  # a sleep: the cache's lifetime is what is tested
         assert await queue.is_queue_available() is False
 
 
@@ -244,13 +243,13 @@ async def test_a_slow_reply_does_not_make_the_queue_unavailable(make_settings, r
     async with open_services(make_settings()) as services:
         await live_workers.heartbeat(raw_redis, services.database_id, {"mode": "separate"}, interval=5)
         assert await services.queue.is_queue_available() is True
-        await asyncio.sleep(1.05)  # past the cached answer: the next call asks Redis again
+        await asyncio.sleep(1.05)  # a sleep past the cached answer: the next call must ask the paused Redis
         await raw_redis.execute_command("CLIENT", "PAUSE", 600, "ALL")
         started = time.monotonic()
         assert await services.queue.is_queue_available() is True
         assert time.monotonic() - started < 0.5  # the search did not wait for the late reply
     async with open_services(make_settings()) as services:  # a process that never had an answer
-        await asyncio.sleep(0.7)
+        await raw_redis.ping()  # answered once the first pause is over
         await raw_redis.execute_command("CLIENT", "PAUSE", 600, "ALL")
         assert await services.queue.is_queue_available() is False
 
@@ -294,7 +293,7 @@ async def test_black_holed_redis_costs_at_most_a_fraction_of_a_second(make_setti
             started = time.monotonic()
             assert await queue.is_queue_available() is False
             assert time.monotonic() - started < 1.0
-            await asyncio.sleep(1.05)  # past the cache: checked again, still bounded
+            await asyncio.sleep(1.05)  # a sleep past the cache: the next call must ask the black hole again
             started = time.monotonic()
             assert await queue.is_queue_available() is False
             assert time.monotonic() - started < 1.0
@@ -734,13 +733,7 @@ async def test_a_web_process_settles_a_search_nobody_finishes_by_its_deadline(ma
     async with client_for(settings) as client:
         async with open_services(settings) as other:  # the same database, as a second process
             sid = await saved_search(other)
-        deadline = time.monotonic() + 15
-        while True:
-            status = (await client.get(f"/v1/buscar/{sid}/status")).json()
-            if "processing" not in (status["llm_status"], status["excel_status"]):
-                break
-            assert time.monotonic() < deadline, status
-            await asyncio.sleep(0.2)
+        status = await eventually(lambda: settled_status(client, sid), timeout=15, step=0.2, what="the deadline")
     assert status["llm_status"] == "ready" and status["resumo"]["origem"] == "fallback"
     assert status["excel_status"] == "failed" and "a tempo" in status["excel_error"]
 
@@ -748,18 +741,15 @@ async def test_a_web_process_settles_a_search_nobody_finishes_by_its_deadline(ma
 async def test_a_busy_event_loop_still_queues_searches(make_settings, client_for) -> None:
     """Searches arriving while the web process's event loop is kept busy (blocking slices of 0.25 s)."""
     async with client_for(make_settings(embedded_worker=True)) as client:
-        for _ in range(100):
-            if (await client.get("/v1/health")).json()["queue"] == "healthy":
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: healthy(client), timeout=10, what="the worker's first heartbeat")
 
         async def keep_busy() -> None:
             while True:
                 time.sleep(0.25)  # noqa: ASYNC251 - the point: the loop is blocked
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # a sleep: the loop runs for a moment between the blocked slices
 
         async def search(delay: float) -> str:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay)  # a sleep: arrivals spread over 4 s, across expiries of the cache
             body = {**REQUEST, "ufs": ["SP"], "search_id": str(uuid4())}
             return (await client.post("/v1/buscar", json=body)).json()["processamento"]
 
@@ -781,8 +771,7 @@ async def test_embedded_worker_runs_both_jobs_and_stops_cleanly(make_settings, r
         try:
             await eventually(lambda: live_here(services))
             assert worker.state["running"] is True and worker.state["mode"] == "embedded"
-            await asyncio.sleep(1.05)  # past any cached answer
-            assert await services.queue.is_queue_available() is True
+            assert await eventually(services.queue.is_queue_available, what="the queue to be available") is True
 
             sid = await saved_search(services)
             payload = licitacoes_payload(licitacoes())
@@ -812,8 +801,11 @@ async def test_embedded_worker_runs_both_jobs_and_stops_cleanly(make_settings, r
             await asyncio.wait_for(worker.stop(), timeout=10)
         assert await live_here(services) == 0  # gone at once, not when its entry would lapse
         assert worker.state["running"] is False
-        await asyncio.sleep(1.05)
-        assert await services.queue.is_queue_available() is False
+
+        async def unavailable() -> bool:
+            return await services.queue.is_queue_available() is False
+
+        await eventually(unavailable, timeout=5, what="the queue to be unavailable")  # once its cached answer lapses
 
 
 async def test_embedded_worker_starts_a_queued_job_at_once_not_at_its_next_poll(make_settings, raw_redis) -> None:
@@ -823,7 +815,11 @@ async def test_embedded_worker_starts_a_queued_job_at_once_not_at_its_next_poll(
         worker.start()
         try:
             await eventually(lambda: live_here(services))  # written by the first poll
-            await asyncio.sleep(0.2)  # the listener subscribes right after that poll
+
+            async def listening() -> bool:  # the listener subscribes right after that poll
+                return dict(await raw_redis.pubsub_numsub(keys.JOBS_WAKEUP)).get(keys.JOBS_WAKEUP.encode(), 0) > 0
+
+            await eventually(listening, what="the wake-up listener to subscribe")
             sid = await saved_search(services)
             assert await services.queue.enqueue_job("excel_generation_job", str(sid), [], {"excel": False},
                                                     job_id=keys.excel_job(str(sid)))
@@ -839,23 +835,16 @@ async def test_embedded_worker_starts_a_queued_job_at_once_not_at_its_next_poll(
 
 async def test_app_with_embedded_worker_queues_a_search_and_settles_it(make_settings, client_for, raw_redis) -> None:
     async with client_for(make_settings(embedded_worker=True)) as client:
-        for _ in range(50):  # the worker's first heartbeat comes with its first poll
-            if (await client.get("/v1/health")).json()["queue"] == "healthy":
-                break
-            await asyncio.sleep(0.1)
+        # The worker's first heartbeat comes with its first poll.
+        await eventually(lambda: healthy(client), timeout=5, what="the worker's first heartbeat")
         search_id = str(uuid4())
         body = {**REQUEST, "ufs": ["SP"], "search_id": search_id}
         answer = (await client.post("/v1/buscar", json=body)).json()
         assert answer["processamento"] == "fila"
         assert answer["resumo"]["origem"] == "fallback"  # ready at once; the job's arrives later
 
-        deadline = time.monotonic() + 20
-        while True:
-            status = (await client.get(f"/v1/buscar/{search_id}/status")).json()
-            if "processing" not in (status["llm_status"], status["excel_status"]):
-                break
-            assert time.monotonic() < deadline, status
-            await asyncio.sleep(0.1)
+        status = await eventually(lambda: settled_status(client, search_id), timeout=20, step=0.1,
+                                  what="the search to settle")
         assert (status["llm_status"], status["excel_status"]) == ("ready", "ready")
     assert await raw_redis.zcard(keys.LIVE_WORKERS) == 0  # the lifespan stopped the worker
 
@@ -922,7 +911,9 @@ async def test_embedded_worker_without_redis_keeps_retrying_and_stops_at_once(ma
     async with open_services(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")) as services:
         worker = EmbeddedWorker(services)
         worker.start()
-        await asyncio.sleep(1.5)  # the first attempt fails at once; the supervisor waits 1 s and tries again
+        # A sleep: the supervisor's backoff is what is tested. The first attempt fails at once,
+        # the supervisor waits 1 s and tries again; at 1.5 s it is in its second (2 s) wait.
+        await asyncio.sleep(1.5)
         assert worker.state["running"] is False
         assert worker.restarts >= 1
         started = time.monotonic()

@@ -144,7 +144,8 @@ def test_redis_stopped_for_10_s_during_a_burst(tmp_path, llm) -> None:
             assert [r.status_code for r in answers] == [200] * len(bodies)
             assert all(r.json()["total_filtrado"] > 0 for r in answers)
 
-            time.sleep(max(0.0, outage_began + 10 - time.monotonic()))  # Redis away for 10 s
+            # A sleep: Redis away for 10 s is the fault under test.
+            time.sleep(max(0.0, outage_began + 10 - time.monotonic()))
             redis = start_redis(port, tmp_path)  # back, empty: queued jobs were lost with it
             health = wait_for(lambda: queue_healthy(a) and httpx.get(f"{a.url}/v1/health").json(), 40,
                               "the embedded worker to come back")
@@ -198,9 +199,9 @@ def test_database_refusing_connections_during_the_jobs(tmp_path, redis_url, llm,
             body = search_body()
             answer = httpx.post(f"{server.url}/v1/buscar", json=body, timeout=60).json()
             assert answer["processamento"] == "fila" and answer["total_filtrado"] > 0
-            time.sleep(0.3)
-            proxy.refuse()
-            time.sleep(3)
+            wait_for(lambda: llm.requests, 10, "the summary job to ask the model")
+            proxy.refuse()  # while the model is still writing the summary
+            time.sleep(3)  # a sleep: the database refusing connections for 3 s is the fault under test
             proxy.accept()
             final = wait_for(lambda: settled(server, body["search_id"]), 60, "the search to settle")
             _, events = collect(f"{server.url}/v1/buscar-progress/{body['search_id']}", timeout=30)

@@ -4,8 +4,10 @@ high-water mark of its biggest search."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 from backend.runtime.memory import keep_memory_trimmed, rss_mb
+from tests.servers import eventually
 
 
 def freed_but_kept_by_the_allocator() -> list[bytearray]:
@@ -18,17 +20,20 @@ def freed_but_kept_by_the_allocator() -> list[bytearray]:
 async def test_memory_freed_by_a_big_search_is_given_back() -> None:
     trimmer = asyncio.create_task(keep_memory_trimmed(every=0.05, growth_mb=16))
     try:
-        await asyncio.sleep(0.1)  # it notes the RSS before the search
+        # Suspended at its first wait: it has noted the RSS before the search.
+        await eventually(lambda: inspect.getcoroutinestate(trimmer.get_coro()) == inspect.CORO_SUSPENDED,
+                         timeout=5, step=0.01, what="the trimmer to start")
         before = rss_mb()
         assert before is not None
         survivors = freed_but_kept_by_the_allocator()  # no await: the trimmer cannot run meanwhile
         kept = rss_mb()
         assert kept is not None and kept - before > 100, (before, kept)  # the allocator held on to it
-        for _ in range(40):
-            await asyncio.sleep(0.05)
+
+        def given_back() -> bool:
             now = rss_mb()
-            if now is not None and kept - now > 100:
-                break
+            return now is not None and kept - now > 100
+
+        await eventually(given_back, timeout=2, what=f"the RSS to drop 100 MB from {kept:.0f} MB ({before:.0f} before)")
     finally:
         trimmer.cancel()
     after = rss_mb()
