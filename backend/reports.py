@@ -140,8 +140,16 @@ async def produce_report(
     lease = services.settings.excel_job_timeout + producer.lease_margin
     if not await _claim(services, search_id, "excel", producer, lease):
         return None
-    outcome = settle_with or await _build_report(services, search_id, licitacoes, parametros, resumo, sector_name,
-                                                 producer)
+    outcome = settle_with
+    if outcome is None:  # built in a child process and uploaded, within EXCEL_JOB_TIMEOUT
+        try:
+            with anyio.fail_after(services.settings.excel_job_timeout):
+                data = await services.excel.build(licitacoes, parametros=parametros, resumo=resumo,
+                                                  sector_name=sector_name)
+                outcome = ExcelOutcome("ready", url=await services.storage.upload_excel(data, search_id))
+        except Exception as exc:
+            producer.production_failed(exc)
+            outcome = ExcelOutcome("failed", error=excel_failure_message(exc))
     save = services.store.save_excel(search_id, status=outcome.status, url=outcome.url, error=outcome.error)
     await _settle(services, search_id, producer, save, events.excel_event(outcome.status, outcome.url, outcome.error))
     return outcome
@@ -201,27 +209,6 @@ async def _write_resumo(
             producer.production_failed(exc)
         logger.warning("summary by the LLM failed, using the fallback: %s", getattr(exc, "message", repr(exc)))
         return gerar_resumo_fallback(licitacoes, sector_name)
-
-
-async def _build_report(
-    services: Services,
-    search_id: UUID,
-    licitacoes: Sequence[Licitacao | Mapping[str, Any]],
-    parametros: Mapping[str, str],
-    resumo: ResumoLicitacoes | None,
-    sector_name: str,
-    producer: Producer,
-) -> ExcelOutcome:
-    """Built in a child process and uploaded, within EXCEL_JOB_TIMEOUT."""
-    try:
-        with anyio.fail_after(services.settings.excel_job_timeout):
-            data = await services.excel.build(licitacoes, parametros=parametros, resumo=resumo,
-                                              sector_name=sector_name)
-            url = await services.storage.upload_excel(data, search_id)
-    except Exception as exc:
-        producer.production_failed(exc)
-        return ExcelOutcome("failed", error=excel_failure_message(exc))
-    return ExcelOutcome("ready", url=url)
 
 
 def excel_failure_message(error: BaseException) -> str:
