@@ -107,10 +107,14 @@ async def excel_generation_job(
     sid = UUID(search_id)
     job = _JobAttempt(ctx, keys.excel_job(search_id))
     async with attempts.attempt(ctx, "excel") as note:
-        stored = await _stored_request(services, sid, job)
+        try:
+            stored = await services.store.get_request(sid)
+            # The summary's attempt queued this job: its summary, if it came, is stored already.
+            outcome = await services.store.get_outcome(sid)
+        except Exception as exc:
+            job.store_failed(exc)  # raises: Retry while attempts remain
+            raise
         parametros, sector_name = reports.stored_report_inputs(services, *stored) if stored else ({}, "")
-        # The summary's attempt queued this job: its summary, if it came, is stored already.
-        outcome = await services.store.get_outcome(sid)
         resumo = outcome.resumo if outcome is not None and outcome.llm_status == "ready" else None
         skipped = reports.ExcelOutcome("skipped") if quota_info.get("excel") is False else None
         settled = await reports.produce_report(services, sid, licitacoes, parametros, resumo, sector_name, job,
@@ -120,10 +124,3 @@ async def excel_generation_job(
         note["fallback"] = status == "failed"
     return status
 
-
-async def _stored_request(services: Any, sid: UUID, job: _JobAttempt) -> tuple[dict[str, Any], str] | None:
-    try:
-        return await services.store.get_request(sid)
-    except Exception as exc:
-        job.store_failed(exc)
-        raise
