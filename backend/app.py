@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield AppState(services=services, worker=worker)
             finally:
                 overdue.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await overdue
                 if worker is not None:
                     await worker.stop()
 

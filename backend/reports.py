@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +28,7 @@ from backend.domain.formatting import formatar_dia, formatar_moeda
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
 from backend.progress import events
-from backend.schemas import BuscaRequest, Licitacao, ResumoLicitacoes
+from backend.schemas import BuscaRequest, Licitacao, ProgressEvent, ResumoLicitacoes
 from backend.store.search_cache import Output, StoredSearch
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ async def _claim(services: Services, search_id: UUID, output: Output, producer: 
 
 
 async def _settle(
-    services: Services, search_id: UUID, producer: Producer, save: Any, event: events.ProgressEvent | None
+    services: Services, search_id: UUID, producer: Producer, save: Awaitable[None], event: ProgressEvent | None
 ) -> None:
     """Persists the output (`save`, not yet awaited), then announces it and `complete` if both are settled."""
     try:

@@ -120,7 +120,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             storage=storage,
             excel=excel,
             llm=client,
-            queue=JobQueue(arq_pool, settings, database_id),
+            queue=JobQueue(arq_pool, database_id),
             rate_limit=SearchRateLimit.create(settings.search_rate_limit, redis),
             database_id=database_id,
         )

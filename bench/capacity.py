@@ -289,7 +289,7 @@ async def enqueue_replica(redis_url: str, runs: int) -> tuple[int, list[float], 
     records = [r for r in pncp_records() if r["unidadeOrgao"]["ufSigla"] == BIG_UF]
     matched = select_licitacoes(records, sector, criteria_for(request, sector))
     pool = get_arq_pool(settings)
-    queue = JobQueue(pool, settings, "bench")
+    queue = JobQueue(pool, "bench")
     totals, payload_ms = [], []
     try:
         for _ in range(runs + 2):

@@ -137,7 +137,7 @@ async def measure_pickup(env: dict[str, str], jobs: int, delay: float) -> tuple[
     lease = Settings(_env_file=None).excel_job_timeout + ARQ_TIMEOUT_MARGIN
     store = SearchCache.from_url(settings.database_url)
     pool = get_arq_pool(settings)
-    queue = JobQueue(pool, settings, "bench")  # as a search enqueues: the job, then the workers' wake-up
+    queue = JobQueue(pool, "bench")  # as a search enqueues: the job, then the workers' wake-up
     pickups, dones = [], []
     try:
         for _ in range(jobs):
@@ -227,7 +227,7 @@ async def run_excel_jobs(env: dict[str, str], payload: list[dict[str, Any]], job
     try:
         sids = [await save_search(store) for _ in range(jobs)]
         started = time.time()
-        queue = JobQueue(pool, settings, "bench")
+        queue = JobQueue(pool, "bench")
         for sid in sids:
             assert await queue.enqueue_job("excel_generation_job", str(sid), payload, {"excel": True},
                                            job_id=keys.excel_job(str(sid)))

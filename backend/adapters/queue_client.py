@@ -2,7 +2,7 @@
 which queues jobs and says whether a worker will run them.
 
     pool = get_arq_pool(settings)                  # once per process; connects lazily
-    queue = JobQueue(pool, settings, database_id)  # database_id: the store's identity
+    queue = JobQueue(pool, database_id)            # database_id: the store's identity
     if await queue.is_queue_available():           # a live worker shares this database
         await queue.enqueue_job("llm_summary_job", ..., job_id=keys.llm_job(search_id))
 """
@@ -87,10 +87,9 @@ def get_arq_pool(settings: Settings) -> ArqRedis:
 class JobQueue:
     """Enqueues jobs and says whether a worker that reads this process's database will run them."""
 
-    def __init__(self, pool: ArqRedis, settings: Settings, database_id: str) -> None:
+    def __init__(self, pool: ArqRedis, database_id: str) -> None:
         self.pool = pool
         self.database_id = database_id
-        self._settings = settings
         self._checked_at = 0.0
         self._available = False
         self._answered_at = float("-inf")  # when Redis last replied to a check

@@ -177,7 +177,7 @@ async def test_arq_pool_enqueues_into_the_configured_redis(make_settings, raw_re
     settings = make_settings()
     pool = get_arq_pool(settings)
     try:
-        queue = JobQueue(pool, settings, "test-database")
+        queue = JobQueue(pool, "test-database")
         assert await queue.enqueue_job("llm_summary_job", "abc", [], SECTOR, job_id=keys.llm_job("abc")) is True
         assert await queue.queue_depth() == 1
     finally:
@@ -258,7 +258,7 @@ async def test_refused_redis_makes_the_queue_unavailable_fast(make_settings) -> 
     settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     pool = get_arq_pool(settings)
     try:
-        queue = JobQueue(pool, settings, "test-database")
+        queue = JobQueue(pool, "test-database")
         started = time.monotonic()
         assert await queue.is_queue_available() is False
         assert time.monotonic() - started < 1.0
@@ -271,7 +271,7 @@ async def test_enqueue_against_refused_redis_returns_false(make_settings) -> Non
     settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     pool = get_arq_pool(settings)
     try:
-        queue = JobQueue(pool, settings, "test-database")
+        queue = JobQueue(pool, "test-database")
         started = time.monotonic()
         assert await queue.enqueue_job("llm_summary_job", "x", [], SECTOR, job_id=keys.llm_job("x")) is False
         assert time.monotonic() - started < 2.0
@@ -289,7 +289,7 @@ async def test_black_holed_redis_costs_at_most_a_fraction_of_a_second(make_setti
         settings = make_settings(redis_url=f"redis://127.0.0.1:{port}/0")
         pool = get_arq_pool(settings)
         try:
-            queue = JobQueue(pool, settings, "test-database")
+            queue = JobQueue(pool, "test-database")
             started = time.monotonic()
             assert await queue.is_queue_available() is False
             assert time.monotonic() - started < 1.0
