@@ -510,8 +510,9 @@ async def test_route_downloads_the_file(local: LocalStorage) -> None:
 async def test_route_rejects_tampered_and_expired_links(local: LocalStorage, clock: Clock) -> None:
     url = await local.upload_excel(XLSX, uuid4())
     name, expira, token = link_parts(url)
+    flipped = ("A" if token[0] != "A" else "B") + token[1:]
     async with arquivos_client(local) as client:
-        tampered = await client.get(f"/v1/arquivos/{name}", params={"expira": expira, "token": "x" + token[1:]})
+        tampered = await client.get(f"/v1/arquivos/{name}", params={"expira": expira, "token": flipped})
         longer = await client.get(f"/v1/arquivos/{name}", params={"expira": int(expira) + 10, "token": token})
         missing = await client.get(f"/v1/arquivos/{name}")
         other_name, _, _ = link_parts(await local.upload_excel(XLSX, uuid4()))
