@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     pncp_backoff_base: float = Field(default=1.0, ge=0, description="First backoff in seconds, doubled per retry.")
     pncp_backoff_max: float = Field(default=10.0, ge=0, description="Longest single wait, Retry-After included.")
     pncp_max_pages: int = Field(default=40, ge=1, description="Pages read per UF and modalidade (50 records each).")
+    pncp_rate_limit: str = Field(
+        default="4/second",
+        description="PNCP requests per second for the whole cluster (every process, searches first), e.g. 4/second.",
+    )
+
+    index_days: int = Field(
+        default=30, ge=0, le=365, description="Days of PNCP publications kept in the local index; 0: no index."
+    )
+    index_modalidades: str = Field(
+        default="4,5,6,7", examples=["4,5,6,7,8"], description="Modalidades the index keeps, comma-separated."
+    )
+    index_refresh_seconds: float = Field(
+        default=600.0, ge=1, description="How often today's and yesterday's publications are read again."
+    )
 
     embedded_worker: bool = Field(default=True, description="Run an ARQ worker inside each web process.")
     worker_max_jobs: int = Field(default=4, ge=1, description="Concurrent jobs per worker.")
@@ -162,6 +176,25 @@ class Settings(BaseSettings):
             raise ValueError("must be a rate like 30/minute or 100/hour, or off") from None
         return value
 
+    @field_validator("pncp_rate_limit")
+    @classmethod
+    def _pncp_rate(cls, value: str) -> str:
+        try:
+            item = parse_limit(value)
+        except ValueError:
+            raise ValueError("must be a rate like 4/second or 200/minute") from None
+        if item.amount < 1:
+            raise ValueError("must allow at least one request, like 4/second")
+        return value
+
+    @field_validator("index_modalidades")
+    @classmethod
+    def _index_modalidades(cls, value: str) -> str:
+        codes = [part.strip() for part in value.split(",") if part.strip()]
+        if not codes or not all(code.isdigit() and 1 <= int(code) <= 13 for code in codes):
+            raise ValueError("must be PNCP modalidade codes from 1 to 13, comma-separated, like 4,5,6,7")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
@@ -206,6 +239,19 @@ class Settings(BaseSettings):
     @property
     def allowed_origins(self) -> list[str]:
         return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def pncp_requests_per_second(self) -> float:
+        item = parse_limit(self.pncp_rate_limit)
+        return item.amount / item.get_expiry()
+
+    @property
+    def index_on(self) -> bool:
+        return self.index_days > 0
+
+    @property
+    def indexed_modalidades(self) -> tuple[int, ...]:
+        return tuple(sorted({int(code) for code in self.index_modalidades.split(",") if code.strip()}))
 
     @property
     def pncp_is_demo(self) -> bool:

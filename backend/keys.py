@@ -12,6 +12,19 @@ RATE_LIMIT_PREFIX = f"{PREFIX}:rate"  # moving windows of searches per client
 WORKER_PREFIX = f"{PREFIX}:worker:"  # one expiring key per live worker: its mode, load and database
 LIVE_WORKERS = f"{PREFIX}:workers:live"  # sorted set "<database id> <worker>" scored by when it lapses
 JOB_HISTORY = f"{PREFIX}:jobs:history"  # the latest job attempts, newest first (capped list)
+PNCP_PACE = f"{PREFIX}:pncp:pace"  # hash: the cluster's PNCP schedule (GCRA arrival time) and its 429 back-off
+PNCP_SEARCH_ASKED = f"{PREFIX}:pncp:search-asked"  # lives ~1 s after each search's PNCP turn: ingestion holds back
+INDEX_INGESTION_LEASE = f"{PREFIX}:index:ingestion"  # which process runs the index's ingestion (expiring)
+INDEX_READ_PREFIX = f"{PREFIX}:index:read:"  # a PNCP read into the index: its claim and its outcome
+
+
+def index_read_claim(read: str) -> str:
+    """Held by the process reading `read` from PNCP; the others wait for its outcome."""
+    return f"{INDEX_READ_PREFIX}{read}:claim"
+
+
+def index_read_outcome(read: str) -> str:
+    return f"{INDEX_READ_PREFIX}{read}:outcome"
 
 
 def llm_job(search_id: str) -> str:

@@ -112,6 +112,7 @@ class Licitacao(BaseModel):
 
 
 LlmStatus = Literal["processing", "ready"]
+Fonte = Literal["indice", "pncp", "misto"]
 ExcelStatus = Literal["processing", "ready", "failed", "skipped"]
 
 
@@ -164,6 +165,12 @@ class BuscaResponse(BaseModel):
         default="inline", description="'fila': summary and report come from background jobs, over SSE."
     )
     tempos_ms: dict[str, float] = Field(default_factory=dict, description="Duration of each stage.")
+    fonte: Fonte | None = Field(
+        default=None, description="'indice': read from the local PNCP index; 'pncp': read live; 'misto': both."
+    )
+    atualizado_em: datetime | None = Field(
+        default=None, description="When the oldest data this search read was fetched from PNCP."
+    )
 
 
 class SearchStatus(BaseModel):
@@ -177,6 +184,8 @@ class SearchStatus(BaseModel):
     created_at: datetime
     total_filtrado: int
     ufs_com_falha: list[FalhaUF] = Field(default_factory=list)
+    fonte: Fonte | None = None
+    atualizado_em: datetime | None = None
 
 
 class Setor(BaseModel):

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,12 +23,13 @@ from backend.codes import now_brasilia
 from backend.domain.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
+from backend.index.search import UFRead
 from backend.pncp.client import UFResult, describe_failure
 from backend.pncp.records import normalize_records
 from backend.progress import events
 from backend.runtime import metrics
 from backend.runtime.logs import log_context
-from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Licitacao
+from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Fonte, Licitacao
 from backend.services import Services
 
 logger = logging.getLogger(__name__)
@@ -86,21 +88,35 @@ def criteria_for(request: BuscaRequest, sector: Sector) -> Criteria:
     )
 
 
-def _notes(results: list[UFResult], attempts: int, max_pages: int) -> tuple[list[FalhaUF], list[str]]:
-    failures = [FalhaUF(uf=r.uf, mensagem=describe_failure(r, attempts)) for r in results if r.failed]
-    notes = [
-        f"{r.uf}: havia mais de {max_pages * 50} publicações por modalidade "
-        f"({', '.join(map(str, r.truncated))}); refine o período para ver todas."
-        for r in results
-        if r.truncated
-    ]
-    return failures, notes
+@dataclass(slots=True)
+class Found:
+    """Stage 2's outcome, however it was read: the records still to filter and what went wrong."""
+
+    total_raw: int
+    failures: list[FalhaUF]
+    notes: list[str]
+    fonte: Fonte
+    atualizado_em: datetime | None
+    records: list[dict[str, Any]] = field(default_factory=list)  # live: PNCP's wire records
+    candidates: list[Licitacao] = field(default_factory=list)  # index: normalised, mentioning the sector
+
+
+def _truncation_note(uf: str, modalidades: list[int], max_pages: int) -> str:
+    return (f"{uf}: havia mais de {max_pages * 50} publicações por modalidade "
+            f"({', '.join(map(str, modalidades))}); refine o período para ver todas.")
 
 
 def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: Criteria) -> list[Licitacao]:
-    """Stages 3-5: normalise and dedupe, keep what fits the sector and the criteria, rank."""
+    """Stages 3-5 over live records: normalise and dedupe, keep what fits the sector and the criteria, rank."""
     licitacoes = normalize_records(records, objeto_may_match=partial(mentions_sector, rules=sector.rules))
     return filter_and_rank(licitacoes, sector.rules, criteria)
+
+
+def _select(found: Found, sector: Sector, criteria: Criteria) -> list[Licitacao]:
+    """Stages 3-5; the index's candidates are normalised already and mention the sector."""
+    if found.records:
+        return select_licitacoes(found.records, sector, criteria)
+    return filter_and_rank(found.candidates, sector.rules, criteria)
 
 
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
@@ -156,57 +172,91 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     emit = partial(services.progress.emit, str(ctx.search_id))
     done = 0
 
-    async def uf_done(result: UFResult) -> None:
+    async def uf_read(uf: str, items: int) -> None:
         nonlocal done
         done += 1
-        await emit(events.fetching_event(result.uf, done, len(request.ufs), len(result.records)))
+        await emit(events.fetching_event(uf, done, len(request.ufs), items))
 
     with ctx.stage("fetch"):
-        results = await services.pncp.fetch_ufs(
-            request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final, on_uf_done=uf_done
-        )
-    failures, notes = _notes(results, services.pncp.attempts, services.pncp.max_pages)
-    if all(r.failed and not r.records for r in results):
+        found = await (_from_index if services.index is not None else _from_pncp)(ctx, services, uf_read)
+    if len(found.failures) == len(request.ufs) and not found.total_raw:
         raise SearchFailed(
             "O PNCP não respondeu para nenhuma das UFs escolhidas. Tente novamente em alguns minutos. "
-            + " ".join(f.mensagem for f in failures)
+            + " ".join(f.mensagem for f in found.failures)
         )
-    raw = [record for r in results for record in r.records]
-    total_raw = len(raw)
-    for result in results:
-        result.records.clear()
 
-    await emit(events.filtering_event(total_raw, sector.nome))
+    await emit(events.filtering_event(found.total_raw, sector.nome))
     with ctx.stage("filter"):
         # Pure CPU over possibly tens of thousands of records: off the event loop.
-        matched = await anyio.to_thread.run_sync(select_licitacoes, raw, sector, criteria_for(request, sector))
-    del raw  # PNCP's records weigh ~5 KB each; only the matches go on (peak memory of big searches)
+        matched = await anyio.to_thread.run_sync(_select, found, sector, criteria_for(request, sector))
+    found.records.clear()  # PNCP's records weigh ~5 KB each; only the matches go on (peak memory)
     with ctx.stage("persist"):
         await services.store.save_results(
             ctx.search_id,
             request=request.model_dump(mode="json"),
             setor_id=sector.id,
-            total_raw=total_raw,
+            total_raw=found.total_raw,
             licitacoes=matched,
-            ufs_com_falha=failures,
-            avisos=notes,
+            ufs_com_falha=found.failures,
+            avisos=found.notes,
+            fonte=found.fonte,
+            atualizado_em=found.atualizado_em,
         )
     await emit(events.results_ready_event(len(matched)))
     logger.info(
-        "search %s: %d raw, %d kept, %d UFs failed, timings %s",
-        ctx.search_id, total_raw, len(matched), len(failures), ctx.timings_ms,
+        "search %s: %d raw (%s), %d kept, %d UFs failed, timings %s",
+        ctx.search_id, found.total_raw, found.fonte, len(matched), len(found.failures), ctx.timings_ms,
     )
     return BuscaResponse(
         search_id=ctx.search_id,
         licitacoes=matched,
-        total_raw=total_raw,
+        total_raw=found.total_raw,
         total_filtrado=len(matched),
-        ufs_com_falha=failures,
-        avisos=notes,
+        ufs_com_falha=found.failures,
+        avisos=found.notes,
         llm_status="processing",
         excel_status="processing",
         tempos_ms=ctx.timings_ms,
+        fonte=found.fonte,
+        atualizado_em=found.atualizado_em,
     )
+
+
+async def _from_index(ctx: SearchContext, services: Services, uf_read: UFRead) -> Found:
+    """Covered slices from the index; missing ones read from PNCP once, into the index, first."""
+    assert services.index is not None
+    request = ctx.request
+    gathered = await services.index.gather(
+        request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final, ctx.sector, uf_read)
+    attempts = services.pncp.attempts
+    failures = [FalhaUF(uf=uf, mensagem=describe_failure(uf, errors, partial=gathered.partial[uf], attempts=attempts))
+                for uf, errors in gathered.errors.items()]
+    notes = [_truncation_note(uf, modalidades, services.pncp.max_pages)
+             for uf, modalidades in gathered.truncated.items()]
+    return Found(total_raw=gathered.total_raw, failures=failures, notes=notes, fonte=gathered.fonte,
+                 atualizado_em=gathered.atualizado_em, candidates=gathered.candidates)
+
+
+async def _from_pncp(ctx: SearchContext, services: Services, uf_read: UFRead) -> Found:
+    """Every slice read live (INDEX_DAYS=0)."""
+    request = ctx.request
+    started = datetime.now(UTC)
+
+    async def uf_done(result: UFResult) -> None:
+        await uf_read(result.uf, len(result.records))
+
+    results = await services.pncp.fetch_ufs(
+        request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final, on_uf_done=uf_done
+    )
+    attempts = services.pncp.attempts
+    failures = [FalhaUF(uf=r.uf, mensagem=describe_failure(r.uf, r.errors, partial=bool(r.records),
+                                                           attempts=attempts)) for r in results if r.failed]
+    notes = [_truncation_note(r.uf, r.truncated, services.pncp.max_pages) for r in results if r.truncated]
+    records = [record for r in results for record in r.records]
+    for result in results:
+        result.records.clear()
+    return Found(total_raw=len(records), failures=failures, notes=notes, fonte="pncp", atualizado_em=started,
+                 records=records)
 
 
 async def _produce_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -25,9 +27,14 @@ from backend.adapters.rate_limit import SearchRateLimit
 from backend.adapters.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
 from backend.config import Settings
 from backend.domain.sectors import Sector, load_sectors
+from backend.index.ingestion import Ingestion
+from backend.index.reads import IndexReads
+from backend.index.search import IndexedSearch
 from backend.pncp.client import PNCPClient, RetryPolicy
+from backend.pncp.pacing import PNCPPacer
 from backend.progress.tracker import ProgressTracker
 from backend.runtime.memory import keep_memory_trimmed, limit_arenas
+from backend.store.publications import PublicationStore
 from backend.store.search_cache import SearchCache
 
 logger = logging.getLogger(__name__)
@@ -47,6 +54,9 @@ class Services:
     queue: JobQueue
     rate_limit: SearchRateLimit
     database_id: str  # the identity stored in the database: workers advertise it, web processes compare
+    publications: PublicationStore  # the local index of PNCP (empty when INDEX_DAYS=0)
+    index: IndexedSearch | None  # None with INDEX_DAYS=0: searches read PNCP live
+    ingestion: Ingestion | None  # keeps the index fresh; runs in one process of the cluster at a time
 
 
 _current: Services | None = None
@@ -73,8 +83,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         if expired:
             logger.info("removed %d expired searches", expired)
 
+        # Short timeouts: a missing Redis must make the service degrade, not hang.
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+        stack.push_async_callback(redis.aclose)
+
         pncp = PNCPClient.create(
             settings.pncp_base_url,
+            pacer=PNCPPacer.create(settings.pncp_requests_per_second, redis),
             timeout=settings.pncp_timeout,
             retry=RetryPolicy(settings.pncp_max_retries, settings.pncp_backoff_base, settings.pncp_backoff_max),
             concurrency=settings.pncp_concurrency,
@@ -82,10 +97,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             max_pages=settings.pncp_max_pages,
         )
         stack.push_async_callback(pncp.aclose)
-
-        # Short timeouts: a missing Redis must make the service degrade, not hang.
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
-        stack.push_async_callback(redis.aclose)
 
         storage = await _open_storage(settings)
         stack.push_async_callback(storage.aclose)
@@ -107,6 +118,22 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # of the garbage collector's full passes, which otherwise walk ~190,000 objects (~100 ms
         # with the event loop stopped) whenever big job payloads trigger one.
         database_id = await store.database_id()
+        sectors = load_sectors()
+        publications = PublicationStore(store.engine)
+        reads = IndexReads(pncp, publications, sectors, redis)
+        stack.push_async_callback(reads.aclose)
+        index = ingestion = None
+        if settings.index_on:
+            index = IndexedSearch(publications, reads, refresh_seconds=settings.index_refresh_seconds,
+                                  index_days=settings.index_days, concurrency=settings.pncp_concurrency)
+            ingestion = Ingestion(
+                store=publications, reads=reads, pncp=pncp, sectors=sectors, redis=redis,
+                index_days=settings.index_days, modalidades=settings.indexed_modalidades,
+                refresh_seconds=settings.index_refresh_seconds, name=f"{socket.gethostname()}:{os.getpid()}",
+                lease_seconds=3 * settings.worker_health_interval,  # three missed heartbeats, like a worker's
+                pages_at_once=settings.pncp_concurrency,
+            )
+            stack.push_async_callback(ingestion.aclose)
         gc.freeze()
         trimmer = asyncio.create_task(keep_memory_trimmed(), name="memory-trimmer")
         stack.push_async_callback(_cancelled, trimmer)
@@ -114,7 +141,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings=settings,
             pncp=pncp,
             store=store,
-            sectors=load_sectors(),
+            sectors=sectors,
             redis=redis,
             progress=ProgressTracker(redis),
             storage=storage,
@@ -123,6 +150,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             queue=JobQueue(arq_pool, database_id),
             rate_limit=SearchRateLimit.create(settings.search_rate_limit, redis),
             database_id=database_id,
+            publications=publications,
+            index=index,
+            ingestion=ingestion,
         )
         previous, _current = _current, services
         try:

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from backend.codes import DEFAULT_MODALIDADES, UFS, now_brasilia
 from backend.pncp.client import PNCPClient, RetryPolicy
+from backend.pncp.pacing import PNCPPacer
 from tests.fakes.pncp import FakePNCP
 from tests.records import pncp_record
 
@@ -41,8 +42,9 @@ def serve(latency: float, conn) -> None:  # type: ignore[no-untyped-def]
 
 
 async def fetch(base_url: str, concurrency: int) -> tuple[float, int, int]:
-    client = PNCPClient.create(
-        base_url, timeout=10, retry=RetryPolicy(0), concurrency=concurrency, max_pages=PAGES_PER_QUERY
+    client = PNCPClient.create(  # paced far above what this machine serves: the fetch itself is measured
+        base_url, pacer=PNCPPacer.create(100_000.0, None, burst=1_000), timeout=10, retry=RetryPolicy(0),
+        concurrency=concurrency, max_pages=PAGES_PER_QUERY,
     )
     today = now_brasilia().date()
     try:

@@ -137,6 +137,14 @@ def fake_pncp() -> Iterator[Any]:
         yield fake
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database: a SQLite file of its own, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'smartlic.db'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
     """Settings for a test: private SQLite, private Redis, fast retries; override anything."""
@@ -155,6 +163,9 @@ def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
             "embedded_worker": False,
             # Every search of a test comes from one address; tests/test_guards.py turns it on.
             "search_rate_limit": "off",
+            # Searches read PNCP live (the index's own tests turn it on), unpaced for a local double.
+            "index_days": 0,
+            "pncp_rate_limit": "1000/second",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

@@ -107,6 +107,8 @@ def server_env(tmp_path: Path, redis_url: str, **extra: str) -> dict[str, str]:
         "STORAGE_DIR": str(tmp_path / "files"),
         "REDIS_URL": redis_url,
         "SEARCH_RATE_LIMIT": "off",  # one test client makes every search
+        "INDEX_DAYS": "0",  # searches read PNCP live; the index's own tests turn it on
+        "PNCP_RATE_LIMIT": "1000/second",  # a local double: pacing is tested on its own
         **extra,
     }
 

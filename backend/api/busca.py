@@ -44,4 +44,6 @@ async def status(search_id: UUID, services: Services) -> SearchStatus:
         created_at=stored.created_at,
         total_filtrado=outcome.total_filtrado,
         ufs_com_falha=stored.ufs_com_falha,
+        fonte=stored.fonte,
+        atualizado_em=stored.atualizado_em,
     )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Literal
 
 import anyio
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from backend.api.deps import Services, Worker
+from backend.index.status import index_health
+from backend.services import Services as AppServices
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -31,6 +35,16 @@ class LiveWorkers(BaseModel):
     )
 
 
+class IndexState(BaseModel):
+    status: Literal["ready", "warming", "off"] = Field(
+        description="ready: every slice of the last INDEX_DAYS days read completely and today's refreshed "
+        "within two refresh periods; warming: still filling or refreshing; off: INDEX_DAYS=0."
+    )
+    days_ready: int = Field(description="Days of the window whose every indexed modalidade was read completely.")
+    records: int = Field(description="Publications in the index.")
+    refreshed_at: datetime | None = Field(description="The oldest read of today's slices; null until all are read.")
+
+
 class Health(BaseModel):
     status: str  # "ok" | "degraded"
     queue: str  # "healthy": Redis answers and some worker's heartbeat is fresh | "unavailable"
@@ -40,6 +54,7 @@ class Health(BaseModel):
     database: str  # "ok" | "unavailable"
     storage: str  # "ok" | "unavailable"
     live_workers: LiveWorkers | None = Field(default=None, description="Null without Redis.")
+    index: IndexState | None = Field(default=None, description="The local PNCP index; null when the database fails.")
     avisos: list[str] = Field(default_factory=list, description="What is wrong, in words, for the people who run it.")
 
 
@@ -70,6 +85,7 @@ async def health(services: Services, embedded: Worker) -> Health:
             f"{census.other_databases} worker(s) vivo(s) usam outro banco de dados (DATABASE_URL diferente do "
             f"serviço web); {census.same_database} usam este. Os jobs só são enfileirados para workers deste banco."
         )
+    index = await _index_state(services) if database == "ok" else None
     # Without a queue the service still answers (inline); it is degraded, not down.
     degraded = "unavailable" in (database, redis, storage, queue) or bool(avisos)
     return Health(
@@ -79,5 +95,20 @@ async def health(services: Services, embedded: Worker) -> Health:
         live_workers=None if census is None else LiveWorkers(
             same_database=census.same_database, other_database=census.other_databases
         ),
+        index=index,
         avisos=avisos,
     )
+
+
+async def _index_state(services: AppServices) -> IndexState | None:
+    settings = services.settings
+    try:
+        with anyio.fail_after(CHECK_TIMEOUT):
+            state = await index_health(services.publications, index_days=settings.index_days,
+                                       modalidades=settings.indexed_modalidades,
+                                       refresh_seconds=settings.index_refresh_seconds)
+    except Exception as exc:  # reported as unknown, never raised
+        logger.warning("health: index state unknown: %s", type(exc).__name__)
+        return None
+    return IndexState(status=state.status, days_ready=state.days_ready, records=state.records,
+                      refreshed_at=state.refreshed_at)

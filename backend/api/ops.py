@@ -1,11 +1,13 @@
-"""The operations page: queue depth, live workers and their load, the latest job attempts and
-the recent failures in words. Behind OPS_TOKEN (`Authorization: Bearer ...` or `?token=`);
-without OPS_TOKEN the page does not exist."""
+"""The operations page: queue depth, live workers and their load, the latest job attempts, the
+recent failures in words, the PNCP index's ingestion and the cluster's PNCP budget. Behind
+OPS_TOKEN (`Authorization: Bearer ...` or `?token=`); without OPS_TOKEN the page does not exist."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
+from dataclasses import asdict
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any
@@ -16,9 +18,11 @@ from fastapi.responses import HTMLResponse
 from backend.adapters import live_workers
 from backend.api.deps import Services
 from backend.codes import BRASILIA
+from backend.index.status import index_health
 from backend.jobs import history
 
 router = APIRouter(tags=["operações"], include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 
 def _allowed(services: Services, authorization: str | None, token: str | None) -> None:
@@ -33,13 +37,30 @@ def _allowed(services: Services, authorization: str | None, token: str | None) -
 
 async def _snapshot(services: Services) -> dict[str, Any]:
     attempts = await history.latest_attempts(services.redis, 50)
+    pacer = await services.pncp.pacer.snapshot()
     return {
+        "index": await _index_snapshot(services),
+        "pncp_pacer": asdict(pacer),
         "queue_depth": await services.queue.queue_depth(),
         "database_id": services.database_id,
         "workers": await live_workers.entries(services.redis),
         "jobs": attempts,
         "failures": [a for a in attempts if a["outcome"] != "succeeded" and a.get("error")][:20],
     }
+
+
+async def _index_snapshot(services: Services) -> dict[str, Any] | None:
+    settings = services.settings
+    try:
+        index = await index_health(services.publications, index_days=settings.index_days,
+                                   modalidades=settings.indexed_modalidades,
+                                   refresh_seconds=settings.index_refresh_seconds)
+        last_pass = await services.publications.last_pass()
+    except Exception:  # the database failing: the rest of the page still helps
+        logger.exception("ops: the index's state could not be read")
+        return None
+    return {**asdict(index), "refreshed_at": index.refreshed_at.isoformat() if index.refreshed_at else None,
+            "last_pass": last_pass}
 
 
 @router.get("/ops/data")
@@ -103,8 +124,40 @@ th,td{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}th{{backgro
 <h2>Workers vivos</h2>
 {_table(["worker", "modo", "rodando", "jobs em andamento", "reinícios", "banco de dados", "visto há"], workers,
         "Nenhum worker vivo.")}
+<h2>Índice do PNCP</h2>
+{_index(data["index"])}
+<p data-testid="pncp-pacer">{escape(_pacer(data["pncp_pacer"]))}</p>
 <h2>Últimos jobs</h2>
 {_table(["início", "job", "tentativa", "resultado", "saída", "duração", "worker"], jobs, "Nenhum job ainda.")}
 <h2>Falhas recentes</h2>
 {_table(["início", "job", "tentativa", "resultado", "mensagem"], failures, "Nenhuma falha recente.")}
 </body></html>"""
+
+
+def _index(index: dict[str, Any] | None) -> str:
+    if index is None:
+        return '<p data-testid="index">Estado do índice indisponível (banco de dados).</p>'
+    if index["status"] == "off":
+        return '<p data-testid="index">Desligado (INDEX_DAYS=0): toda busca lê o PNCP.</p>'
+    state = {"ready": "pronto", "warming": "carregando"}[index["status"]]
+    refreshed = index["refreshed_at"] or "hoje ainda não lido"
+    lines = [f'<p data-testid="index">{escape(state)}: {index["days_ready"]} de {index["days"]} dias completos, '
+             f'{index["slices_ready"]} de {index["slices_total"]} fatias, {index["records"]} publicações; '
+             f'hoje lido em {escape(refreshed)}.</p>']
+    last = index.get("last_pass")
+    if last:
+        lines.append(
+            f'<p data-testid="index-last-pass">Última passada ({escape(str(last["worker"]))}, '
+            f'{escape(str(last["started_at"]))}): {last["reads"]} fatias lidas, {last["failed"]} incompletas, '
+            f'{last["changed"]} alterações, {last["removed"]} removidas, {last["seconds"]} s.</p>')
+    return "\n".join(lines)
+
+
+def _pacer(pacer: dict[str, Any]) -> str:
+    where = "compartilhado pelo cluster (Redis)" if pacer["shared"] else "só deste processo (sem Redis)"
+    text = f"Orçamento do PNCP: {pacer['requests_per_second']:g} consultas/s, {where}"
+    if pacer["paused_until"]:
+        text += f"; pausado até {_when(pacer['paused_until'])} (HTTP 429)"
+    if pacer["slowed_until"]:
+        text += f"; reduzido até {_when(pacer['slowed_until'])}"
+    return text + "."

@@ -1,5 +1,5 @@
 """The cron jobs, once per cluster (ARQ's cron job ids are unique): searches whose jobs were
-lost are finished, and expired searches and old local reports removed."""
+lost are finished, expired searches and old local reports removed, and the index kept fresh."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from backend.jobs.context import JobContext
 logger = logging.getLogger(__name__)
 
 RECOVERY_EVERY_SECONDS = 10
+INDEX_TICK_SECONDS = 10  # how soon another process takes over the ingestion of one that died
 
 
 async def recover_stalled_searches(ctx: JobContext) -> int:
@@ -39,3 +40,10 @@ async def cleanup_expired_searches(ctx: JobContext) -> int:
     if isinstance(services.storage, LocalStorage):
         removed += await services.storage.remove_older_than(services.settings.search_ttl_hours * 3600)
     return removed
+
+
+async def keep_index_fresh(ctx: JobContext) -> bool:
+    """Makes sure one process of the cluster runs the index's ingestion, starting it here if none
+    does. Returns at once: the ingestion runs as a task of this process, outside the job slots."""
+    ingestion = ctx["services"].ingestion
+    return ingestion is not None and await ingestion.ensure_running()

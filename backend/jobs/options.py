@@ -10,7 +10,13 @@ from arq.worker import Function, func
 from backend import keys
 from backend.adapters.queue_client import dumps, loads
 from backend.config import Settings
-from backend.jobs.cron import RECOVERY_EVERY_SECONDS, cleanup_expired_searches, recover_stalled_searches
+from backend.jobs.cron import (
+    INDEX_TICK_SECONDS,
+    RECOVERY_EVERY_SECONDS,
+    cleanup_expired_searches,
+    keep_index_fresh,
+    recover_stalled_searches,
+)
 from backend.jobs.tasks import ARQ_TIMEOUT_MARGIN, excel_generation_job, llm_summary_job
 
 EXTRA_ARQ_TRIES = 2  # a job re-run after a crash in its last attempt still reaches its fallback
@@ -45,6 +51,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
                  second=set(range(0, 60, RECOVERY_EVERY_SECONDS)), timeout=cron_timeout),
             cron(cleanup_expired_searches, name="cleanup_expired_searches", minute=17, second=30,
                  timeout=cron_timeout),
+            cron(keep_index_fresh, name="keep_index_fresh", second=set(range(5, 60, INDEX_TICK_SECONDS)),
+                 timeout=cron_timeout, run_at_startup=True),
         ],
         "queue_name": keys.QUEUE,
         "health_check_key": keys.WORKER_HEALTH,

@@ -1,4 +1,5 @@
-"""PNCP consulta API client: `GET /v1/contratacoes/publicacao`, every page, retried.
+"""PNCP consulta API client: `/v1/contratacoes/publicacao` and `/atualizacao`, every page,
+retried, each request paced by the cluster's `PNCPPacer`.
 
 Error tree (each carries a message a person can read, in Portuguese):
 
@@ -19,6 +20,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -29,12 +31,21 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from backend.pncp.pacing import Caller, PNCPPacer
+from backend.runtime import metrics
+
 PAGE_SIZE = 50  # PNCP refuses larger pages with HTTP 400
 PUBLICACAO_PATH = "/v1/contratacoes/publicacao"
+ATUALIZACAO_PATH = "/v1/contratacoes/atualizacao"
+
+# Who is asking PNCP in this task: users' searches go first, the index's ingestion second.
+caller: ContextVar[Caller] = ContextVar("pncp_caller", default="search")
 
 
 class PNCPError(Exception):
     """A PNCP request that did not give records."""
+
+    outcome = "error"  # its label in the PNCP request metrics
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -46,25 +57,27 @@ class PNCPRetryableError(PNCPError):
 
 
 class PNCPRateLimited(PNCPRetryableError):
+    outcome = "rate_limited"
+
     def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
 class PNCPServerError(PNCPRetryableError):
-    pass
+    outcome = "server_error"
 
 
 class PNCPUnreachable(PNCPRetryableError):
-    pass
+    outcome = "unreachable"
 
 
 class PNCPInvalidResponse(PNCPRetryableError):
-    pass
+    outcome = "invalid"
 
 
 class PNCPRequestRejected(PNCPError):
-    pass
+    outcome = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,20 @@ class RetryPolicy:
 class Page:
     records: list[dict[str, Any]]
     total_pages: int
+
+
+@dataclass(slots=True)
+class Pages:
+    """Every page of one query: the records read and, if some page still failed, why."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    errors: list[str] = field(default_factory=list)
+    truncated: bool = False  # pages beyond `max_pages` left unread
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors and not self.truncated
 
 
 @dataclass(slots=True)
@@ -147,7 +174,10 @@ def _page_from_response(response: httpx.Response) -> Page:
 
 
 class PNCPClient:
-    """Reads publicações from PNCP. Built once per process; safe to share between searches.
+    """Reads PNCP. Built once per process; safe to share between searches and ingestion.
+
+    Every request waits for its turn from the pacer, which spreads the cluster's PNCP budget
+    over every process (searches first); a 429 pauses them all.
 
     Each search in flight borrows an HTTP session of its own (at most `concurrency`
     connections), returned for the next search with its connections kept alive. One shared
@@ -161,6 +191,7 @@ class PNCPClient:
         self,
         new_session: Callable[[], httpx.AsyncClient],
         *,
+        pacer: PNCPPacer,
         retry: RetryPolicy = RetryPolicy(),
         concurrency: int = 8,
         max_pages: int = 40,
@@ -170,6 +201,7 @@ class PNCPClient:
         self._idle: list[httpx.AsyncClient] = []
         self._opened: list[httpx.AsyncClient] = []
         self._sessions = anyio.Semaphore(max(1, max_connections // concurrency))
+        self._pacer = pacer
         self._retry = retry
         self._concurrency = concurrency
         self._max_pages = max_pages
@@ -179,6 +211,7 @@ class PNCPClient:
         cls,
         base_url: str,
         *,
+        pacer: PNCPPacer,
         timeout: float,
         retry: RetryPolicy,
         concurrency: int,
@@ -206,7 +239,7 @@ class PNCPClient:
                 headers={"Accept": "application/json", "User-Agent": "SmartLic-search/1.0"},
             )
 
-        return cls(new_session, retry=retry, concurrency=concurrency, max_pages=max_pages,
+        return cls(new_session, pacer=pacer, retry=retry, concurrency=concurrency, max_pages=max_pages,
                    max_connections=max_connections)
 
     @property
@@ -214,8 +247,16 @@ class PNCPClient:
         return self._max_pages
 
     @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
+    @property
     def attempts(self) -> int:
         return self._retry.max_retries + 1
+
+    @property
+    def pacer(self) -> PNCPPacer:
+        return self._pacer
 
     async def aclose(self) -> None:
         for http in self._opened:
@@ -234,22 +275,13 @@ class PNCPClient:
             finally:
                 self._idle.append(http)
 
-    async def fetch_page(self, uf: str, modalidade: int, data_inicial: date, data_final: date, pagina: int) -> Page:
+    async def fetch_page(self, uf: str | None, modalidade: int, data_inicial: date, data_final: date,
+                         pagina: int, *, path: str = PUBLICACAO_PATH) -> Page:
         """One page, retried on 429, 5xx, timeouts, connection errors and non-JSON answers."""
         async with self._session() as http:
-            return await self._fetch_page(http, uf, modalidade, data_inicial, data_final, pagina)
+            return await self._fetch_page(http, path, _params(uf, modalidade, data_inicial, data_final), pagina)
 
-    async def _fetch_page(
-        self, http: httpx.AsyncClient, uf: str, modalidade: int, data_inicial: date, data_final: date, pagina: int
-    ) -> Page:
-        params = {
-            "dataInicial": data_inicial.strftime("%Y%m%d"),
-            "dataFinal": data_final.strftime("%Y%m%d"),
-            "codigoModalidadeContratacao": modalidade,
-            "uf": uf,
-            "pagina": pagina,
-            "tamanhoPagina": PAGE_SIZE,
-        }
+    async def _fetch_page(self, http: httpx.AsyncClient, path: str, params: dict[str, Any], pagina: int) -> Page:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.max_retries + 1),
             wait=self._wait,
@@ -258,21 +290,43 @@ class PNCPClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._get(http, params)
+                return await self._get(http, path, {**params, "pagina": pagina, "tamanhoPagina": PAGE_SIZE})
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         return self._retry.wait(state.attempt_number, error)
 
-    async def _get(self, http: httpx.AsyncClient, params: dict[str, Any]) -> Page:
+    async def _get(self, http: httpx.AsyncClient, path: str, params: dict[str, Any]) -> Page:
+        who = caller.get()
+        waited = await self._pacer.wait_turn(who)
+        metrics.PNCP_PACER_WAIT.labels(who).observe(waited)
         try:
-            response = await http.get(PUBLICACAO_PATH, params=params)
-        except httpx.TimeoutException:
-            raise PNCPUnreachable(f"o PNCP não respondeu em {http.timeout.read:.0f} s") from None
-        except httpx.TransportError as exc:
-            raise PNCPUnreachable(f"não foi possível conectar ao PNCP ({type(exc).__name__})") from None
-        return _page_from_response(response)
+            try:
+                response = await http.get(path, params=params)
+            except httpx.TimeoutException:
+                raise PNCPUnreachable(f"o PNCP não respondeu em {http.timeout.read:.0f} s") from None
+            except httpx.TransportError as exc:
+                raise PNCPUnreachable(f"não foi possível conectar ao PNCP ({type(exc).__name__})") from None
+            page = _page_from_response(response)
+        except PNCPRateLimited as exc:
+            metrics.PNCP_REQUESTS.labels(who, exc.outcome).inc()
+            await self._pacer.rate_limited(exc.retry_after)  # the whole cluster slows down, not this search alone
+            raise
+        except PNCPError as exc:
+            metrics.PNCP_REQUESTS.labels(who, exc.outcome).inc()
+            raise
+        metrics.PNCP_REQUESTS.labels(who, "ok" if page.records else "empty").inc()
+        return page
+
+    async def fetch_all(self, modalidade: int, uf: str | None, data_inicial: date, data_final: date,
+                        *, path: str = PUBLICACAO_PATH, limiter: anyio.Semaphore | None = None,
+                        max_pages: int | None = None) -> Pages:
+        """Every page of one query (`uf` None: every UF at once), at most `concurrency` at a time
+        (or as many as `limiter` lets a whole search have), up to `max_pages` (PNCP_MAX_PAGES)."""
+        async with self._session() as http:
+            return await self._pages(http, path, _params(uf, modalidade, data_inicial, data_final),
+                                     limiter or anyio.Semaphore(self._concurrency), max_pages or self._max_pages)
 
     async def fetch_ufs(
         self,
@@ -290,33 +344,39 @@ class PNCPClient:
         results = {uf: UFResult(uf) for uf in ufs}
 
         async def fetch_uf(http: httpx.AsyncClient, uf: str) -> None:
+            result = results[uf]
+
+            async def modalidade_pages(modalidade: int) -> None:
+                pages = await self._pages(http, PUBLICACAO_PATH,
+                                          _params(uf, modalidade, data_inicial, data_final), limiter, self._max_pages)
+                result.records.extend(pages.records)
+                result.pages += pages.pages
+                result.errors.extend(f"modalidade {modalidade}, {error}" for error in pages.errors)
+                if pages.truncated:
+                    result.truncated.append(modalidade)
+
             async with anyio.create_task_group() as tg:
                 for modalidade in modalidades:
-                    tg.start_soon(self._fetch_modalidade, http, results[uf], modalidade, data_inicial, data_final,
-                                  limiter)
+                    tg.start_soon(modalidade_pages, modalidade)
             if on_uf_done is not None:
-                await on_uf_done(results[uf])
+                await on_uf_done(result)
 
         async with self._session() as http, anyio.create_task_group() as tg:
             for uf in ufs:
                 tg.start_soon(fetch_uf, http, uf)
         return [results[uf] for uf in ufs]
 
-    async def _fetch_modalidade(
-        self,
-        http: httpx.AsyncClient,
-        result: UFResult,
-        modalidade: int,
-        data_inicial: date,
-        data_final: date,
-        limiter: anyio.Semaphore,
-    ) -> None:
+    async def _pages(self, http: httpx.AsyncClient, path: str, params: dict[str, Any],
+                     limiter: anyio.Semaphore, max_pages: int) -> Pages:
+        """Page 1, then the others in parallel; a failed page is noted and the others still read."""
+        result = Pages()
+
         async def page(pagina: int) -> Page | None:
             try:
                 async with limiter:
-                    fetched = await self._fetch_page(http, result.uf, modalidade, data_inicial, data_final, pagina)
+                    fetched = await self._fetch_page(http, path, params, pagina)
             except PNCPError as exc:
-                result.errors.append(f"modalidade {modalidade}, página {pagina}: {exc.message}")
+                result.errors.append(f"página {pagina}: {exc.message}")
                 return None
             result.pages += 1
             result.records.extend(fetched.records)
@@ -324,23 +384,33 @@ class PNCPClient:
 
         first = await page(1)
         if first is None or first.total_pages <= 1:
-            return
-        last = min(first.total_pages, self._max_pages)
-        if last < first.total_pages:
-            result.truncated.append(modalidade)
+            return result
+        last = min(first.total_pages, max_pages)
+        result.truncated = last < first.total_pages
         async with anyio.create_task_group() as tg:
             for pagina in range(2, last + 1):
                 tg.start_soon(page, pagina)
+        return result
 
 
-def describe_failure(result: UFResult, attempts: int) -> str:
-    """One readable line on why a UF is incomplete."""
-    first = result.errors[0]
-    more = len(result.errors) - 1
+def _params(uf: str | None, modalidade: int, data_inicial: date, data_final: date) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "dataInicial": data_inicial.strftime("%Y%m%d"),
+        "dataFinal": data_final.strftime("%Y%m%d"),
+        "codigoModalidadeContratacao": modalidade,
+    }
+    if uf:
+        params["uf"] = uf
+    return params
+
+
+def describe_failure(uf: str, errors: Sequence[str], *, partial: bool, attempts: int) -> str:
+    """One readable line on why a UF is incomplete (`partial`: some of its records did come)."""
+    first = errors[0]
+    more = len(errors) - 1
     extra = f" (e mais {more} consulta{'s' if more > 1 else ''} com falha)" if more else ""
-    got = "sem resultados" if not result.records else "resultados parciais"
+    got = "resultados parciais" if partial else "sem resultados"
     return (
-        f"{result.uf}: {first}{extra}, após {attempts} tentativa{'s' if attempts > 1 else ''}; "
+        f"{uf}: {first}{extra}, após {attempts} tentativa{'s' if attempts > 1 else ''}; "
         f"{got} para esta UF."
     )
-

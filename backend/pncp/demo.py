@@ -8,10 +8,17 @@ weekends and national holidays are almost empty, ~10% of budgets are confidentia
 "Divulgada no PNCP". The same call always returns the same records, in any process: each
 (uf, modalidade, day) seeds its own `random.Random` from a string.
 
-`create_demo_app()` serves those records the way PNCP does (params, pagination, 204, 400);
-`demo_transport()` plugs it into httpx, so the real client talks to it with no network.
-The request handling is shared (`publicacao_response`) with the HTTP double in
-`tests/fakes/pncp.py`.
+Each record also has a history (`_history`): most were never touched after publication
+(`dataAtualizacaoGlobal` is the publication moment), some were edited days later, and about 3 in
+100 were *changed* 1 to 10 days after publication: revogada, anulada, suspensa, or their
+proposal dates moved. A record is generated in its current state, so `/publicacao` and
+`/atualizacao` show the same record identically.
+
+`create_demo_app()` serves those records the way PNCP does (params, pagination, 204, 400) on
+`/v1/contratacoes/publicacao` (by publication date) and `/v1/contratacoes/atualizacao` (by
+update date); `demo_transport()` plugs it into httpx, so the real client talks to it with no
+network. The request handling is shared (`publicacao_response`, `atualizacao_response`) with the
+HTTP double in `tests/fakes/pncp.py`.
 """
 
 from __future__ import annotations
@@ -35,11 +42,17 @@ from backend.codes import MODALIDADES, UFS
 
 DEMO_BASE_URL = "http://pncp-demo/api/consulta"
 PUBLICACAO_PATH = "/v1/contratacoes/publicacao"
+ATUALIZACAO_PATH = "/v1/contratacoes/atualizacao"
 # The API answers under its documented root and under the older `/pncp-consulta` one.
 PUBLICACAO_PATHS: tuple[str, ...] = (
     PUBLICACAO_PATH,
     "/api/consulta" + PUBLICACAO_PATH,
     "/pncp-consulta" + PUBLICACAO_PATH,
+)
+ATUALIZACAO_PATHS: tuple[str, ...] = (
+    ATUALIZACAO_PATH,
+    "/api/consulta" + ATUALIZACAO_PATH,
+    "/pncp-consulta" + ATUALIZACAO_PATH,
 )
 MAX_PAGE_SIZE = 50
 MIN_PAGE_SIZE = 10
@@ -175,6 +188,18 @@ _MODALIDADE_VOLUME: dict[int, float] = {
 _WEEKEND_FACTOR = 0.03
 _HOLIDAY_FACTOR = 0.05
 _FIXED_HOLIDAYS = {(1, 1), (4, 21), (5, 1), (9, 7), (10, 12), (11, 2), (11, 15), (11, 20), (12, 25)}
+
+# Record histories. In the real sample about 3 in 100 records are revogada, anulada or suspensa
+# (in proportions near 42 : 14 : 44); here a "changed" record is one of those or one whose
+# proposal dates moved, changed 1 to 10 days after publication. Of the others, most were never
+# edited; the rest had an edit (a document, a corrected field, its items) within 20 days, which
+# moves `dataAtualizacaoGlobal` and, for an edit of the contratação itself, `dataAtualizacao`.
+_CHANGED_SHARE = 0.03
+_CHANGE_KINDS: tuple[tuple[int | None, float], ...] = ((2, 35), (3, 12), (4, 38), (None, 15))  # None: dates moved
+_EDITED_SHARE = 0.20
+MAX_UPDATE_LAG_DAYS = 20  # no demo record changes later than this after its publication
+# `/atualizacao` answers from records published up to this many days before the window.
+ATUALIZACAO_LOOKBACK_DAYS = 60
 
 SITUACOES: dict[int, str] = {1: "Divulgada no PNCP", 2: "Revogada", 3: "Anulada", 4: "Suspensa"}
 MODOS_DISPUTA: dict[int, str] = {
@@ -745,18 +770,14 @@ def generate_records(uf: str, modalidade: int, day: date) -> list[Record]:
         srp = rng.random() < (0.45 if modalidade in (6, 7) else 0.12)
         objeto = _objeto(rng, theme, srp, municipio.nome)
 
-        situacao = 1
-        roll = rng.random()
-        if roll < 0.02:
-            situacao = 2
-        elif roll < 0.028:
-            situacao = 3
-        elif roll < 0.05:
-            situacao = 4
+        # This draw once picked the situação; it is kept, like every draw of `rng`, so that the
+        # other fields (and the later records of the day) stay what they were. The situação
+        # and the update dates now come from `_history`, with a generator of their own.
+        never_homologated = rng.random() < 0.05
 
         estimado = 0.0 if rng.random() < 0.10 else _valor(rng, modalidade, theme.scale)
         homologado = None
-        if estimado > 0 and situacao == 1 and rng.random() < 0.22:
+        if estimado > 0 and not never_homologated and rng.random() < 0.22:
             homologado = round(estimado * rng.uniform(0.55, 1.0), 2)
             if rng.random() < 0.05:
                 homologado = estimado
@@ -774,14 +795,7 @@ def generate_records(uf: str, modalidade: int, day: date) -> list[Record]:
             hour, minute = rng.choice(((9, 0), (9, 30), (10, 0), (10, 0), (10, 30), (11, 0), (14, 0), (8, 30)))
             encerramento = datetime(close_day.year, close_day.month, close_day.day, hour, minute)
 
-        atualizado = publicado
-        if situacao != 1:
-            atualizado = publicado + timedelta(days=rng.randrange(1, 10), seconds=rng.randrange(36000))
-        elif rng.random() < 0.15:
-            atualizado = publicado + timedelta(seconds=rng.randrange(60, 5 * 86400))
-        global_ = atualizado
-        if rng.random() < 0.4:
-            global_ = atualizado + timedelta(seconds=rng.randrange(60, 20 * 86400))
+        _skip_former_update_draws(rng, never_homologated)
 
         sistema_index = orgao.sistema if rng.random() < 0.85 else rng.randrange(len(_SISTEMAS))
         usuario, link_template = _SISTEMAS[sistema_index]
@@ -814,8 +828,8 @@ def generate_records(uf: str, modalidade: int, day: date) -> list[Record]:
             "amparoLegal": {"codigo": amparo[0], "descricao": amparo[2], "nome": amparo[1]},
             "anoCompra": ano,
             "dataAberturaProposta": abertura.strftime(_FMT) if abertura else None,
-            "dataAtualizacao": atualizado.strftime(_FMT),
-            "dataAtualizacaoGlobal": global_.strftime(_FMT),
+            "dataAtualizacao": publicado.strftime(_FMT),
+            "dataAtualizacaoGlobal": publicado.strftime(_FMT),
             "dataEncerramentoProposta": encerramento.strftime(_FMT) if encerramento else None,
             "dataInclusao": publicado.strftime(_FMT),
             "dataPublicacaoPncp": publicado.strftime(_FMT),
@@ -843,8 +857,8 @@ def generate_records(uf: str, modalidade: int, day: date) -> list[Record]:
             "orgaoSubRogado": None,
             "processo": _processo(rng, orgao.processo_style, ano, numero_compra, orgao),
             "sequencialCompra": sequencial,
-            "situacaoCompraId": situacao,
-            "situacaoCompraNome": SITUACOES[situacao],
+            "situacaoCompraId": 1,
+            "situacaoCompraNome": SITUACOES[1],
             "srp": srp,
             "tipoInstrumentoConvocatorioCodigo": instrumento,
             "tipoInstrumentoConvocatorioNome": INSTRUMENTOS[instrumento],
@@ -861,7 +875,66 @@ def generate_records(uf: str, modalidade: int, day: date) -> list[Record]:
             "valorTotalEstimado": estimado,
             "valorTotalHomologado": homologado,
         })
+        _history(records[-1], publicado, _rng("historico", uf, modalidade, day.isoformat(), len(records)))
     return records
+
+
+def _skip_former_update_draws(rng: random.Random, never_homologated: bool) -> None:
+    """Consume what earlier versions drew here for the update dates, and nothing else.
+
+    Those dates come from `_history` now; drawing the same numbers keeps every field drawn
+    after them, and every later record of the day, unchanged.
+    """
+    if never_homologated:
+        rng.randrange(1, 10)
+        rng.randrange(36000)
+    elif rng.random() < 0.15:
+        rng.randrange(60, 5 * 86400)
+    if rng.random() < 0.4:
+        rng.randrange(60, 20 * 86400)
+
+
+def _history(record: Record, publicado: datetime, rng: random.Random) -> None:
+    """Bring a just-generated record (as published) to its current state, in place.
+
+    Changed records (`_CHANGED_SHARE`) were revogada, anulada, suspensa or had their proposal
+    dates moved, 1 to 10 days after publication; neither kind keeps a homologated value. Of the
+    others, `_EDITED_SHARE` had a later edit within `MAX_UPDATE_LAG_DAYS`; the rest keep their
+    publication moment as update date. `rng` is the record's own, so this never shifts the
+    draws of the record's other fields.
+    """
+    opening = record["dataAberturaProposta"]
+    if rng.random() < _CHANGED_SHARE:
+        kinds = [(kind, weight) for kind, weight in _CHANGE_KINDS if kind is not None or opening is not None]
+        situacao = rng.choices([k for k, _ in kinds], weights=[w for _, w in kinds])[0]
+        changed = publicado + timedelta(days=1, seconds=rng.randrange(9 * 86400))
+        if situacao is None:
+            _move_proposal_dates(record, publicado, changed, rng)
+        else:
+            record["situacaoCompraId"] = situacao
+            record["situacaoCompraNome"] = SITUACOES[situacao]
+        record["valorTotalHomologado"] = None
+        record["dataAtualizacao"] = record["dataAtualizacaoGlobal"] = changed.strftime(_FMT)
+        return
+    if rng.random() < _EDITED_SHARE:
+        # Log-uniform from a minute to MAX_UPDATE_LAG_DAYS: most edits come soon after publication.
+        lag = math.exp(rng.uniform(math.log(60), math.log(MAX_UPDATE_LAG_DAYS * 86400)))
+        edited = (publicado + timedelta(seconds=lag)).strftime(_FMT)
+        record["dataAtualizacaoGlobal"] = edited
+        if rng.random() < 0.5:  # the contratação itself, not only its documents or items
+            record["dataAtualizacao"] = edited
+
+
+def _move_proposal_dates(record: Record, publicado: datetime, changed: datetime, rng: random.Random) -> None:
+    """Postpone both proposal dates to a few days after `changed`, keeping their gap."""
+    opening = datetime.fromisoformat(record["dataAberturaProposta"])
+    closing = datetime.fromisoformat(record["dataEncerramentoProposta"])
+    shift = timedelta(days=(changed.date() - publicado.date()).days + rng.randrange(3, 9))
+    opening, closing = opening + shift, closing + shift
+    if closing.weekday() >= 5:
+        closing += timedelta(days=7 - closing.weekday())
+    record["dataAberturaProposta"] = opening.strftime(_FMT)
+    record["dataEncerramentoProposta"] = closing.strftime(_FMT)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -894,6 +967,40 @@ def demo_window(uf: str | None, modalidade: int, data_inicial: date, data_final:
             out.extend(_day_records(one, modalidade, day))
         day += timedelta(days=1)
     return tuple(out)
+
+
+def publication_day(record: Mapping[str, Any]) -> str:
+    """`yyyy-mm-dd` of `dataPublicacaoPncp`: what `/publicacao` filters on."""
+    return str(record.get("dataPublicacaoPncp") or "")[:10]
+
+
+def update_moment(record: Mapping[str, Any]) -> str:
+    """When the record last changed, as PNCP stamps it: `dataAtualizacaoGlobal`, else `dataAtualizacao`."""
+    return str(record.get("dataAtualizacaoGlobal") or record.get("dataAtualizacao") or "")
+
+
+def update_day(record: Mapping[str, Any]) -> str:
+    """`yyyy-mm-dd` of `update_moment`: what `/atualizacao` filters on."""
+    return update_moment(record)[:10]
+
+
+@functools.lru_cache(maxsize=128)
+def demo_updates(uf: str | None, modalidade: int, data_inicial: date, data_final: date) -> tuple[Record, ...]:
+    """The demo records that changed in the window (by `update_day`), oldest change first.
+
+    Candidates are the records published from `ATUALIZACAO_LOOKBACK_DAYS` before the window to
+    its end, which covers every demo change (none comes more than `MAX_UPDATE_LAG_DAYS` after
+    its publication). Ties keep `demo_window`'s order, so pages are stable.
+    """
+    ufs = (uf,) if uf else tuple(sorted(UFS))
+    start, end = data_inicial.isoformat(), data_final.isoformat()
+    changed: list[Record] = []
+    day = data_inicial - timedelta(days=ATUALIZACAO_LOOKBACK_DAYS)
+    while day <= data_final:
+        for one in ufs:
+            changed.extend(r for r in _day_records(one, modalidade, day) if start <= update_day(r) <= end)
+        day += timedelta(days=1)
+    return tuple(sorted(changed, key=update_moment))
 
 
 # --------------------------------------------------------------------------------------------
@@ -941,7 +1048,11 @@ def _parse_int(params: Mapping[str, str], name: str, default: int | None) -> int
 
 
 def parse_publicacao_query(params: Mapping[str, str]) -> PublicacaoQuery:
-    """The query of `/v1/contratacoes/publicacao`, validated as PNCP does; QueryError if refused."""
+    """The query of `/v1/contratacoes/publicacao`, validated as PNCP does; QueryError if refused.
+
+    `/v1/contratacoes/atualizacao` takes the same parameters with the same rules; its window
+    bounds the update date instead of the publication date.
+    """
     data_inicial = _parse_date(params, "dataInicial")
     data_final = _parse_date(params, "dataFinal")
     if data_final < data_inicial:
@@ -987,13 +1098,18 @@ def _optional_filters(records: Sequence[Record], query: PublicacaoQuery) -> Sequ
     return out
 
 
-def filter_records(records: Iterable[Record], query: PublicacaoQuery) -> list[Record]:
-    """Records of a fixed list that answer `query` (UF, modalidade, publication date), order kept."""
+DayOf = Callable[[Mapping[str, Any]], str]
+
+
+def filter_records(
+    records: Iterable[Record], query: PublicacaoQuery, day_of: DayOf = publication_day
+) -> list[Record]:
+    """Records of a fixed list that answer `query` (UF, modalidade, and `day_of` in the window),
+    order kept. `day_of` is `publication_day` for `/publicacao`, `update_day` for `/atualizacao`."""
     start, end = query.data_inicial.isoformat(), query.data_final.isoformat()
     out = []
     for r in records:
-        published = str(r.get("dataPublicacaoPncp") or "")[:10]
-        if not (start <= published <= end):
+        if not (start <= day_of(r) <= end):
             continue
         if r.get("modalidadeId") != query.modalidade:
             continue
@@ -1036,12 +1152,20 @@ RecordSource = Callable[[PublicacaoQuery], Sequence[Record]]
 
 
 def demo_source(query: PublicacaoQuery) -> Sequence[Record]:
-    """Generated records for the query's window (memoized)."""
+    """Generated records published in the query's window (memoized): `/publicacao`."""
     return demo_window(query.uf, query.modalidade, query.data_inicial, query.data_final)
 
 
-def fixed_source(records: Sequence[Record]) -> RecordSource:
-    """A source serving a fixed list, filtered like PNCP filters (indexed by modalidade and UF)."""
+def demo_update_source(query: PublicacaoQuery) -> Sequence[Record]:
+    """Generated records updated in the query's window (memoized): `/atualizacao`."""
+    return demo_updates(query.uf, query.modalidade, query.data_inicial, query.data_final)
+
+
+def fixed_source(records: Sequence[Record], day_of: DayOf = publication_day) -> RecordSource:
+    """A source serving a fixed list, filtered like PNCP filters (indexed by modalidade and UF).
+
+    `day_of` picks the date the window bounds: `publication_day` (`/publicacao`) or `update_day`
+    (`/atualizacao`)."""
     by_modalidade: dict[Any, list[Record]] = {}
     by_modalidade_uf: dict[tuple[Any, str], list[Record]] = {}
     for record in records:
@@ -1054,7 +1178,7 @@ def fixed_source(records: Sequence[Record]) -> RecordSource:
             candidates = by_modalidade_uf.get((query.modalidade, query.uf), [])
         else:
             candidates = by_modalidade.get(query.modalidade, [])
-        return filter_records(candidates, query)
+        return filter_records(candidates, query, day_of)
 
     return source
 
@@ -1071,18 +1195,38 @@ def publicacao_response(params: Mapping[str, str], source: RecordSource, path: s
     return JSONResponse(body)
 
 
+def atualizacao_response(params: Mapping[str, str], source: RecordSource, path: str = ATUALIZACAO_PATH) -> Response:
+    """PNCP's answer to `/v1/contratacoes/atualizacao`: the same validation, envelope and 204 as
+    `/publicacao`; what differs is the source (records by update date)."""
+    return publicacao_response(params, source, path)
+
+
+def consulta_app(publicacao: RecordSource, atualizacao: RecordSource | None = None) -> Starlette:
+    """A Starlette app serving `/v1/contratacoes/publicacao` and, given its source,
+    `/v1/contratacoes/atualizacao` (each under every root PNCP uses)."""
+
+    async def by_publication(request: Request) -> Response:
+        return publicacao_response(request.query_params, publicacao, request.url.path)
+
+    routes = [Route(path, by_publication, methods=["GET"]) for path in PUBLICACAO_PATHS]
+    if atualizacao is not None:
+        updates = atualizacao
+
+        async def by_update(request: Request) -> Response:
+            return atualizacao_response(request.query_params, updates, request.url.path)
+
+        routes += [Route(path, by_update, methods=["GET"]) for path in ATUALIZACAO_PATHS]
+    return Starlette(routes=routes)
+
+
 def publicacao_app(source: RecordSource) -> Starlette:
-    """A Starlette app serving `/v1/contratacoes/publicacao` (under every root PNCP uses)."""
-
-    async def publicacao(request: Request) -> Response:
-        return publicacao_response(request.query_params, source, request.url.path)
-
-    return Starlette(routes=[Route(path, publicacao, methods=["GET"]) for path in PUBLICACAO_PATHS])
+    """A Starlette app serving only `/v1/contratacoes/publicacao` (under every root PNCP uses)."""
+    return consulta_app(source)
 
 
 def create_demo_app() -> Starlette:
-    """The demo PNCP: generated records, served as `/v1/contratacoes/publicacao`."""
-    return publicacao_app(demo_source)
+    """The demo PNCP: generated records, served as `/v1/contratacoes/publicacao` and `/atualizacao`."""
+    return consulta_app(demo_source, demo_update_source)
 
 
 def demo_transport() -> httpx.AsyncBaseTransport:

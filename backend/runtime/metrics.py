@@ -46,6 +46,18 @@ JOBS_IN_FLIGHT = Gauge("smartlic_jobs_in_flight", "Jobs running now, per process
                        multiprocess_mode="liveall")
 QUEUE_DEPTH = Gauge("smartlic_queue_depth", "Jobs waiting in the queue (read from Redis at each scrape).",
                     multiprocess_mode="mostrecent")
+PNCP_REQUESTS = Counter(
+    "smartlic_pncp_requests_total", "PNCP requests by who asked (search or ingestion) and how each ended: ok, "
+    "empty, rate_limited (429), server_error, unreachable, invalid, rejected.", ["caller", "outcome"],
+)
+PNCP_PACER_WAIT = Histogram(
+    "smartlic_pncp_pacer_wait_seconds", "How long a PNCP request waited for its turn in the cluster's budget.",
+    ["caller"], buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+INDEX_RECORDS = Gauge("smartlic_index_records", "Publications in the local PNCP index.",
+                      multiprocess_mode="mostrecent")
+INDEX_TODAY_AGE = Gauge("smartlic_index_today_age_seconds", "Age of the oldest slice of today in the index "
+                        "(-1: today not read yet).", multiprocess_mode="mostrecent")
 SSE_CLIENTS = Gauge("smartlic_sse_clients", "Progress streams open now.", multiprocess_mode="livesum")
 
 

@@ -43,6 +43,16 @@ PREVIOUS_RELEASE_COLUMNS = frozenset({
 _CREATED_BY: dict[str, tuple[str, frozenset[str]]] = {
     "search_cache": ("0001", PREVIOUS_RELEASE_COLUMNS),
     "smartlic_database": ("0002", frozenset({"id", "created_at"})),
+    "pncp_publicacao": ("0003", frozenset({
+        "codigo_pncp", "dia", "modalidade_id", "uf", "situacao_id", "data_encerramento", "valor_estimado",
+        "atualizado_pncp", "licitacao_json", "escrito_em",
+    })),
+    "pncp_publicacao_setor": ("0003", frozenset({"setor_id", "codigo_pncp", "dia", "uf", "modalidade_id"})),
+    "pncp_setor_versao": ("0003", frozenset({"setor_id", "assinatura", "atualizado_em"})),
+    "pncp_fatia": ("0003", frozenset({
+        "modalidade_id", "dia", "uf", "completo", "lido_em", "tentado_em", "registros", "erro",
+    })),
+    "pncp_ingestao": ("0003", frozenset({"chave", "valor", "atualizado_em"})),
 }
 
 

@@ -61,6 +61,9 @@ search_cache = sa.Table(
     # Set when the search itself failed (no results at all).
     sa.Column("erro", sa.Text),
     sa.Column("erro_at", sa.DateTime(timezone=True)),
+    # Where the results came from ("indice", "pncp", "misto") and when the oldest data read was fetched.
+    sa.Column("fonte", sa.String(8)),
+    sa.Column("atualizado_em", sa.DateTime(timezone=True)),
 )
 
 # One row, made by migration 0002: the identity of the database, with no URL or password in it.
@@ -114,6 +117,8 @@ class StoredSearch:
     licitacoes: list[Licitacao]
     ufs_com_falha: list[FalhaUF]
     avisos: list[str]
+    fonte: str | None = None
+    atualizado_em: datetime | None = None
 
 
 def async_database_url(url: str) -> str:
@@ -149,6 +154,11 @@ class SearchCache:
     def from_url(cls, url: str, *, ttl: timedelta = timedelta(hours=24)) -> SearchCache:
         return cls(database_engine(url), ttl=ttl)
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """Shared with the index's tables: one pool of connections per process."""
+        return self._engine
+
     async def migrate(self) -> None:
         """Brings the schema up to this release's migrations; every process runs it at startup.
 
@@ -182,6 +192,8 @@ class SearchCache:
         licitacoes: list[Licitacao],
         ufs_com_falha: list[FalhaUF],
         avisos: list[str],
+        fonte: str | None = None,
+        atualizado_em: datetime | None = None,
     ) -> None:
         """Stores a search's results, its summary and report still to come.
 
@@ -196,6 +208,8 @@ class SearchCache:
             ufs_com_falha_json=_FALHAS.dump_json(ufs_com_falha).decode(),
             avisos_json=_TEXTS.dump_json(avisos).decode(),
             results_at=now,
+            fonte=fonte,
+            atualizado_em=atualizado_em,
         ))
 
     async def save_failure(self, search_id: UUID, *, request: dict[str, Any], setor_id: str, erro: str) -> None:
@@ -335,13 +349,15 @@ class SearchCache:
             return None
         return StoredSearch(
             outcome=_outcome(row),
-            created_at=_aware(row["created_at"]),
+            created_at=as_utc(row["created_at"]),
             request=TypeAdapter(dict[str, Any]).validate_json(row["request_json"]),
             setor_id=row["setor_id"],
             total_raw=row["total_raw"],
             licitacoes=LICITACOES.validate_json(row["licitacoes_json"]),
             ufs_com_falha=_FALHAS.validate_json(row["ufs_com_falha_json"]),
             avisos=_TEXTS.validate_json(row["avisos_json"]),
+            fonte=row["fonte"],
+            atualizado_em=as_utc(row["atualizado_em"]),
         )
 
     async def delete_expired(self) -> int:
@@ -355,16 +371,16 @@ def _outcome(row: Any) -> SearchOutcome:
     return SearchOutcome(
         search_id=UUID(row["search_id"]),
         total_filtrado=row["total_filtrado"],
-        results_at=_aware(row["results_at"]),
+        results_at=as_utc(row["results_at"]),
         llm_status=row["llm_status"],
         resumo=ResumoLicitacoes.model_validate_json(row["resumo_json"]) if row["resumo_json"] else None,
-        resumo_at=_aware(row["resumo_at"]),
+        resumo_at=as_utc(row["resumo_at"]),
         excel_status=row["excel_status"],
         excel_url=row["excel_url"],
         excel_error=row["excel_error"],
-        excel_at=_aware(row["excel_at"]),
+        excel_at=as_utc(row["excel_at"]),
         erro=row["erro"],
-        erro_at=_aware(row["erro_at"]),
+        erro_at=as_utc(row["erro_at"]),
     )
 
 
@@ -372,7 +388,7 @@ def _json(value: Any) -> str:
     return TypeAdapter(Any).dump_json(value).decode()
 
 
-def _aware(moment: Any) -> Any:
+def as_utc(moment: Any) -> Any:
     """SQLite hands back naive datetimes; they were stored in UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment

@@ -218,6 +218,30 @@ describe("the search page", () => {
     );
   });
 
+  it.each([
+    ["indice", /^Dados do índice local do PNCP · atualizado há 4 min$/],
+    ["pncp", /^Dados lidos agora do PNCP$/],
+    ["misto", /^Dados do índice local e do PNCP · atualizado há 4 min$/],
+  ] as const)("says where the data came from next to the totals: fonte %s", async (fonte, text) => {
+    const atualizado_em = new Date(Date.now() - (fonte === "pncp" ? 5_000 : 4 * 60_000 + 10_000)).toISOString();
+    await renderPage(() => ({ status: 200, body: answer({ fonte, atualizado_em }) }));
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    await submit();
+    const line = screen.getByTestId("fonte");
+    expect(line).toHaveAttribute("data-fonte", fonte);
+    expect(line).toHaveTextContent(text);
+    expect(line.title).toMatch(/^Obtidos do PNCP em \d{2}\/\d{2}\/\d{4} \d{2}:\d{2} \(horário de Brasília\)$/);
+    expect(screen.getByRole("region", { name: "Resumo numérico" })).toContainElement(line);
+  });
+
+  it("shows no source line for an answer without fonte", async () => {
+    await renderPage(() => ({ status: 200, body: answer({ fonte: null, atualizado_em: null }) }));
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    await submit();
+    expect(screen.getByTestId("total-filtrado")).toBeInTheDocument();
+    expect(screen.queryByTestId("fonte")).toBeNull();
+  });
+
   it("sorts the results by value and by closing date", async () => {
     await renderPage(() => ({
       status: 200,

@@ -31,3 +31,63 @@ export function isoDate(date: Date): string {
 export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 }
+
+/** ISO 8601 date-time with seconds optional, fraction optional and offset required. */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/**
+ * The moment of an ISO 8601 date-time with an offset (`"2026-12-01T11:02:00+00:00"`, `...Z`), in
+ * milliseconds; null for anything else. A time without offset is refused rather than guessed, and
+ * so is an impossible date (Feb 30th), which `Date.parse` would roll over into March.
+ */
+export function parseInstante(value: string | null | undefined): number | null {
+  const text = typeof value === "string" ? value.trim() : "";
+  const match = INSTANT.exec(text);
+  if (!match) return null;
+  const [, ano = 0, mes = 0, dia = 0] = match.map(Number);
+  const day = new Date(Date.UTC(ano, mes - 1, dia));
+  if (day.getUTCMonth() !== mes - 1 || day.getUTCDate() !== dia) return null;
+  const instante = Date.parse(text);
+  return Number.isNaN(instante) ? null : instante;
+}
+
+/** What `formatIdade` says of data less than a minute old. */
+export const AGORA_MESMO = "agora mesmo";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * How long before `agora` (ms, the browser's clock) `atualizadoEm` (ISO 8601 with offset) was: "agora mesmo"
+ * (under a minute, or in the future: the server's clock ahead of the browser's), "há 5 min",
+ * "há 2 h", "há 1 dia", "há 3 dias". Whole units, rounded down. Null when it is not a date-time.
+ */
+export function formatIdade(atualizadoEm: string | null | undefined, agora: number = Date.now()): string | null {
+  const instante = parseInstante(atualizadoEm);
+  if (instante === null || !Number.isFinite(agora)) return null;
+  const idade = agora - instante;
+  if (idade < MINUTE) return AGORA_MESMO;
+  if (idade < HOUR) return `há ${Math.floor(idade / MINUTE)} min`;
+  if (idade < DAY) return `há ${Math.floor(idade / HOUR)} h`;
+  const dias = Math.floor(idade / DAY);
+  return dias === 1 ? "há 1 dia" : `há ${dias} dias`;
+}
+
+const BRASILIA = new Intl.DateTimeFormat("pt-BR", {
+  timeZone: "America/Sao_Paulo",
+  day: "2-digit",
+  month: "2-digit",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  hourCycle: "h23",
+});
+
+/** `"2026-12-01T11:02:00+00:00"` -> "01/12/2026 08:02", the moment in Brasília time; null if invalid. */
+export function formatInstanteBrasilia(value: string | null | undefined): string | null {
+  const instante = parseInstante(value);
+  if (instante === null) return null;
+  const parts = Object.fromEntries(BRASILIA.formatToParts(instante).map((p) => [p.type, p.value]));
+  return `${parts.day}/${parts.month}/${parts.year} ${parts.hour}:${parts.minute}`;
+}

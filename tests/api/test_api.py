@@ -217,6 +217,7 @@ async def test_health_reports_every_dependency_and_the_worker(make_settings, cli
         "status": "ok", "queue": "healthy", "redis": "ok", "database": "ok", "storage": "ok",
         "worker": {"mode": "embedded", "running": True, "jobs_in_flight": 0, "max_jobs": 4, "restarts": 0},
         "live_workers": {"same_database": 1, "other_database": 0}, "avisos": [],
+        "index": {"status": "off", "days_ready": 0, "records": 0, "refreshed_at": None},  # INDEX_DAYS=0
     }
 
 

@@ -35,9 +35,9 @@ new MutationObserver(() => {
 
 
 @contextmanager
-def search_server(tmp_path: Path, redis_url: str) -> Iterator[Server]:
+def search_server(tmp_path: Path, redis_url: str, **env: str) -> Iterator[Server]:
     """The real app (uvicorn, demo PNCP data) serving the built page at `/`."""
-    with running_server(server_env(tmp_path, redis_url), tmp_path / "server.log") as server:
+    with running_server(server_env(tmp_path, redis_url, **env), tmp_path / "server.log") as server:
         page = httpx.get(f"{server.url}/", timeout=10)
         assert page.status_code == 200, (
             f"GET / answered {page.status_code}: the page is not built "
@@ -139,12 +139,16 @@ def check_report(path: Path, page: Page, shown_rows: int, total: int) -> None:
 
 
 def test_search_with_the_queue(page: Page, tmp_path: Path, redis_url: str) -> None:
-    with search_server(tmp_path, redis_url) as server:
+    with search_server(tmp_path, redis_url, INDEX_DAYS="40") as server:  # the page's default period fits
         wait_for(lambda: queue_healthy(server), 30, "the embedded worker")
+        wait_for(lambda: index_ready(server), 60, "the index to be ready")
         open_page(page, server)
         fill_form(page)
         answer = submit_search(page)
         assert answer["processamento"] == "fila" and answer["total_filtrado"] > 0, answer["processamento"]
+        assert answer["fonte"] == "indice", answer["fonte"]
+        expect(page.get_by_test_id("fonte")).to_have_attribute("data-fonte", "indice")
+        expect(page.get_by_test_id("fonte")).to_contain_text("índice local")
         shown = expect_finished_search(page)
         check_report(download_report(page, tmp_path), page, shown, answer["total_filtrado"])
         ARTIFACTS.mkdir(exist_ok=True)
@@ -159,6 +163,7 @@ def test_search_without_the_queue(page: Page, tmp_path: Path) -> None:
         fill_form(page)
         answer = submit_search(page)
         assert answer["processamento"] == "inline" and answer["total_filtrado"] > 0, answer["processamento"]
+        expect(page.get_by_test_id("fonte")).to_have_attribute("data-fonte", "pncp")  # INDEX_DAYS=0
         shown = expect_finished_search(page)
         check_report(download_report(page, tmp_path), page, shown, answer["total_filtrado"])
 
@@ -176,6 +181,10 @@ def test_no_uf_chosen_is_explained_and_searches_nothing(page: Page, tmp_path: Pa
         assert all(len(line) > 5 for line in message), message
         expect(page.get_by_test_id("results-table")).to_have_count(0)
         assert searches == []
+
+
+def index_ready(server: Server) -> bool:
+    return httpx.get(f"{server.url}/v1/health", timeout=5).json()["index"]["status"] == "ready"
 
 
 def uf_lines(page: Page) -> set[str]:

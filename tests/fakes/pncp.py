@@ -6,11 +6,15 @@
         ... httpx.AsyncClient(base_url=fake.base_url) ...
         assert [r.status for r in fake.requests] == [...]
 
-By default it serves the demo records of `backend.pncp.demo` (same validation,
-pagination, 204 and 400 as the demo app: the code is shared); `set_records([...])` serves a
-fixed list instead. Scripted responses are consumed in order, one per matching request;
-requests no script matches are served normally. Everything here is thread-safe: tests run in
-the main thread while uvicorn serves from its own.
+It serves `/v1/contratacoes/publicacao` (records by publication date) and
+`/v1/contratacoes/atualizacao` (records by update date: `dataAtualizacaoGlobal`, else
+`dataAtualizacao`). By default both answer from the demo records of `backend.pncp.demo` (same
+validation, pagination, 204 and 400 as the demo app: the code is shared); `set_records([...])`
+serves a fixed list instead, on both endpoints, so calling it again with a modified record (say
+revogada, with a new `dataAtualizacaoGlobal`) is how a test makes a record change. Scripted
+responses are consumed in order, one per matching request; requests no script matches are
+served normally. Everything here is thread-safe: tests run in the main thread while uvicorn
+serves from its own.
 """
 
 from __future__ import annotations
@@ -183,6 +187,11 @@ class RecordedRequest:
         except (KeyError, ValueError):
             return None
 
+    @property
+    def endpoint(self) -> str:
+        """The endpoint asked: "publicacao", "atualizacao", or the last segment of another path."""
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
 
 @dataclass(slots=True)
 class _Script:
@@ -190,8 +199,11 @@ class _Script:
     uf: str | None
     modalidade: int | None
     pagina: int | None
+    endpoint: str | None = None
 
     def matches(self, request: RecordedRequest) -> bool:
+        if self.endpoint is not None and request.endpoint != self.endpoint:
+            return False
         if self.uf is not None and request.uf != self.uf:
             return False
         if self.modalidade is not None and request.modalidade != self.modalidade:
@@ -210,16 +222,23 @@ class _State:
     max_in_flight: int = 0
 
 
+_DEMO_SOURCES: dict[str, pncp_demo.RecordSource] = {
+    "publicacao": pncp_demo.demo_source,
+    "atualizacao": pncp_demo.demo_update_source,
+}
+
+
 class FakePNCP(LocalDouble):
-    """PNCP's `/v1/contratacoes/publicacao` served by uvicorn in a background thread."""
+    """PNCP's `/v1/contratacoes/publicacao` and `/atualizacao` served by uvicorn in a background thread."""
 
     def __init__(self, records: Sequence[Mapping[str, Any]] | None = None, *, latency: float = 0.0) -> None:
         self.latency = latency
         self._state = _State()
-        self._source: pncp_demo.RecordSource = pncp_demo.demo_source
+        # Endpoint -> source; replaced whole by set_records, so a request never sees half of a change.
+        self._sources: dict[str, pncp_demo.RecordSource] = _DEMO_SOURCES
         if records is not None:
             self.set_records(records)
-        self._server = ServerThread(self._build_app(), "FakePNCP")
+        self._server = ServerThread(self._build_app(), type(self).__name__)
 
     @property
     def base_url(self) -> str:
@@ -229,8 +248,17 @@ class FakePNCP(LocalDouble):
     # --- what it serves --------------------------------------------------------------------
 
     def set_records(self, records: Iterable[Mapping[str, Any]] | None) -> None:
-        """Serve these records (filtered by uf, modalidade and date window); None: the demo ones."""
-        self._source = pncp_demo.demo_source if records is None else pncp_demo.fixed_source(list(records))
+        """Serve these records on both endpoints (filtered by uf, modalidade and the window: on
+        the publication date for `/publicacao`, the update date for `/atualizacao`), each in
+        the order given; None: the demo ones."""
+        if records is None:
+            self._sources = _DEMO_SOURCES
+            return
+        fixed = list(records)
+        self._sources = {
+            "publicacao": pncp_demo.fixed_source(fixed, pncp_demo.publication_day),
+            "atualizacao": pncp_demo.fixed_source(fixed, pncp_demo.update_day),
+        }
 
     def script(
         self,
@@ -239,14 +267,18 @@ class FakePNCP(LocalDouble):
         uf: str | None = None,
         modalidade: int | None = None,
         pagina: int | None = None,
+        endpoint: str | None = None,
     ) -> None:
-        """Queue responses for the requests that match; one is used per request, in order."""
+        """Queue responses for the requests that match; one is used per request, in order.
+
+        `endpoint` ("publicacao" or "atualizacao") limits them to one endpoint; by default any.
+        """
         items = [responses] if isinstance(responses, (Canned, Delay, Hang)) else list(responses)
         for item in items:
             if not isinstance(item, (Canned, Delay, Hang)):
                 raise TypeError(f"not a scripted response: {item!r}")
         with self._state.lock:
-            self._state.scripts.append(_Script(deque(items), uf.upper() if uf else None, modalidade, pagina))
+            self._state.scripts.append(_Script(deque(items), uf.upper() if uf else None, modalidade, pagina, endpoint))
 
     @property
     def pending(self) -> int:
@@ -304,22 +336,7 @@ class FakePNCP(LocalDouble):
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            if self.latency > 0:
-                await self._sleep(self.latency, request)
-            scripted = self._take_script(recorded)
-            if scripted is not None:
-                recorded.kind = scripted.kind
-            if isinstance(scripted, (Delay, Hang)):
-                await self._sleep(scripted.seconds, request)
-            if isinstance(scripted, Canned):
-                if scripted.after > 0:
-                    await self._sleep(scripted.after, request)
-                response = Response(
-                    scripted.body, status_code=scripted.status, headers=dict(scripted.headers),
-                    media_type=scripted.content_type,
-                )
-            else:
-                response = pncp_demo.publicacao_response(request.query_params, self._source, request.url.path)
+            response = await self._respond(request, recorded)
             recorded.status = response.status_code
             return response
         finally:
@@ -327,5 +344,38 @@ class FakePNCP(LocalDouble):
                 state.in_flight -= 1
                 recorded.finished = time.monotonic()
 
+    async def _respond(self, request: Request, recorded: RecordedRequest) -> Response:
+        """The answer to one recorded request: latency, then a script or the normal page.
+
+        Subclasses put their own behaviour in front of this (see `tests/fakes/pncp_live.py`).
+        """
+        if self.latency > 0:
+            await self._sleep(self.latency, request)
+        scripted = self._take_script(recorded)
+        if scripted is not None:
+            recorded.kind = scripted.kind
+        if isinstance(scripted, (Delay, Hang)):
+            await self._sleep(scripted.seconds, request)
+        if isinstance(scripted, Canned):
+            if scripted.after > 0:
+                await self._sleep(scripted.after, request)
+            return canned_response(scripted)
+        return self._page(request, recorded.endpoint)
+
+    def _page(self, request: Request, endpoint: str) -> Response:
+        """The normal answer of `endpoint` from the records being served."""
+        source = self._sources[endpoint]
+        if endpoint == "atualizacao":
+            return pncp_demo.atualizacao_response(request.query_params, source, request.url.path)
+        return pncp_demo.publicacao_response(request.query_params, source, request.url.path)
+
     def _build_app(self) -> Starlette:
-        return Starlette(routes=[Route(path, self._handle, methods=["GET"]) for path in pncp_demo.PUBLICACAO_PATHS])
+        paths = (*pncp_demo.PUBLICACAO_PATHS, *pncp_demo.ATUALIZACAO_PATHS)
+        return Starlette(routes=[Route(path, self._handle, methods=["GET"]) for path in paths])
+
+
+def canned_response(canned: Canned) -> Response:
+    """The HTTP response a `Canned` describes."""
+    return Response(
+        canned.body, status_code=canned.status, headers=dict(canned.headers), media_type=canned.content_type,
+    )

@@ -17,6 +17,7 @@ from backend.pncp.client import (
     RetryPolicy,
     describe_failure,
 )
+from backend.pncp.pacing import PNCPPacer
 from tests.conftest import free_port
 from tests.fakes.pncp import (
     db_error_500,
@@ -35,8 +36,8 @@ START = END - timedelta(days=10)
 def make_client(base_url: str, *, retries: int = 2, timeout: float = 2.0, concurrency: int = 4, max_pages: int = 40,
                 max_wait: float = 0.05) -> PNCPClient:
     return PNCPClient.create(
-        base_url, timeout=timeout, retry=RetryPolicy(retries, 0.01, max_wait), concurrency=concurrency,
-        max_pages=max_pages,
+        base_url, pacer=PNCPPacer.create(1000.0, None, burst=100), timeout=timeout,
+        retry=RetryPolicy(retries, 0.01, max_wait), concurrency=concurrency, max_pages=max_pages,
     )
 
 
@@ -157,7 +158,7 @@ async def test_failing_uf_is_reported_while_others_come_back(client, fake_pncp) 
     assert not sp.failed and len(sp.records) == 60
     assert rj.failed and rj.records == []
     assert sorted(done) == ["RJ", "SP"]
-    message = describe_failure(rj, attempts=3)
+    message = describe_failure(rj.uf, rj.errors, partial=bool(rj.records), attempts=3)
     assert message.startswith("RJ: modalidade 6, página 1: o PNCP está com erro interno (HTTP 500)")
     assert "3 tentativas" in message and "sem resultados" in message
 
@@ -167,7 +168,7 @@ async def test_a_failed_later_page_keeps_partial_results(client, fake_pncp) -> N
     fake_pncp.script([db_error_500()] * 3, uf="SP", pagina=2)
     [sp] = await client.fetch_ufs(["SP"], [6], START, END)
     assert sp.failed and len(sp.records) == 70
-    assert "resultados parciais" in describe_failure(sp, attempts=3)
+    assert "resultados parciais" in describe_failure(sp.uf, sp.errors, partial=bool(sp.records), attempts=3)
 
 
 async def test_concurrency_is_bounded(fake_pncp) -> None:

@@ -208,7 +208,13 @@ def test_dates(sample: list[dict]) -> None:
             continue
         assert DATE_RE.match(opening) and DATE_RE.match(closing)
         assert datetime.fromisoformat(opening) > published
-        assert 5 <= (datetime.fromisoformat(closing).date() - published.date()).days <= 30
+        updated = datetime.fromisoformat(r["dataAtualizacao"])
+        assert 5 <= (datetime.fromisoformat(closing).date() - published.date()).days <= 30 or (
+            # proposal dates moved by a change: counted from the change instead
+            updated - published >= timedelta(days=1)
+            and datetime.fromisoformat(opening) > updated
+            and 8 <= (datetime.fromisoformat(closing).date() - updated.date()).days <= 40
+        ), (r["numeroControlePNCP"], published, updated, opening, closing)
         assert closing > opening
 
 
@@ -286,6 +292,42 @@ def test_orgao_kinds(sample: list[dict]) -> None:
     assert any(r["orgaoEntidade"]["esferaId"] == "F" for r in sample)
     municipal_share = rate(sample, lambda r: r["orgaoEntidade"]["esferaId"] == "M")
     assert 0.6 <= municipal_share <= 0.97
+
+
+# --- histories: update dates and changed records --------------------------------------------
+
+
+def lag(r: dict, key: str = "dataAtualizacaoGlobal") -> timedelta:
+    return datetime.fromisoformat(r[key]) - datetime.fromisoformat(r["dataPublicacaoPncp"])
+
+
+def test_most_records_never_updated(sample: list[dict]) -> None:
+    assert 0.7 <= rate(sample, lambda r: r["dataAtualizacaoGlobal"] == r["dataPublicacaoPncp"]) <= 0.85
+    assert all(timedelta(0) <= lag(r) <= timedelta(days=pncp_demo.MAX_UPDATE_LAG_DAYS) for r in sample)
+    assert any(timedelta(0) < lag(r) < timedelta(hours=1) for r in sample), "most edits come soon"
+    assert any(lag(r) > timedelta(days=10) for r in sample)
+    assert any(r["dataAtualizacao"] == r["dataPublicacaoPncp"] != r["dataAtualizacaoGlobal"] for r in sample), (
+        "an edit of documents or items moves only the global date"
+    )
+
+
+def test_changed_records_about_three_in_a_hundred(sample: list[dict]) -> None:
+    """Revogada, anulada, suspensa, or proposal dates moved: 1 to 10 days after publication."""
+    not_divulgada = [r for r in sample if r["situacaoCompraId"] != 1]
+    assert 0.018 <= len(not_divulgada) / len(sample) <= 0.035
+    for r in not_divulgada:
+        assert timedelta(days=1) <= lag(r) <= timedelta(days=10)
+        assert r["dataAtualizacao"] == r["dataAtualizacaoGlobal"], "the contratação itself changed"
+        assert r["valorTotalHomologado"] is None
+    moved = [
+        r for r in sample if r["dataEncerramentoProposta"]
+        and (datetime.fromisoformat(r["dataEncerramentoProposta"]) - datetime.fromisoformat(r["dataPublicacaoPncp"]))
+        > timedelta(days=31)
+    ]
+    assert moved, "only moved dates close more than a month after publication"
+    for r in moved:
+        assert r["situacaoCompraId"] == 1 and timedelta(days=1) <= lag(r) <= timedelta(days=10)
+        assert r["dataAberturaProposta"] > r["dataAtualizacao"], "moved to after the change"
 
 
 # --- volumes ---------------------------------------------------------------------------------
@@ -440,8 +482,9 @@ async def test_served_under_each_root() -> None:
     app = create_demo_app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pncp") as client:
         for root in ("", "/api/consulta", "/pncp-consulta"):
-            r = await client.get(f"{root}/v1/contratacoes/publicacao", params=params())
-            assert r.status_code == 200, root
+            for path in (pncp_demo.PUBLICACAO_PATH, pncp_demo.ATUALIZACAO_PATH):
+                r = await client.get(f"{root}{path}", params=params())
+                assert r.status_code == 200, root + path
         assert (await client.get("/v1/outra", params=params())).status_code == 404
 
 
@@ -455,3 +498,112 @@ async def test_optional_filters() -> None:
         by_ibge = await client.get("/v1/contratacoes/publicacao", params=params(codigoMunicipioIbge=ibge))
     assert by_cnpj.json()["totalRegistros"] == sum(r["orgaoEntidade"]["cnpj"] == cnpj for r in records)
     assert by_ibge.json()["totalRegistros"] == sum(r["unidadeOrgao"]["codigoIbge"] == ibge for r in records)
+
+
+# --- /v1/contratacoes/atualizacao --------------------------------------------------------------
+
+ATUALIZACAO = "/v1/contratacoes/atualizacao"
+
+
+def expected_updates(uf: str | None, modalidade: int, start: date, end: date) -> list[dict]:
+    """Written apart from `demo_updates`: published from 60 days before, updated in the window,
+    oldest update first."""
+    published = expected_window(uf, modalidade, start - timedelta(days=60), end)
+    inside = [r for r in published if start.isoformat() <= r["dataAtualizacaoGlobal"][:10] <= end.isoformat()]
+    return sorted(inside, key=lambda r: r["dataAtualizacaoGlobal"])
+
+
+@pytest.mark.asyncio
+async def test_atualizacao_lists_what_changed_in_the_window() -> None:
+    start, end = date(2026, 3, 9), date(2026, 3, 13)
+    expected = expected_updates("SP", 6, start, end)
+    got: list[dict] = []
+    async with httpx.AsyncClient(transport=demo_transport(), base_url=DEMO_BASE_URL) as client:
+        query = params(dataInicial="20260309", dataFinal="20260313", tamanhoPagina=20)
+        first = await client.get(ATUALIZACAO, params=query)
+        assert first.status_code == 200
+        body = first.json()
+        assert set(body) == {"data", "totalRegistros", "totalPaginas", "numeroPagina", "paginasRestantes", "empty"}
+        assert body["totalRegistros"] == len(expected) and body["totalPaginas"] == -(-len(expected) // 20)
+        got.extend(body["data"])
+        for pagina in range(2, body["totalPaginas"] + 1):
+            page = await client.get(ATUALIZACAO, params={**query, "pagina": pagina})
+            assert page.json()["paginasRestantes"] == body["totalPaginas"] - pagina
+            got.extend(page.json()["data"])
+        past = await client.get(ATUALIZACAO, params={**query, "pagina": body["totalPaginas"] + 1})
+        assert past.status_code == 204 and past.content == b""
+    assert got == expected
+    published_before = [r for r in got if r["dataPublicacaoPncp"] < start.isoformat()]
+    assert published_before, "records published earlier and changed in the window"
+    assert any(r["situacaoCompraId"] != 1 for r in published_before)
+    in_window = expected_window("SP", 6, start, end)
+    assert any(r not in got for r in in_window), "published in the window, updated after it"
+
+
+@pytest.mark.asyncio
+async def test_a_changed_record_looks_the_same_on_both_endpoints() -> None:
+    changed = next(
+        r for r in expected_updates("SP", 6, date(2026, 3, 9), date(2026, 3, 13))
+        if r["situacaoCompraId"] != 1 and r["dataPublicacaoPncp"] < "2026-03-09"
+    )
+    day = changed["dataPublicacaoPncp"][:10].replace("-", "")
+    async with httpx.AsyncClient(transport=demo_transport(), base_url=DEMO_BASE_URL) as client:
+        r = await client.get(
+            "/v1/contratacoes/publicacao",
+            params=params(dataInicial=day, dataFinal=day, cnpj=changed["orgaoEntidade"]["cnpj"]),
+        )
+    same = [x for x in r.json()["data"] if x["numeroControlePNCP"] == changed["numeroControlePNCP"]]
+    assert same == [changed]
+    assert changed["situacaoCompraNome"] == pncp_demo.SITUACOES[changed["situacaoCompraId"]]
+
+
+@pytest.mark.asyncio
+async def test_atualizacao_without_uf_all_ufs() -> None:
+    expected = expected_updates(None, 4, date(2026, 3, 10), date(2026, 3, 10))
+    async with httpx.AsyncClient(transport=demo_transport(), base_url=DEMO_BASE_URL) as client:
+        r = await client.get(ATUALIZACAO, params=params(uf=None, codigoModalidadeContratacao=4,
+                                                        dataInicial="20260310", dataFinal="20260310"))
+    assert r.status_code == 200
+    assert r.json()["totalRegistros"] == len(expected)
+    assert r.json()["data"] == expected[:50]
+    assert len({x["unidadeOrgao"]["ufSigla"] for x in expected}) >= 10
+
+
+@pytest.mark.asyncio
+async def test_atualizacao_empty_window_is_204() -> None:
+    empty_day = next(d for d in window(date(2026, 3, 1), 60) if not expected_updates("RR", 2, d, d))
+    day = empty_day.strftime("%Y%m%d")
+    async with httpx.AsyncClient(transport=demo_transport(), base_url=DEMO_BASE_URL) as client:
+        r = await client.get(
+            ATUALIZACAO, params=params(uf="RR", codigoModalidadeContratacao=2, dataInicial=day, dataFinal=day)
+        )
+    assert r.status_code == 204 and r.content == b""
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"codigoModalidadeContratacao": None},
+        {"tamanhoPagina": 51},
+        {"tamanhoPagina": 9},
+        {"dataInicial": None},
+        {"dataFinal": "2026-03-13"},
+        {"dataFinal": "20260301"},
+        {"pagina": 0},
+    ],
+)
+async def test_atualizacao_bad_requests_are_400_json(bad: dict) -> None:
+    async with httpx.AsyncClient(transport=demo_transport(), base_url=DEMO_BASE_URL) as client:
+        r = await client.get(ATUALIZACAO, params=params(**bad))
+    assert r.status_code == 400
+    body = r.json()
+    assert body["status"] == 400 and body["message"] and body["path"].endswith(ATUALIZACAO)
+
+
+def test_demo_updates_memoized_and_sorted() -> None:
+    first = pncp_demo.demo_updates("MG", 6, date(2026, 3, 9), date(2026, 3, 10))
+    assert pncp_demo.demo_updates("MG", 6, date(2026, 3, 9), date(2026, 3, 10)) is first
+    moments = [pncp_demo.update_moment(r) for r in first]
+    assert moments == sorted(moments) and moments
+    assert all("2026-03-09" <= m[:10] <= "2026-03-10" for m in moments)

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from backend.pncp.demo import demo_window, generate_records
+from backend.pncp.demo import demo_updates, demo_window, generate_records
 from tests.fakes import (
     FakePNCP,
     db_error_500,
@@ -24,6 +24,7 @@ from tests.fakes import (
 )
 
 PATH = "/v1/contratacoes/publicacao"
+ATUALIZACAO = "/v1/contratacoes/atualizacao"
 
 
 def params(uf: str | None = "SP", pagina: int = 1, modalidade: int = 6, **extra: object) -> dict[str, object]:
@@ -322,3 +323,98 @@ def test_fixed_records_filtered_and_paginated() -> None:
         assert http.get(PATH, params=params()).json()["totalRegistros"] == len(
             demo_window("SP", 6, date(2026, 3, 2), date(2026, 3, 6))
         )
+
+
+# --- /v1/contratacoes/atualizacao -----------------------------------------------------------------
+
+
+def test_atualizacao_serves_demo_updates_by_default(fake: FakePNCP, client: httpx.Client) -> None:
+    expected = demo_updates("SP", 6, date(2026, 3, 2), date(2026, 3, 6))
+    r = client.get(ATUALIZACAO, params=params())
+    assert r.status_code == 200
+    assert r.json()["totalRegistros"] == len(expected)
+    assert r.json()["data"] == list(expected[:50])
+    assert httpx.get(fake.root_url + ATUALIZACAO, params=params()).status_code == 200
+    assert client.get(ATUALIZACAO, params=params(codigoModalidadeContratacao="")).status_code == 400
+    reqs = fake.requests
+    assert [x.endpoint for x in reqs] == ["atualizacao"] * 3
+    assert reqs[0].path == "/api/consulta" + ATUALIZACAO and reqs[1].path == ATUALIZACAO
+
+
+def test_endpoint_of_a_request(fake: FakePNCP, client: httpx.Client) -> None:
+    client.get(PATH, params=params())
+    client.get(ATUALIZACAO, params=params())
+    httpx.get(fake.root_url + "/pncp-consulta" + ATUALIZACAO, params=params())
+    assert [r.endpoint for r in fake.requests] == ["publicacao", "atualizacao", "atualizacao"]
+
+
+def test_script_matched_by_endpoint(fake: FakePNCP, client: httpx.Client) -> None:
+    fake.script([rate_limited()], endpoint="atualizacao")
+    assert client.get(PATH, params=params()).status_code == 200
+    assert client.get(ATUALIZACAO, params=params()).status_code == 429
+    assert fake.pending == 0
+
+
+def at(record: dict, **changes: object) -> dict:
+    return {**record, **changes}
+
+
+def test_fixed_records_atualizacao_by_update_date() -> None:
+    base = fixed_records()
+    # three SP pregões published on 2 March: one untouched, one edited on the 9th, one on the 20th
+    sp = [r for r in base if r["unidadeOrgao"]["ufSigla"] == "SP" and r["modalidadeId"] == 6][:3]
+    assert all(r["dataPublicacaoPncp"].startswith("2026-03-02") for r in sp)
+    edited = at(sp[1], dataAtualizacaoGlobal="2026-03-09T10:00:00")
+    late = at(sp[2], dataAtualizacaoGlobal="2026-03-20T10:00:00")
+    untouched = at(sp[0], dataAtualizacaoGlobal=None, dataAtualizacao="2026-03-02T09:00:00")  # fallback
+    dispensa = at(next(r for r in base if r["modalidadeId"] == 8), dataAtualizacaoGlobal="2026-03-09T11:00:00")
+    rj = at(next(r for r in base if r["unidadeOrgao"]["ufSigla"] == "RJ"), dataAtualizacaoGlobal="2026-03-09T12:00:00")
+    with FakePNCP([untouched, edited, late, dispensa, rj]) as fake, httpx.Client(base_url=fake.base_url) as http:
+        def numeros(**query: object) -> list[str]:
+            r = http.get(ATUALIZACAO, params=params(**query))
+            return [] if r.status_code == 204 else [x["numeroControlePNCP"] for x in r.json()["data"]]
+
+        march_9 = {"dataInicial": "20260309", "dataFinal": "20260309"}
+        assert numeros(**march_9) == [edited["numeroControlePNCP"]]
+        assert numeros(**march_9, uf=None) == [edited["numeroControlePNCP"], rj["numeroControlePNCP"]]
+        assert numeros(**march_9, modalidade=8, uf=None) == [dispensa["numeroControlePNCP"]]
+        assert numeros(dataInicial="20260302", dataFinal="20260302") == [untouched["numeroControlePNCP"]]
+        assert numeros(dataInicial="20260301", dataFinal="20260331") == [
+            untouched["numeroControlePNCP"], edited["numeroControlePNCP"], late["numeroControlePNCP"]
+        ]
+        assert http.get(ATUALIZACAO, params=params(dataInicial="20260310", dataFinal="20260319")).status_code == 204
+        # /publicacao still goes by publication date
+        assert len(http.get(PATH, params=params(dataInicial="20260302", dataFinal="20260302")).json()["data"]) == 3
+
+
+def test_fixed_records_atualizacao_paginated() -> None:
+    records = [
+        at(r, dataAtualizacaoGlobal="2026-03-12T08:00:00") for r in fixed_records()
+        if r["unidadeOrgao"]["ufSigla"] == "SP" and r["modalidadeId"] == 6
+    ]
+    assert 21 <= len(records) <= 30, "three pages of ten"
+    with FakePNCP(records) as fake, httpx.Client(base_url=fake.base_url) as http:
+        query = params(dataInicial="20260312", dataFinal="20260312", tamanhoPagina=10)
+        pages = [http.get(ATUALIZACAO, params={**query, "pagina": p}) for p in (1, 2, 3, 4)]
+    assert [p.status_code for p in pages] == [200, 200, 200, 204]
+    assert [p.json()["paginasRestantes"] for p in pages[:3]] == [2, 1, 0]
+    assert [x for p in pages[:3] for x in p.json()["data"]] == records
+
+
+def test_a_record_changed_with_set_records_shows_on_both_endpoints() -> None:
+    records = fixed_records()
+    target = next(r for r in records if r["unidadeOrgao"]["ufSigla"] == "SP" and r["modalidadeId"] == 6)
+    published = target["dataPublicacaoPncp"][:10].replace("-", "")
+    later = {"dataInicial": "20260420", "dataFinal": "20260421"}  # after every demo update of these
+    with FakePNCP(records) as fake, httpx.Client(base_url=fake.base_url) as http:
+        assert http.get(ATUALIZACAO, params=params(**later)).status_code == 204
+
+        revogada = at(target, situacaoCompraId=2, situacaoCompraNome="Revogada",
+                      dataAtualizacao="2026-04-20T15:30:00", dataAtualizacaoGlobal="2026-04-20T15:30:00")
+        fake.set_records([revogada if r is target else r for r in records])
+
+        updates = http.get(ATUALIZACAO, params=params(**later)).json()
+        assert updates["totalRegistros"] == 1 and updates["data"] == [revogada]
+        on_publicacao = http.get(PATH, params=params(dataInicial=published, dataFinal=published)).json()["data"]
+        same = [x for x in on_publicacao if x["numeroControlePNCP"] == target["numeroControlePNCP"]]
+        assert same == [revogada]

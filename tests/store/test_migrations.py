@@ -20,12 +20,21 @@ import sqlalchemy as sa
 from backend.config import Settings
 from backend.pncp.records import to_licitacao
 from backend.schemas import LICITACOES, ResumoLicitacoes
+from backend.store.publications import (
+    pncp_fatia,
+    pncp_ingestao,
+    pncp_publicacao,
+    pncp_publicacao_setor,
+    pncp_setor_versao,
+)
 from backend.store.schema import PREVIOUS_RELEASE_COLUMNS, VERSION_TABLE, SchemaError
 from backend.store.search_cache import SearchCache, database_engine, search_cache, smartlic_database
 from tests.records import pncp_record
 from tests.servers import ROOT, running_servers, server_env
 
-HEAD = "0002"
+HEAD = "0003"
+INDEX_TABLE_OBJECTS = (pncp_publicacao, pncp_publicacao_setor, pncp_setor_versao, pncp_fatia, pncp_ingestao)
+INDEX_TABLES = {table.name for table in INDEX_TABLE_OBJECTS}
 
 # search_cache as the release before migrations made it (SQLAlchemy's CreateTable of its table).
 PREVIOUS_RELEASE_DDL = """
@@ -74,14 +83,6 @@ PREVIOUS_RELEASE_ROW = sa.text(
 # Made once: the records' dates follow the clock.
 SAVED = [to_licitacao(pncp_record(f"Aquisição de uniformes lote {i}", valor=1000.0 * (i + 1))) for i in range(2)]
 RESUMO = ResumoLicitacoes(resumo_executivo="Texto", total_oportunidades=2, valor_total=3000.0, destaques=["a"])
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new, empty database: a SQLite file of its own, or a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'smartlic.db'}"
-    return request.getfixturevalue("fresh_postgres_url")
 
 
 async def _execute(url: str, *statements: str | sa.Executable, **params: Any) -> None:
@@ -179,9 +180,11 @@ async def test_migration_0001_makes_the_previous_release_table(database_url: str
     cache = await _migrated(database_url)
     try:
         tables = await _tables(database_url)
-        assert tables["search_cache"] == previous
+        made = tables["search_cache"]
+        assert made[:len(previous)] == previous  # 0001; 0003 then adds where a search's data came from
+        assert [column["name"] for column in made[len(previous):]] == ["fonte", "atualizado_em"]
         assert {column["name"] for column in previous} == PREVIOUS_RELEASE_COLUMNS
-        assert set(tables) == {"search_cache", "smartlic_database", VERSION_TABLE}
+        assert set(tables) == {"search_cache", "smartlic_database", VERSION_TABLE, *INDEX_TABLES}
         async with cache._engine.connect() as conn:
             indexes = await conn.run_sync(lambda sync: sa.inspect(sync).get_indexes("search_cache"))
         assert [(i["name"], i["column_names"]) for i in indexes] == [("ix_search_cache_expires_at", ["expires_at"])]
@@ -193,7 +196,7 @@ async def test_the_code_reads_the_tables_of_head(database_url: str) -> None:
     cache = await _migrated(database_url)
     await cache.close()
     tables = await _tables(database_url)
-    for table in (search_cache, smartlic_database):
+    for table in (search_cache, smartlic_database, *INDEX_TABLE_OBJECTS):
         assert [column["name"] for column in tables[table.name]] == list(table.c.keys())
 
 

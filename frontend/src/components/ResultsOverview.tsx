@@ -1,6 +1,7 @@
 import type { BuscaResponse } from "../types";
+import { FonteDados } from "./FonteDados";
 
-/** Counts, states PNCP could not fully answer, and the server's notes. */
+/** Counts, where the data came from, states PNCP could not fully answer, and the server's notes. */
 export function ResultsOverview({ answer }: { answer: BuscaResponse }) {
   const falhas = answer.ufs_com_falha ?? [];
   const avisos = answer.avisos ?? [];
@@ -16,6 +17,7 @@ export function ResultsOverview({ answer }: { answer: BuscaResponse }) {
           <dd data-testid="total-filtrado">{answer.total_filtrado.toLocaleString("pt-BR")}</dd>
         </div>
       </dl>
+      <FonteDados fonte={answer.fonte} atualizadoEm={answer.atualizado_em} />
       {falhas.length > 0 && (
         <div className="notice warning" data-testid="ufs-com-falha">
           <p>

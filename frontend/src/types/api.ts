@@ -175,6 +175,11 @@ export interface components {
         /** BuscaResponse */
         BuscaResponse: {
             /**
+             * Atualizado Em
+             * @description When the oldest data this search read was fetched from PNCP.
+             */
+            atualizado_em?: string | null;
+            /**
              * Avisos
              * @description Readable notes, e.g. truncated pages.
              */
@@ -188,6 +193,11 @@ export interface components {
             excel_status: "processing" | "ready" | "failed" | "skipped";
             /** Excel Url */
             excel_url?: string | null;
+            /**
+             * Fonte
+             * @description 'indice': read from the local PNCP index; 'pncp': read live; 'misto': both.
+             */
+            fonte?: ("indice" | "pncp" | "misto") | null;
             /** Licitacoes */
             licitacoes: components["schemas"]["Licitacao"][];
             /**
@@ -249,6 +259,8 @@ export interface components {
             avisos?: string[];
             /** Database */
             database: string;
+            /** @description The local PNCP index; null when the database fails. */
+            index?: components["schemas"]["IndexState"] | null;
             /**
              * Jobs Queued
              * @description Jobs waiting in the queue; null without Redis.
@@ -265,6 +277,30 @@ export interface components {
             /** Storage */
             storage: string;
             worker: components["schemas"]["WorkerState"];
+        };
+        /** IndexState */
+        IndexState: {
+            /**
+             * Days Ready
+             * @description Days of the window whose every indexed modalidade was read completely.
+             */
+            days_ready: number;
+            /**
+             * Records
+             * @description Publications in the index.
+             */
+            records: number;
+            /**
+             * Refreshed At
+             * @description The oldest read of today's slices; null until all are read.
+             */
+            refreshed_at: string | null;
+            /**
+             * Status
+             * @description ready: every slice of the last INDEX_DAYS days read completely and today's refreshed within two refresh periods; warming: still filling or refreshing; off: INDEX_DAYS=0.
+             * @enum {string}
+             */
+            status: "ready" | "warming" | "off";
         };
         /**
          * Licitacao
@@ -392,6 +428,8 @@ export interface components {
         };
         /** SearchStatus */
         SearchStatus: {
+            /** Atualizado Em */
+            atualizado_em?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -411,6 +449,8 @@ export interface components {
             excel_status: "processing" | "ready" | "failed" | "skipped";
             /** Excel Url */
             excel_url?: string | null;
+            /** Fonte */
+            fonte?: ("indice" | "pncp" | "misto") | null;
             /**
              * Llm Status
              * @enum {string}

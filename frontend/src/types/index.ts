@@ -17,6 +17,8 @@ export type FalhaUF = Schemas["FalhaUF"];
 
 export type LlmStatus = BuscaResponse["llm_status"];
 export type ExcelStatus = BuscaResponse["excel_status"];
+/** Where a search's data came from: the local copy of PNCP, PNCP live, or both. */
+export type Fonte = NonNullable<BuscaResponse["fonte"]>;
 
 /**
  * One SSE message's `data` (backend `schemas.ProgressEvent`). The SSE route does not declare it
@@ -42,3 +44,4 @@ export interface ApiErrorBody {
   detail?: string | { campo: string; msg: string }[];
   mensagem?: string;
 }
+

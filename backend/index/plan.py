@@ -1,0 +1,132 @@
+"""Which PNCP reads a search needs: pure planning over the slices the index holds.
+
+A search asks for cells (modalidade, day, UF). A cell is covered when the index read its slice
+completely, nationally (every UF at once) or for its UF, and recently enough. What is missing is
+read in the cheaper of two ways, per modalidade, estimated from the volumes the index has seen:
+one national read per missing day (PNCP answers every UF at once), or one read per missing UF
+over each run of consecutive missing days. Without volumes to go by, per UF: a search's own
+cost, as before the index.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from backend.codes import BRASILIA
+from backend.pncp.client import PAGE_SIZE
+from backend.store.publications import NATIONAL, Slice, SliceState
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One PNCP query to make: a modalidade over consecutive days, for one UF or every UF."""
+
+    modalidade_id: int
+    uf: str  # NATIONAL: every UF
+    first: date
+    last: date
+
+    @property
+    def key(self) -> str:
+        """Who else needs exactly this read waits for it instead of asking PNCP again."""
+        return f"{self.modalidade_id}:{self.uf or 'BR'}:{self.first.isoformat()}:{self.last.isoformat()}"
+
+    @property
+    def slices(self) -> list[Slice]:
+        return [Slice(self.modalidade_id, self.first + timedelta(days=n), self.uf)
+                for n in range((self.last - self.first).days + 1)]
+
+    def covers(self, uf: str) -> bool:
+        return self.uf == NATIONAL or self.uf == uf
+
+
+def days_of(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def final(state: SliceState) -> bool:
+    """Read completely once its day was over and PNCP done with it (two days later, Brasília):
+    nothing more is published for that day, and only `/atualizacao` can change it."""
+    return (state.completo and state.lido_em is not None
+            and state.lido_em.astimezone(BRASILIA).date() >= state.slice.dia + timedelta(days=2))
+
+
+def usable(state: SliceState, *, now: datetime, fresh_for: timedelta) -> bool:
+    """A complete slice answers searches: for good once final, else while read within `fresh_for`."""
+    if not state.completo or state.lido_em is None:
+        return False
+    return final(state) or now - state.lido_em <= fresh_for
+
+
+def covered_cells(states: Iterable[SliceState], is_usable: Callable[[SliceState], bool]) -> dict[
+        tuple[int, date, str], SliceState]:
+    """(modalidade, day, uf-or-NATIONAL) -> the usable slice state."""
+    return {(s.slice.modalidade_id, s.slice.dia, s.slice.uf): s for s in states if is_usable(s)}
+
+
+def missing_cells(ufs: Sequence[str], modalidades: Sequence[int], days: Sequence[date],
+                  covered: Mapping[tuple[int, date, str], SliceState]) -> dict[int, dict[date, list[str]]]:
+    """Per modalidade and day, the UFs no usable slice covers."""
+    missing: dict[int, dict[date, list[str]]] = {}
+    for modalidade in modalidades:
+        for day in days:
+            if (modalidade, day, NATIONAL) in covered:
+                continue
+            ufs_missing = [uf for uf in ufs if (modalidade, day, uf) not in covered]
+            if ufs_missing:
+                missing.setdefault(modalidade, {})[day] = ufs_missing
+    return missing
+
+
+def plan_reads(missing: Mapping[int, Mapping[date, Sequence[str]]],
+               daily_volume: Mapping[tuple[str, int], float], *, national_max_pages: int) -> list[Read]:
+    """The reads that fill `missing`, the cheaper way per modalidade (see the module's docstring).
+
+    `daily_volume[(uf, modalidade)]`: publications a day seen by the index (empty: unknown); a
+    national day expected beyond `national_max_pages` pages is read per UF."""
+    reads: list[Read] = []
+    for modalidade, by_day in missing.items():
+        national = [Read(modalidade, NATIONAL, day, day) for day in sorted(by_day)]
+        per_uf = _per_uf_reads(modalidade, by_day)
+        if _cost(national, daily_volume, national_max_pages) < _cost(per_uf, daily_volume, national_max_pages):
+            reads.extend(national)
+        else:
+            reads.extend(per_uf)
+    return reads
+
+
+def _per_uf_reads(modalidade: int, by_day: Mapping[date, Sequence[str]]) -> list[Read]:
+    days_by_uf: dict[str, list[date]] = {}
+    for day, ufs in by_day.items():
+        for uf in ufs:
+            days_by_uf.setdefault(uf, []).append(day)
+    reads = []
+    for uf, days in days_by_uf.items():
+        days.sort()
+        start = previous = days[0]
+        for day in days[1:]:
+            if day != previous + timedelta(days=1):
+                reads.append(Read(modalidade, uf, start, previous))
+                start = day
+            previous = day
+        reads.append(Read(modalidade, uf, start, previous))
+    return reads
+
+
+def _cost(reads: Sequence[Read], daily_volume: Mapping[tuple[str, int], float], national_max_pages: int) -> float:
+    """Requests the reads would take: pages of the expected records, at least one each.
+    Unknown volumes make national reads look dear, so a cold index reads per UF."""
+    total = 0.0
+    for read in reads:
+        days = (read.last - read.first).days + 1
+        if read.uf == NATIONAL:
+            per_day = sum(v for (_, m), v in daily_volume.items() if m == read.modalidade_id)
+            if not per_day or per_day / PAGE_SIZE > national_max_pages:
+                return math.inf
+        else:
+            per_day = daily_volume.get((read.uf, read.modalidade_id), 0.0)
+        total += max(1, math.ceil(per_day * days / PAGE_SIZE))
+    return total

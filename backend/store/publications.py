@@ -1,0 +1,363 @@
+"""The local index of PNCP: publications, the slices of PNCP they came from, and sector matches.
+
+A slice is one modalidade on one day, for every UF at once (`uf == ""`) or for one UF. A slice
+read completely (every page answered) is `completo`; a search may then answer from the rows
+alone. Rows are facts and stay whatever the slice's state: a slice read in part still gave
+them.
+
+`pncp_publicacao_setor` holds, for each sector whose keywords an objeto mentions (exclusions
+applied), the columns a search narrows by, so a search reads its candidates through one index
+range and its cost grows with its results, not with the rows of its period.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.store.search_cache import as_utc, metadata
+
+NATIONAL = ""  # the uf of a slice read for every UF at once
+LAST_PASS = "ultima_passada"  # pncp_ingestao key: the ingestion's latest pass, as JSON
+_BATCH = 500  # rows per statement: SQLite allows 32,766 parameters, PostgreSQL 65,535
+
+pncp_publicacao = sa.Table(
+    "pncp_publicacao",
+    metadata,
+    sa.Column("codigo_pncp", sa.String(64), primary_key=True),
+    sa.Column("dia", sa.Date, nullable=False),
+    sa.Column("modalidade_id", sa.Integer, nullable=False),
+    sa.Column("uf", sa.String(2), nullable=False),
+    sa.Column("situacao_id", sa.Integer, nullable=False),
+    sa.Column("data_encerramento", sa.DateTime),
+    sa.Column("valor_estimado", sa.Float),
+    sa.Column("atualizado_pncp", sa.String(32), nullable=False),
+    sa.Column("licitacao_json", sa.Text, nullable=False),
+    sa.Column("escrito_em", sa.DateTime(timezone=True), nullable=False),
+)
+
+pncp_publicacao_setor = sa.Table(
+    "pncp_publicacao_setor",
+    metadata,
+    sa.Column("setor_id", sa.String(64), primary_key=True),
+    sa.Column("codigo_pncp", sa.String(64), primary_key=True),
+    sa.Column("dia", sa.Date, nullable=False),
+    sa.Column("uf", sa.String(2), nullable=False),
+    sa.Column("modalidade_id", sa.Integer, nullable=False),
+)
+
+pncp_setor_versao = sa.Table(
+    "pncp_setor_versao",
+    metadata,
+    sa.Column("setor_id", sa.String(64), primary_key=True),
+    sa.Column("assinatura", sa.String(64), nullable=False),
+    sa.Column("atualizado_em", sa.DateTime(timezone=True), nullable=False),
+)
+
+pncp_fatia = sa.Table(
+    "pncp_fatia",
+    metadata,
+    sa.Column("modalidade_id", sa.Integer, primary_key=True),
+    sa.Column("dia", sa.Date, primary_key=True),
+    sa.Column("uf", sa.String(2), primary_key=True),
+    sa.Column("completo", sa.Boolean, nullable=False),
+    sa.Column("lido_em", sa.DateTime(timezone=True)),
+    sa.Column("tentado_em", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("registros", sa.Integer, nullable=False),
+    sa.Column("erro", sa.Text),
+)
+
+pncp_ingestao = sa.Table(
+    "pncp_ingestao",
+    metadata,
+    sa.Column("chave", sa.String(64), primary_key=True),
+    sa.Column("valor", sa.Text, nullable=False),
+    sa.Column("atualizado_em", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedPublication:
+    """One publication as the index stores it: the answer's `Licitacao` as JSON, and what
+    searches narrow by, computed once when it is written."""
+
+    codigo_pncp: str
+    dia: date
+    modalidade_id: int
+    uf: str
+    situacao_id: int
+    data_encerramento: datetime | None
+    valor_estimado: float | None
+    atualizado_pncp: str  # PNCP's dataAtualizacaoGlobal: the latest copy wins
+    licitacao_json: str
+    setores: tuple[str, ...]  # the sectors whose keywords its objeto mentions
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    modalidade_id: int
+    dia: date
+    uf: str = NATIONAL
+
+
+@dataclass(frozen=True, slots=True)
+class SliceState:
+    slice: Slice
+    completo: bool
+    lido_em: datetime | None
+    registros: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexTotals:
+    records: int
+    oldest_day: date | None
+
+
+class PublicationStore:
+    """Reads and writes the index tables, on the engine of the search cache."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def write(self, publications: Iterable[IndexedPublication]) -> int:
+        """Stores publications (a newer copy of a row replaces it; an older one is ignored) and
+        the sector matches of the copies kept. Returns how many were given.
+
+        Rows go in key order, so two writers of overlapping rows lock them in the same order
+        (PostgreSQL would otherwise find a deadlock between them)."""
+        latest: dict[str, IndexedPublication] = {}
+        for publication in publications:
+            kept = latest.get(publication.codigo_pncp)
+            if kept is None or publication.atualizado_pncp >= kept.atualizado_pncp:
+                latest[publication.codigo_pncp] = publication
+        rows = [latest[codigo] for codigo in sorted(latest)]
+        now = datetime.now(UTC)
+        p = pncp_publicacao.c
+        for start in range(0, len(rows), _BATCH):
+            batch = rows[start:start + _BATCH]
+            async with self._engine.begin() as conn:
+                await conn.execute(self._upsert_publications(), [_publication_row(pub, now) for pub in batch])
+                stored = dict((await conn.execute(
+                    sa.select(p.codigo_pncp, p.atualizado_pncp).where(p.codigo_pncp.in_([b.codigo_pncp for b in batch]))
+                )).all())
+                current = [pub for pub in batch if stored.get(pub.codigo_pncp) == pub.atualizado_pncp]
+                if not current:
+                    continue
+                await conn.execute(sa.delete(pncp_publicacao_setor).where(
+                    pncp_publicacao_setor.c.codigo_pncp.in_([pub.codigo_pncp for pub in current])))
+                matches = [_match_row(pub, setor) for pub in current for setor in pub.setores]
+                if matches:
+                    await conn.execute(sa.insert(pncp_publicacao_setor), matches)
+        return len(rows)
+
+    async def keep_only(self, modalidade_id: int, first: date, last: date, uf: str, codigos: set[str]) -> int:
+        """After a complete read of these slices: removes the rows PNCP no longer lists in them."""
+        p = pncp_publicacao.c
+        where = [p.modalidade_id == modalidade_id, p.dia.between(first, last)]
+        if uf != NATIONAL:
+            where.append(p.uf == uf)
+        async with self._engine.begin() as conn:
+            stored = set((await conn.execute(sa.select(p.codigo_pncp).where(*where))).scalars())
+            gone = sorted(stored - codigos)
+            for start in range(0, len(gone), _BATCH):
+                chunk = gone[start:start + _BATCH]
+                await conn.execute(sa.delete(pncp_publicacao_setor).where(
+                    pncp_publicacao_setor.c.codigo_pncp.in_(chunk)))
+                await conn.execute(sa.delete(pncp_publicacao).where(p.codigo_pncp.in_(chunk)))
+        return len(gone)
+
+    def _upsert_publications(self) -> Any:
+        table = pncp_publicacao
+        statement = self._insert(table)
+        updated = {c.name: statement.excluded[c.name] for c in table.c if c.name != "codigo_pncp"}
+        return statement.on_conflict_do_update(
+            index_elements=[table.c.codigo_pncp],
+            set_=updated,
+            where=statement.excluded.atualizado_pncp >= table.c.atualizado_pncp,
+        )
+
+    async def mark_read(self, slices: Sequence[Slice], *, started_at: datetime, complete: bool,
+                        records: int, error: str | None = None) -> None:
+        """Records a read of these slices, begun at `started_at`. An incomplete read never undoes
+        an earlier complete one."""
+        each = records if len(slices) == 1 else 0  # a range read does not know its days' counts
+        rows = [{
+            "modalidade_id": s.modalidade_id, "dia": s.dia, "uf": s.uf, "completo": complete,
+            "lido_em": started_at if complete else None, "tentado_em": started_at, "registros": each, "erro": error,
+        } for s in slices]
+        statement = self._insert(pncp_fatia)
+        excluded = statement.excluded
+        if complete:
+            set_ = {"completo": True, "lido_em": excluded.lido_em, "tentado_em": excluded.tentado_em,
+                    "registros": excluded.registros, "erro": None}
+        else:
+            set_ = {"tentado_em": excluded.tentado_em, "erro": excluded.erro}
+        statement = statement.on_conflict_do_update(
+            index_elements=[pncp_fatia.c.modalidade_id, pncp_fatia.c.dia, pncp_fatia.c.uf], set_=set_,
+        )
+        for start in range(0, len(rows), _BATCH):
+            async with self._engine.begin() as conn:
+                await conn.execute(statement, rows[start:start + _BATCH])
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def slice_states(self, modalidades: Iterable[int], first: date, last: date) -> list[SliceState]:
+        """Every slice recorded for these modalidades and days, national and per UF."""
+        c = pncp_fatia.c
+        query = sa.select(c.modalidade_id, c.dia, c.uf, c.completo, c.lido_em, c.registros).where(
+            c.modalidade_id.in_(list(modalidades)), c.dia.between(first, last)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [SliceState(Slice(r.modalidade_id, r.dia, r.uf), bool(r.completo), as_utc(r.lido_em), r.registros)
+                for r in rows]
+
+    async def candidates(self, setor_id: str | None, ufs: Sequence[str], modalidades: Sequence[int],
+                         first: date, last: date) -> list[str]:
+        """The stored `Licitacao` JSON of the period's publications that mention the sector
+        (every publication of the period when `setor_id` is None)."""
+        p = pncp_publicacao.c
+        if setor_id is None:
+            query = sa.select(p.licitacao_json).where(
+                p.dia.between(first, last), p.uf.in_(list(ufs)), p.modalidade_id.in_(list(modalidades))
+            )
+        else:
+            s = pncp_publicacao_setor.c
+            query = (
+                sa.select(p.licitacao_json)
+                .select_from(pncp_publicacao_setor.join(pncp_publicacao, s.codigo_pncp == p.codigo_pncp))
+                .where(s.setor_id == setor_id, s.dia.between(first, last), s.uf.in_(list(ufs)),
+                       s.modalidade_id.in_(list(modalidades)))
+            )
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def count(self, ufs: Sequence[str], modalidades: Sequence[int], first: date, last: date) -> int:
+        """Publications of the period, UFs and modalidades: what a live read would have given."""
+        p = pncp_publicacao.c
+        query = sa.select(sa.func.count()).select_from(pncp_publicacao).where(
+            p.dia.between(first, last), p.uf.in_(list(ufs)), p.modalidade_id.in_(list(modalidades))
+        )
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def totals(self) -> IndexTotals:
+        p = pncp_publicacao.c
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(sa.func.count(), sa.func.min(p.dia)))).one()
+        return IndexTotals(records=int(row[0]), oldest_day=row[1])
+
+    async def volumes(self, first: date, last: date) -> dict[tuple[str, int], int]:
+        """Publications per (uf, modalidade) in the period: what plans the cheapest reads."""
+        p = pncp_publicacao.c
+        query = (sa.select(p.uf, p.modalidade_id, sa.func.count())
+                 .where(p.dia.between(first, last)).group_by(p.uf, p.modalidade_id))
+        async with self._engine.connect() as conn:
+            return {(r[0], r[1]): int(r[2]) for r in (await conn.execute(query)).all()}
+
+    # --- sectors ---------------------------------------------------------------------------
+
+    async def sector_signatures(self) -> dict[str, str]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(sa.select(pncp_setor_versao.c.setor_id, pncp_setor_versao.c.assinatura))).all()
+        return {r[0]: r[1] for r in rows}
+
+    async def rematch_sector(self, setor_id: str, signature: str,
+                             mentions: Callable[[list[str]], Awaitable[list[bool]]], *, batch: int = 2_000) -> int:
+        """Recomputes one sector's matches over every stored publication (its keywords changed),
+        without asking PNCP again. `mentions` tells, for a batch of stored `Licitacao` JSON texts,
+        which mention the sector. Returns the matches made."""
+        p = pncp_publicacao.c
+        async with self._engine.begin() as conn:  # without a signature, searches read every row meanwhile
+            await conn.execute(sa.delete(pncp_setor_versao).where(pncp_setor_versao.c.setor_id == setor_id))
+            await conn.execute(sa.delete(pncp_publicacao_setor).where(pncp_publicacao_setor.c.setor_id == setor_id))
+        made, after = 0, ""
+        while True:
+            query = (sa.select(p.codigo_pncp, p.dia, p.uf, p.modalidade_id, p.licitacao_json)
+                     .where(p.codigo_pncp > after).order_by(p.codigo_pncp).limit(batch))
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+            if not rows:
+                break
+            flags = await mentions([r.licitacao_json for r in rows])
+            matches = [{"setor_id": setor_id, "codigo_pncp": r.codigo_pncp, "dia": r.dia, "uf": r.uf,
+                        "modalidade_id": r.modalidade_id} for r, hit in zip(rows, flags, strict=True) if hit]
+            if matches:  # a write meanwhile may have matched some already, with the same keywords
+                async with self._engine.begin() as conn:
+                    await conn.execute(self._insert(pncp_publicacao_setor).on_conflict_do_nothing(), matches)
+            made += len(matches)
+            after = rows[-1].codigo_pncp
+        await self.set_sector_signature(setor_id, signature)
+        return made
+
+    async def set_sector_signature(self, setor_id: str, signature: str) -> None:
+        statement = self._insert(pncp_setor_versao).values(
+            setor_id=setor_id, assinatura=signature, atualizado_em=datetime.now(UTC)
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[pncp_setor_versao.c.setor_id],
+            set_={"assinatura": statement.excluded.assinatura, "atualizado_em": statement.excluded.atualizado_em},
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(statement)
+
+    # --- upkeep ----------------------------------------------------------------------------
+
+    async def prune(self, *, before: date, read_before: datetime) -> int:
+        """Removes publications of days before `before` that no slice read since `read_before`
+        still holds (a search that read a day outside the window keeps it for a while), and the
+        slices they came from. Returns the publications removed."""
+        f, p, s = pncp_fatia.c, pncp_publicacao.c, pncp_publicacao_setor.c
+        recent = sa.or_(f.lido_em >= read_before, f.tentado_em >= read_before)  # read, or being read
+        kept_days = sa.select(f.dia).where(f.dia < before, recent)
+        async with self._engine.begin() as conn:
+            old = sa.and_(p.dia < before, p.dia.not_in(kept_days))
+            await conn.execute(sa.delete(pncp_publicacao_setor).where(
+                s.dia < before, s.dia.not_in(kept_days)))
+            removed = (await conn.execute(sa.delete(pncp_publicacao).where(old))).rowcount or 0
+            await conn.execute(sa.delete(pncp_fatia).where(f.dia < before, sa.not_(f.dia.in_(kept_days))))
+        return removed
+
+    async def last_pass(self) -> dict[str, Any] | None:
+        """What the ingestion's latest pass did (written by `backend.index.ingestion`)."""
+        raw = await self.get_state(LAST_PASS)
+        return json.loads(raw) if raw else None
+
+    async def get_state(self, chave: str) -> str | None:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(
+                sa.select(pncp_ingestao.c.valor).where(pncp_ingestao.c.chave == chave))).scalar_one_or_none()
+
+    async def set_state(self, chave: str, valor: str) -> None:
+        statement = self._insert(pncp_ingestao).values(chave=chave, valor=valor, atualizado_em=datetime.now(UTC))
+        statement = statement.on_conflict_do_update(
+            index_elements=[pncp_ingestao.c.chave],
+            set_={"valor": statement.excluded.valor, "atualizado_em": statement.excluded.atualizado_em},
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(statement)
+
+
+def _publication_row(p: IndexedPublication, now: datetime) -> dict[str, Any]:
+    return {
+        "codigo_pncp": p.codigo_pncp, "dia": p.dia, "modalidade_id": p.modalidade_id, "uf": p.uf,
+        "situacao_id": p.situacao_id, "data_encerramento": p.data_encerramento, "valor_estimado": p.valor_estimado,
+        "atualizado_pncp": p.atualizado_pncp, "licitacao_json": p.licitacao_json, "escrito_em": now,
+    }
+
+
+def _match_row(p: IndexedPublication, setor_id: str) -> dict[str, Any]:
+    return {"setor_id": setor_id, "codigo_pncp": p.codigo_pncp, "dia": p.dia, "uf": p.uf,
+            "modalidade_id": p.modalidade_id}
