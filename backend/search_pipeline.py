@@ -20,7 +20,15 @@ import anyio
 from backend import keys, reports
 from backend.adapters import queue_client
 from backend.codes import now_brasilia
-from backend.domain.filtering import Criteria, TermMatcher, filter_and_rank, mentions_sector, split_terms
+from backend.domain.filtering import (
+    Criteria,
+    TermMatcher,
+    filter_and_rank,
+    match_known,
+    mentions_sector,
+    rank,
+    split_terms,
+)
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
 from backend.index.search import UFRead
@@ -99,6 +107,7 @@ class Found:
     atualizado_em: datetime | None
     records: list[dict[str, Any]] = field(default_factory=list)  # live: PNCP's wire records
     candidates: list[Licitacao] = field(default_factory=list)  # index: normalised, mentioning the sector
+    keywords: list[list[str]] | None = None  # index: the sector's keywords in each candidate, when known
 
 
 def _truncation_note(uf: str, modalidades: list[int], max_pages: int) -> str:
@@ -113,10 +122,13 @@ def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: C
 
 
 def _select(found: Found, sector: Sector, criteria: Criteria) -> list[Licitacao]:
-    """Stages 3-5; the index's candidates are normalised already and mention the sector."""
+    """Stages 3-5; the index's candidates are normalised already, their sector keywords found."""
     if found.records:
         return select_licitacoes(found.records, sector, criteria)
-    return filter_and_rank(found.candidates, sector.rules, criteria)
+    if found.keywords is None:  # the sector's keywords changed since they were indexed
+        return filter_and_rank(found.candidates, sector.rules, criteria)
+    kept = (match_known(lic, words, criteria) for lic, words in zip(found.candidates, found.keywords, strict=True))
+    return rank([lic for lic in kept if lic is not None])
 
 
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
@@ -234,7 +246,7 @@ async def _from_index(ctx: SearchContext, services: Services, uf_read: UFRead) -
     notes = [_truncation_note(uf, modalidades, services.pncp.max_pages)
              for uf, modalidades in gathered.truncated.items()]
     return Found(total_raw=gathered.total_raw, failures=failures, notes=notes, fonte=gathered.fonte,
-                 atualizado_em=gathered.atualizado_em, candidates=gathered.candidates)
+                 atualizado_em=gathered.atualizado_em, candidates=gathered.candidates, keywords=gathered.keywords)
 
 
 async def _from_pncp(ctx: SearchContext, services: Services, uf_read: UFRead) -> Found:

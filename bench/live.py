@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.live [--days 30] [--rate 4] [--concurrency 30] [--skip-live-crowd]
 
-The real server (`./start.sh web`, gunicorn, 2 processes, SQLite, its own redis-server) reads a
+The real server (`./start.sh web`, gunicorn, 2 processes, SQLite, its own redis-server; the jobs
+and the ingestion in a separate `arq` worker, so the web processes' CPU is the searches') reads a
 PNCP double in a child process of its own (`tests/fakes/pncp_live.py`): national volumes from the
 demo generator, every page answered after a lognormal latency (median 1.4 s, p95 3.6 s), 0.7 % HTTP
 500 after ~30 s, 0.9 % stalls of 45 s, 4.7 % background 429s, and a token bucket of 5 requests a
@@ -27,9 +28,13 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,7 +46,7 @@ from backend.codes import UFS, now_brasilia
 from backend.domain.sectors import load_sectors
 from bench.procs import cpu_seconds, descendants
 from tests.conftest import free_port, start_redis
-from tests.servers import running_server, server_env
+from tests.servers import ROOT, running_server, server_env
 
 SEARCH_TIMEOUT = 900.0
 GOAL_ANSWER_P95 = 0.300
@@ -151,6 +156,20 @@ def all_cpu(server_pid: int, others: list[int]) -> float:
     return total
 
 
+@contextmanager
+def separate_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`arq backend.job_queue.WorkerSettings`: the jobs and the ingestion, out of the web processes."""
+    worker_env = {k: v for k, v in {**os.environ, **env}.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"], cwd=ROOT,
+                                   env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
@@ -191,9 +210,10 @@ def main() -> None:
         work = tmp / "index"
         work.mkdir()
         env = server_env(work, f"redis://127.0.0.1:{redis_port}/0", PNCP_BASE_URL=double.url, WEB_CONCURRENCY="2",
-                         INDEX_DAYS=str(args.days), INDEX_MODALIDADES="4,5,6,7",
+                         INDEX_DAYS=str(args.days), INDEX_MODALIDADES="4,5,6,7", EMBEDDED_WORKER="false",
                          PNCP_RATE_LIMIT=f"{args.rate:g}/second", MAX_UF_DAYS=str(27 * max(args.days, 10)))
-        with running_server(env, tmp / "index.log", gunicorn=True) as server:
+        with running_server(env, tmp / "index.log", gunicorn=True) as server, \
+                separate_worker(env, tmp / "worker.log") as worker:
             print("[index] warming up", flush=True)
             started = time.perf_counter()
             while (state := index_state(server.url))["status"] != "ready":
@@ -213,6 +233,7 @@ def main() -> None:
             for i in range(args.repeat):
                 answers += asyncio.run(searches(server.url, [sectors[i % len(sectors)]], first, last))
             cpu_one = (web_cpu(server.process.pid) - before) / args.repeat
+            worker_before = web_cpu(worker.pid)
             seconds = [a.seconds for a in answers]
             row(f"27 UFs x {args.days} days, one at a time (x{args.repeat})",
                 f"p50 {pct(seconds, .5) * 1000:.0f} ms, p95 {pct(seconds, .95) * 1000:.0f} ms, "
@@ -220,7 +241,7 @@ def main() -> None:
                 f"goal p95 <= {GOAL_ANSWER_P95 * 1000:.0f} ms, CPU <= {GOAL_CPU_PER_SEARCH * 1000:.0f} ms")
 
             crowd = [sectors[i % len(sectors)] for i in range(args.concurrency)]
-            others = [double.process.pid, redis.pid]
+            others = [double.process.pid, redis.pid, worker.pid]
             web_before, all_before, t0 = web_cpu(server.process.pid), all_cpu(server.process.pid, others), \
                 time.perf_counter()
             answers = asyncio.run(searches(server.url, crowd, first, last))
@@ -236,6 +257,8 @@ def main() -> None:
                 f"goal 0 errors, <= {GOAL_CROWD_RATIO}x, <= {GOAL_CPU_PER_SEARCH * 1000:.0f} ms")
             during = double.stats()
             row("PNCP requests during the warm searches", f"{during['total']}", "goal 0")
+            row("the separate worker's CPU (summaries, reports) during the searches at once",
+                f"{(web_cpu(worker.pid) - worker_before) / len(answers) * 1000:.0f} ms a search")
 
             outside = today - timedelta(days=40), today - timedelta(days=31)
             other = today - timedelta(days=52), today - timedelta(days=43)

@@ -74,7 +74,7 @@ BAD: dict[str, tuple[dict[str, str], str]] = {
     "openai-url": ({"OPENAI_BASE_URL": "localhost:8080"},
                    "OPENAI_BASE_URL=localhost:8080: must be an http:// or https:// URL"
                    " (for example OPENAI_BASE_URL=https://api.openai.com/v1)"),
-    "pncp-timeout": ({"PNCP_TIMEOUT": "-1"}, "PNCP_TIMEOUT=-1: must be greater than 0 (for example PNCP_TIMEOUT=20)"),
+    "pncp-timeout": ({"PNCP_TIMEOUT": "-1"}, "PNCP_TIMEOUT=-1: must be greater than 0 (for example PNCP_TIMEOUT=10)"),
     "llm-timeout": ({"LLM_JOB_TIMEOUT": "-0.5"},
                     "LLM_JOB_TIMEOUT=-0.5: must be greater than 0 (for example LLM_JOB_TIMEOUT=30)"),
     "storage-timeout": ({"STORAGE_TIMEOUT": "0"},

@@ -194,24 +194,44 @@ def value_in_range(valor: float | None, minimo: float | None, maximo: float | No
 
 def match_licitacao(licitacao: Licitacao, rules: SectorRules, criteria: Criteria) -> Licitacao | None:
     """The licitação with its matched keywords and relevance, or None when it does not fit."""
-    if licitacao.uf not in criteria.ufs or licitacao.modalidade_id not in criteria.modalidades:
-        return None
-    published = licitacao.data_publicacao
-    if published is not None and not (criteria.data_inicial <= published.date() <= criteria.data_final):
-        return None
-    if not value_in_range(licitacao.valor_estimado, criteria.valor_minimo, criteria.valor_maximo):
-        return None
-    if criteria.somente_abertas and not is_open(licitacao, criteria.now):
+    if not _meets_criteria(licitacao, criteria):
         return None
     text = normalize(licitacao.objeto)
-    if rules.exclusions.any(text):
+    return _scored(licitacao, sector_keywords(text, rules), criteria, text)
+
+
+def match_known(licitacao: Licitacao, keywords: list[str], criteria: Criteria) -> Licitacao | None:
+    """`match_licitacao` for a licitação whose sector keywords were found before (when it was
+    indexed, by `sector_keywords`): the same answer without reading its objeto again, unless the
+    user's own terms ask for it."""
+    if not _meets_criteria(licitacao, criteria):
         return None
-    keywords = rules.keywords.find(text)
+    return _scored(licitacao, keywords, criteria, None)
+
+
+def sector_keywords(normalized_text: str, rules: SectorRules) -> list[str]:
+    """The sector's keywords in a normalised objeto, none when an exclusion is there."""
+    return [] if rules.exclusions.any(normalized_text) else rules.keywords.find(normalized_text)
+
+
+def _meets_criteria(licitacao: Licitacao, criteria: Criteria) -> bool:
+    """Every criterion but the text's."""
+    if licitacao.uf not in criteria.ufs or licitacao.modalidade_id not in criteria.modalidades:
+        return False
+    published = licitacao.data_publicacao
+    if published is not None and not (criteria.data_inicial <= published.date() <= criteria.data_final):
+        return False
+    if not value_in_range(licitacao.valor_estimado, criteria.valor_minimo, criteria.valor_maximo):
+        return False
+    return not (criteria.somente_abertas and not is_open(licitacao, criteria.now))
+
+
+def _scored(licitacao: Licitacao, keywords: list[str], criteria: Criteria, text: str | None) -> Licitacao | None:
     if not keywords:
         return None
     user_terms: list[str] = []
     if criteria.terms.terms:
-        user_terms = criteria.terms.find(text)
+        user_terms = criteria.terms.find(text if text is not None else normalize(licitacao.objeto))
         if not user_terms:
             return None
     relevance = float(len(keywords) + 2 * len(user_terms))

@@ -32,7 +32,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from backend import keys
-from backend.domain.filtering import mentions_sector
+from backend.adapters import claims
+from backend.domain.filtering import normalize, sector_keywords
 from backend.domain.sectors import Sector
 from backend.index import plan
 from backend.index.publications import index_rows, sector_signature
@@ -49,16 +50,6 @@ RETRY_SECONDS = 30.0  # after a pass with incomplete reads
 READS_AT_ONCE = 4  # slices read at a time; the pacer decides how fast their pages go
 OUTSIDE_WINDOW_KEEP = timedelta(hours=24)  # a day a search read outside the window stays this long
 _CHANGES_FROM = "atualizacao_desde"  # state key: the first day the next /atualizacao read covers
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
 @dataclass(slots=True)
 class PassReport:
     started_at: datetime
@@ -157,8 +148,7 @@ class Ingestion:
 
     async def _renew(self) -> bool:
         try:
-            renewed = await self._redis.eval(_RENEW, 1, keys.INDEX_INGESTION_LEASE, self._token, self._lease_ms)
-            if renewed:
+            if await claims.renew(self._redis, keys.INDEX_INGESTION_LEASE, self._token, self._lease_ms):
                 return True
             # Redis lost the lease (flushed, or it lapsed): take it again unless another process did.
             return bool(await self._redis.set(keys.INDEX_INGESTION_LEASE, self._token, nx=True,
@@ -168,7 +158,7 @@ class Ingestion:
 
     async def _release(self) -> None:
         try:
-            await self._redis.eval(_RELEASE, 1, keys.INDEX_INGESTION_LEASE, self._token)
+            await claims.release(self._redis, keys.INDEX_INGESTION_LEASE, self._token)
         except (RedisError, OSError):
             pass
 
@@ -226,7 +216,7 @@ class Ingestion:
             signature = sector_signature(sector)
             if stored.get(sector.id) == signature:
                 continue
-            made = await self._store.rematch_sector(sector.id, signature, partial(_mentions_off_loop, sector))
+            made = await self._store.rematch_sector(sector.id, signature, partial(_keywords_off_loop, sector))
             if made:
                 logger.info("sector %s: keywords changed, %d publications matched again", sector.id, made)
             changed.append(sector.id)
@@ -266,11 +256,11 @@ class Ingestion:
         age = (datetime.now(UTC) - health.refreshed_at).total_seconds() if health.refreshed_at else -1
         metrics.INDEX_TODAY_AGE.set(age)
 
-def _mentions(sector: Sector, stored: list[str]) -> list[bool]:
-    return [mentions_sector(licitacao.objeto, sector.rules) for licitacao in LICITACOES.validate_json(
-        "[" + ",".join(stored) + "]")]
+def _keywords(sector: Sector, stored: list[str]) -> list[list[str]]:
+    return [sector_keywords(normalize(licitacao.objeto), sector.rules)
+            for licitacao in LICITACOES.validate_json("[" + ",".join(stored) + "]")]
 
 
-async def _mentions_off_loop(sector: Sector, stored: list[str]) -> list[bool]:
-    """Which stored publications mention the sector: CPU work, in a thread."""
-    return await anyio.to_thread.run_sync(_mentions, sector, stored)
+async def _keywords_off_loop(sector: Sector, stored: list[str]) -> list[list[str]]:
+    """The sector's keywords in each stored publication: CPU work, in a thread."""
+    return await anyio.to_thread.run_sync(_keywords, sector, stored)

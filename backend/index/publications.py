@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from backend.domain.filtering import mentions_sector
+from backend.domain.filtering import normalize, sector_keywords
 from backend.domain.sectors import Sector
 from backend.pncp.records import normalize_records
 from backend.store.publications import IndexedPublication
@@ -48,9 +48,16 @@ def index_rows(records: Iterable[dict[str, Any]], sectors: Mapping[str, Sector],
             valor_estimado=licitacao.valor_estimado,
             atualizado_pncp=updated.get(licitacao.codigo_pncp, ""),
             licitacao_json=licitacao.model_dump_json(),
-            setores=tuple(sid for sid, sector in sectors.items() if mentions_sector(licitacao.objeto, sector.rules)),
+            setores=sectors_of(licitacao.objeto, sectors),
         ))
     return rows
+
+
+def sectors_of(objeto: str, sectors: Mapping[str, Sector]) -> dict[str, list[str]]:
+    """Sector id -> its keywords in the objeto, for the sectors it belongs to."""
+    text = normalize(objeto)
+    found = ((sid, sector_keywords(text, sector.rules)) for sid, sector in sectors.items())
+    return {sid: words for sid, words in found if words}
 
 
 def _updated(record: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from backend import keys
+from backend.adapters import claims
 from backend.domain.sectors import Sector
 from backend.index.plan import Read
 from backend.index.publications import index_rows
@@ -39,24 +40,6 @@ CLAIM_SECONDS = 30.0  # renewed while the read goes on; a crashed reader's claim
 OUTCOME_SECONDS = 60.0  # how long the others can pick up the outcome
 NATIONAL_MAX_PAGES = 200  # one day of one modalidade for every UF: read whole (PNCP_MAX_PAGES bounds UF reads)
 _WAIT_STEP = 0.1
-
-# Leaves the outcome and ends the claim, only if the claim is still ours.
-_FINISH = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class ReadOutcome:
@@ -157,10 +140,10 @@ class IndexReads:
             return
         try:
             if outcome is not None:
-                await self._redis.eval(_FINISH, 2, claim_key, outcome_key, token, orjson.dumps(asdict(outcome)),
-                                       int(OUTCOME_SECONDS * 1000))
+                await claims.release_with(self._redis, claim_key, token, outcome_key, orjson.dumps(asdict(outcome)),
+                                          int(OUTCOME_SECONDS * 1000))
             else:  # the others read it themselves
-                await self._redis.eval(_RELEASE, 1, claim_key, token)
+                await claims.release(self._redis, claim_key, token)
         except (RedisError, OSError):
             logger.info("index read %s: could not share its outcome (Redis unreachable)", read.key)
 
@@ -170,7 +153,7 @@ class IndexReads:
         while True:
             await asyncio.sleep(CLAIM_SECONDS / 3)
             try:
-                await self._redis.eval(_RENEW, 1, claim_key, token, int(CLAIM_SECONDS * 1000))
+                await claims.renew(self._redis, claim_key, token, int(CLAIM_SECONDS * 1000))
             except (RedisError, OSError):
                 pass
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import anyio
+import orjson
 
 from backend.codes import now_brasilia
 from backend.domain.sectors import Sector
@@ -32,6 +33,7 @@ class Gathered:
     """What stage 2 found: the sector's candidates (filters still to run) and where they came from."""
 
     candidates: list[Licitacao]
+    keywords: list[list[str]] | None  # the sector's keywords in each candidate; None: to find in the text
     total_raw: int
     fonte: Fonte
     atualizado_em: datetime | None
@@ -62,10 +64,10 @@ class IndexedSearch:
                                 national_max_pages=NATIONAL_MAX_PAGES) if missing else []
 
         outcomes = await self._run_reads(ufs, reads, on_uf_read)
-        candidates, total_raw = await self._rows(sector, ufs, modalidades, first, last)
+        candidates, keywords, total_raw = await self._rows(sector, ufs, modalidades, first, last)
 
         used = _slices_used(covered, ufs, modalidades, days)
-        gathered = Gathered(candidates=candidates, total_raw=total_raw,
+        gathered = Gathered(candidates=candidates, keywords=keywords, total_raw=total_raw,
                             fonte=_fonte(covered_any=bool(used), read_any=bool(reads)),
                             atualizado_em=_oldest(used, list(outcomes.values())), live_reads=len(reads))
         for read, outcome in outcomes.items():
@@ -112,15 +114,15 @@ class IndexedSearch:
         return outcomes
 
     async def _rows(self, sector: Sector, ufs: Sequence[str], modalidades: Sequence[int], first: date,
-                    last: date) -> tuple[list[Licitacao], int]:
+                    last: date) -> tuple[list[Licitacao], list[list[str]] | None, int]:
         """The sector's candidates through its precomputed matches; every row of the period while
         those are being recomputed (its keywords changed)."""
         signatures = await self._store.sector_signatures()
         current = signatures.get(sector.id) == sector_signature(sector)
         rows = await self._store.candidates(sector.id if current else None, ufs, modalidades, first, last)
         total_raw = await self._store.count(ufs, modalidades, first, last)
-        candidates = await anyio.to_thread.run_sync(_licitacoes, rows)
-        return candidates, total_raw
+        candidates, keywords = await anyio.to_thread.run_sync(_licitacoes, rows)
+        return candidates, keywords if current else None, total_raw
 
     async def _daily_volumes(self) -> dict[tuple[str, int], float]:
         """Publications a day per (uf, modalidade) over the index's window, reused for a while."""
@@ -134,8 +136,11 @@ class IndexedSearch:
         return volumes
 
 
-def _licitacoes(rows: list[str]) -> list[Licitacao]:
-    return LICITACOES.validate_json("[" + ",".join(rows) + "]") if rows else []
+def _licitacoes(rows: list[tuple[str, str | None]]) -> tuple[list[Licitacao], list[list[str]]]:
+    if not rows:
+        return [], []
+    licitacoes = LICITACOES.validate_json("[" + ",".join(row[0] for row in rows) + "]")
+    return licitacoes, [orjson.loads(row[1]) if row[1] else [] for row in rows]
 
 
 def _fonte(*, covered_any: bool, read_any: bool) -> Fonte:

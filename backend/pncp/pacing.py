@@ -11,7 +11,7 @@ The schedule is GCRA: one "theoretical arrival time" in a Redis hash, moved on b
 that reads the time from Redis (`TIME`), so the clocks of the processes do not matter. A search
 reserves the next free slot, possibly in the future, and sleeps until it; an ingestion takes a
 slot only when one is free now and no search asked in the last second, so it uses only what
-searches leave idle. A 429 pauses every process (1 s, or its Retry-After); when 429s become more
+searches leave idle. A 429 pauses every process (0.5 s, or its Retry-After); when 429s become more
 than the odd one PNCP answers at any pace (over a fifth of the recent turns), the rate also halves
 for a minute, and the pauses double.
 
@@ -48,7 +48,7 @@ Clock = Callable[[], float]
 _Question = Literal["search", "ingestion", "confirm", "429", "peek"]
 
 SEARCH_PRECEDENCE_SECONDS = 1.0  # ingestion holds back this long after any search asked for a turn
-FIRST_PAUSE_SECONDS = 1.0  # the pause after a 429 without Retry-After, doubled per strike of an overload
+FIRST_PAUSE_SECONDS = 0.5  # the pause after a 429 without Retry-After, doubled per strike of an overload
 MAX_PAUSE_SECONDS = 30.0  # the longest pause, Retry-After included
 SLOWED_SECONDS = 60.0  # how long the rate stays lowered after an overload
 # PNCP answers about one request in twenty with 429 at any pace, even one a second (its telemetry):

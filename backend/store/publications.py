@@ -51,6 +51,7 @@ pncp_publicacao_setor = sa.Table(
     sa.Column("dia", sa.Date, nullable=False),
     sa.Column("uf", sa.String(2), nullable=False),
     sa.Column("modalidade_id", sa.Integer, nullable=False),
+    sa.Column("palavras", sa.Text, nullable=False),
 )
 
 pncp_setor_versao = sa.Table(
@@ -97,7 +98,7 @@ class IndexedPublication:
     valor_estimado: float | None
     atualizado_pncp: str  # PNCP's dataAtualizacaoGlobal: the latest copy wins
     licitacao_json: str
-    setores: tuple[str, ...]  # the sectors whose keywords its objeto mentions
+    setores: dict[str, list[str]]  # sector id -> its keywords the objeto has (the sectors it belongs to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +158,8 @@ class PublicationStore:
                     continue
                 await conn.execute(sa.delete(pncp_publicacao_setor).where(
                     pncp_publicacao_setor.c.codigo_pncp.in_([pub.codigo_pncp for pub in current])))
-                matches = [_match_row(pub, setor) for pub in current for setor in pub.setores]
+                matches = [_match_row(pub, setor, palavras)
+                           for pub in current for setor, palavras in pub.setores.items()]
                 if matches:
                     await conn.execute(sa.insert(pncp_publicacao_setor), matches)
         return len(rows)
@@ -225,24 +227,25 @@ class PublicationStore:
                 for r in rows]
 
     async def candidates(self, setor_id: str | None, ufs: Sequence[str], modalidades: Sequence[int],
-                         first: date, last: date) -> list[str]:
-        """The stored `Licitacao` JSON of the period's publications that mention the sector
-        (every publication of the period when `setor_id` is None)."""
+                         first: date, last: date) -> list[tuple[str, str | None]]:
+        """The stored `Licitacao` JSON of the period's publications that mention the sector, with
+        the sector's keywords found in each (a JSON list); every publication of the period, with
+        no keywords, when `setor_id` is None."""
         p = pncp_publicacao.c
         if setor_id is None:
-            query = sa.select(p.licitacao_json).where(
+            query = sa.select(p.licitacao_json, sa.null()).where(
                 p.dia.between(first, last), p.uf.in_(list(ufs)), p.modalidade_id.in_(list(modalidades))
             )
         else:
             s = pncp_publicacao_setor.c
             query = (
-                sa.select(p.licitacao_json)
+                sa.select(p.licitacao_json, s.palavras)
                 .select_from(pncp_publicacao_setor.join(pncp_publicacao, s.codigo_pncp == p.codigo_pncp))
                 .where(s.setor_id == setor_id, s.dia.between(first, last), s.uf.in_(list(ufs)),
                        s.modalidade_id.in_(list(modalidades)))
             )
         async with self._engine.connect() as conn:
-            return list((await conn.execute(query)).scalars())
+            return [(row[0], row[1]) for row in (await conn.execute(query)).all()]
 
     async def count(self, ufs: Sequence[str], modalidades: Sequence[int], first: date, last: date) -> int:
         """Publications of the period, UFs and modalidades: what a live read would have given."""
@@ -275,10 +278,10 @@ class PublicationStore:
         return {r[0]: r[1] for r in rows}
 
     async def rematch_sector(self, setor_id: str, signature: str,
-                             mentions: Callable[[list[str]], Awaitable[list[bool]]], *, batch: int = 2_000) -> int:
+                             keywords: Callable[[list[str]], Awaitable[list[list[str]]]], *, batch: int = 2_000) -> int:
         """Recomputes one sector's matches over every stored publication (its keywords changed),
-        without asking PNCP again. `mentions` tells, for a batch of stored `Licitacao` JSON texts,
-        which mention the sector. Returns the matches made."""
+        without asking PNCP again. `keywords` gives, for a batch of stored `Licitacao` JSON texts,
+        the sector's keywords in each (none: no match). Returns the matches made."""
         p = pncp_publicacao.c
         async with self._engine.begin() as conn:  # without a signature, searches read every row meanwhile
             await conn.execute(sa.delete(pncp_setor_versao).where(pncp_setor_versao.c.setor_id == setor_id))
@@ -291,9 +294,10 @@ class PublicationStore:
                 rows = (await conn.execute(query)).all()
             if not rows:
                 break
-            flags = await mentions([r.licitacao_json for r in rows])
+            found = await keywords([r.licitacao_json for r in rows])
             matches = [{"setor_id": setor_id, "codigo_pncp": r.codigo_pncp, "dia": r.dia, "uf": r.uf,
-                        "modalidade_id": r.modalidade_id} for r, hit in zip(rows, flags, strict=True) if hit]
+                        "modalidade_id": r.modalidade_id, "palavras": json.dumps(words, ensure_ascii=False)}
+                       for r, words in zip(rows, found, strict=True) if words]
             if matches:  # a write meanwhile may have matched some already, with the same keywords
                 async with self._engine.begin() as conn:
                     await conn.execute(self._insert(pncp_publicacao_setor).on_conflict_do_nothing(), matches)
@@ -358,6 +362,6 @@ def _publication_row(p: IndexedPublication, now: datetime) -> dict[str, Any]:
     }
 
 
-def _match_row(p: IndexedPublication, setor_id: str) -> dict[str, Any]:
+def _match_row(p: IndexedPublication, setor_id: str, palavras: list[str]) -> dict[str, Any]:
     return {"setor_id": setor_id, "codigo_pncp": p.codigo_pncp, "dia": p.dia, "uf": p.uf,
-            "modalidade_id": p.modalidade_id}
+            "modalidade_id": p.modalidade_id, "palavras": json.dumps(palavras, ensure_ascii=False)}

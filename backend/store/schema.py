@@ -47,7 +47,7 @@ _CREATED_BY: dict[str, tuple[str, frozenset[str]]] = {
         "codigo_pncp", "dia", "modalidade_id", "uf", "situacao_id", "data_encerramento", "valor_estimado",
         "atualizado_pncp", "licitacao_json", "escrito_em",
     })),
-    "pncp_publicacao_setor": ("0003", frozenset({"setor_id", "codigo_pncp", "dia", "uf", "modalidade_id"})),
+    "pncp_publicacao_setor": ("0003", frozenset({"setor_id", "codigo_pncp", "dia", "uf", "modalidade_id", "palavras"})),
     "pncp_setor_versao": ("0003", frozenset({"setor_id", "assinatura", "atualizado_em"})),
     "pncp_fatia": ("0003", frozenset({
         "modalidade_id", "dia", "uf", "completo", "lido_em", "tentado_em", "registros", "erro",

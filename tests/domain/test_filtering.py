@@ -12,9 +12,11 @@ from backend.domain.filtering import (
     TermMatcher,
     filter_and_rank,
     is_open,
+    match_known,
     match_licitacao,
     normalize,
     rank,
+    sector_keywords,
     split_terms,
     value_in_range,
     word_forms,
@@ -333,3 +335,24 @@ def test_filter_and_rank_keeps_matches_best_first() -> None:
     ranked = filter_and_rank(records, RULES, make_criteria())
     assert [lic.codigo_pncp for lic in ranked] == ["many", "big", "one"]
     assert ranked[0].relevancia == 4.0
+
+
+@pytest.mark.parametrize("criteria", [
+    make_criteria(),
+    make_criteria(terms=TermMatcher.build(["escolar"])),
+    make_criteria(somente_abertas=False, valor_minimo=50_000.0),
+    make_criteria(ufs=frozenset({"RJ"})),
+], ids=["plain", "user terms", "value range, closed too", "another uf"])
+def test_keywords_found_when_indexed_give_the_same_match_as_reading_the_text(criteria: Criteria) -> None:
+    licitacoes = [
+        make_licitacao("Aquisição de uniformes escolares e camisetas"),
+        make_licitacao("Aquisição de jalecos", valor=10_000.0, codigo="b"),
+        make_licitacao("Meias escolares", encerramento=datetime(2025, 3, 1, 10, 0), codigo="c"),
+        make_licitacao("Camisetas e meia-entrada para o evento", codigo="d"),  # an exclusion
+        make_licitacao("Serviços de limpeza", codigo="e"),
+    ]
+    indexed = [sector_keywords(normalize(lic.objeto), RULES) for lic in licitacoes]
+    assert indexed[-2:] == [[], []]
+    known = [match_known(lic, words, criteria) for lic, words in zip(licitacoes, indexed, strict=True)]
+    assert known == [match_licitacao(lic, RULES, criteria) for lic in licitacoes]
+    assert any(k is not None for k in known) == ("SP" in criteria.ufs)

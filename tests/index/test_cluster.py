@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 
 from backend.codes import now_brasilia
-from backend.pncp.pacing import FIRST_PAUSE_SECONDS
 from tests.fakes.pncp import FakePNCP, rate_limited
 from tests.servers import running_server, running_servers, server_env, wait_for
 
 TODAY = now_brasilia().date()
 RATE = 8  # requests per second for the whole cluster
+PAUSE = 2  # the 429's Retry-After
 
 
 def arrivals_per_second(fake: FakePNCP) -> int:
@@ -41,7 +41,7 @@ def search(url: str, ufs: list[str]) -> dict[str, Any]:
 
 def test_two_processes_share_one_pncp_budget_and_a_429_pauses_both(tmp_path: Path, redis_url: str) -> None:
     with FakePNCP(latency=0.02) as fake:
-        fake.script(rate_limited(), uf="MG", modalidade=6)  # one 429, to whichever process asks first
+        fake.script(rate_limited(retry_after=PAUSE), uf="MG", modalidade=6)  # one 429, to whichever process asks
         env = server_env(tmp_path, redis_url, PNCP_BASE_URL=fake.base_url, PNCP_RATE_LIMIT=f"{RATE}/second",
                          EMBEDDED_WORKER="false")
         with running_servers([env, env], tmp_path) as servers:
@@ -61,7 +61,7 @@ def test_two_processes_share_one_pncp_budget_and_a_429_pauses_both(tmp_path: Pat
     assert limited.finished is not None
     # No process sent anything while the cluster was paused (requests already on their way excepted).
     during_pause = [r for r in requests
-                    if limited.finished + 0.3 < r.started < limited.finished + FIRST_PAUSE_SECONDS - 0.1]
+                    if limited.finished + 0.3 < r.started < limited.finished + PAUSE - 0.1]
     assert during_pause == []
 
 

@@ -211,9 +211,18 @@ async def test_429s_in_a_row_lower_the_rate_to_an_eighth_and_lengthen_the_pause(
         assert (await other.snapshot()).requests_per_second == expected
 
     await told.wait_turn("search")
-    await told.rate_limited(retry_after=None)  # the fifth strike: 1 s x 2**5, capped
+    await told.rate_limited(retry_after=None)  # the fifth strike: the first pause x 2**5
     state = await other.snapshot()
-    assert state.paused_until == pytest.approx(time.time() + SHORT.max_pause, abs=0.5)
+    assert state.paused_until == pytest.approx(time.time() + SHORT.first_pause * 2**5, abs=0.5)
+
+
+async def test_the_pause_of_an_overload_is_capped(processes: Processes) -> None:
+    told, other = processes(windows=Windows(max_pause=1.0))
+    for _ in range(4):  # strikes 0, 1, 2, 3: pauses 0.5, 1, 2 -> 1, 4 -> 1 s
+        await told.wait_turn("search")
+        await told.rate_limited(retry_after=None)
+    state = await other.snapshot()
+    assert state.paused_until == pytest.approx(time.time() + 1.0, abs=0.1)
 
 
 async def test_429s_of_requests_sent_before_the_pause_count_once(processes: Processes) -> None:

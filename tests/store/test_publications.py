@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import anyio
 import pytest
 
-from backend.domain.filtering import SectorRules, TermMatcher, mentions_sector
+from backend.domain.filtering import SectorRules, TermMatcher, normalize, sector_keywords
 from backend.domain.sectors import load_sectors
 from backend.index.publications import index_rows, sector_signature
 from backend.schemas import LICITACOES
@@ -41,8 +41,8 @@ async def test_a_newer_copy_replaces_a_row_and_an_older_one_does_not(store: Publ
     await store.write(rows(first))
     await store.write(rows(newer))
     await store.write(rows(first))  # a stale page read late
-    [stored] = LICITACOES.validate_json("[" + ",".join(await store.candidates(
-        "software", ["SP"], [6], DAY, DAY)) + "]")
+    [(stored_json, _)] = await store.candidates("software", ["SP"], [6], DAY, DAY)
+    stored = LICITACOES.validate_json(f"[{stored_json}]")[0]
     assert stored.situacao == "Revogada"
     assert await store.count(["SP"], [6], DAY, DAY) == 1
 
@@ -81,12 +81,12 @@ async def test_a_sector_whose_keywords_changed_is_matched_again_from_the_stored_
     changed = replace(sector, palavras_chave=(*sector.palavras_chave, "drones"),
                       rules=SectorRules(TermMatcher.build((*sector.palavras_chave, "drones")), sector.rules.exclusions))
 
-    async def mentions(stored: list[str]) -> list[bool]:
+    async def keywords(stored: list[str]) -> list[list[str]]:
         found = await anyio.to_thread.run_sync(lambda: LICITACOES.validate_json("[" + ",".join(stored) + "]"))
-        return [mentions_sector(lic.objeto, changed.rules) for lic in found]
+        return [sector_keywords(normalize(lic.objeto), changed.rules) for lic in found]
 
-    assert await store.rematch_sector("software", sector_signature(changed), mentions) == 1
-    assert len(await store.candidates("software", ["SP"], [6], DAY, DAY)) == 1
+    assert await store.rematch_sector("software", sector_signature(changed), keywords) == 1
+    assert [words for _, words in await store.candidates("software", ["SP"], [6], DAY, DAY)] == ['["drones"]']
     assert (await store.sector_signatures())["software"] == sector_signature(changed) != sector_signature(sector)
 
 
@@ -127,10 +127,10 @@ async def test_rematching_over_matches_a_write_already_made_does_not_fail(store:
     await store.write(rows(pncp_record("Licença de software de gestão", publicado=NOON)))
     sector = SECTORS["software"]
 
-    async def mentions(stored: list[str]) -> list[bool]:
-        return [True] * len(stored)
+    async def keywords(stored: list[str]) -> list[list[str]]:
+        return [["software"]] * len(stored)
 
-    assert await store.rematch_sector("software", sector_signature(sector), mentions) == 1
+    assert await store.rematch_sector("software", sector_signature(sector), keywords) == 1
     assert len(await store.candidates("software", ["SP"], [6], DAY, DAY)) == 1
 
 

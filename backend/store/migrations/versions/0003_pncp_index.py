@@ -5,8 +5,8 @@ Revises: 0002
 Create Date: 2026-12-01
 
 - pncp_publicacao: one row per publication (numeroControlePNCP), normalised when written.
-- pncp_publicacao_setor: which sectors' keywords a publication's objeto mentions, with the
-  columns a search narrows by, so a search reads its candidates and nothing else.
+- pncp_publicacao_setor: which sectors' keywords a publication's objeto mentions (and which
+  keywords), with the columns a search narrows by, so a search reads its candidates and nothing else.
 - pncp_setor_versao: the signature of each sector's keywords those rows were computed with.
 - pncp_fatia: the slices of PNCP read (modalidade x day, every UF or one), completely or not, and when.
 - pncp_ingestao: the ingestion's own progress (key, value).
@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("dia", sa.Date, nullable=False),
         sa.Column("uf", sa.String(2), nullable=False),
         sa.Column("modalidade_id", sa.Integer, nullable=False),
+        sa.Column("palavras", sa.Text, nullable=False),  # the sector's keywords found, as a JSON list
     )
     op.create_index("ix_pncp_publicacao_setor_busca", "pncp_publicacao_setor", ["setor_id", "dia", "uf"])
     op.create_index("ix_pncp_publicacao_setor_codigo", "pncp_publicacao_setor", ["codigo_pncp"])
