@@ -6,7 +6,8 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationInfo, field_validator
 
 from backend.codes import DEFAULT_MODALIDADES, MAX_WINDOW_DAYS, MODALIDADES, UFS
 
@@ -149,6 +150,9 @@ class FalhaUF(BaseModel):
 
 class BuscaResponse(BaseModel):
     search_id: UUID
+    # The licitações already written as JSON by the pipeline (stored and queued as such): the
+    # answer reuses them instead of writing a thousand licitações a third time.
+    _licitacoes_json: bytes | None = PrivateAttr(default=None)
     licitacoes: list[Licitacao]
     total_raw: int = Field(description="Records read from PNCP, before dedupe and filtering.")
     total_filtrado: int
@@ -171,6 +175,21 @@ class BuscaResponse(BaseModel):
     atualizado_em: datetime | None = Field(
         default=None, description="When the oldest data this search read was fetched from PNCP."
     )
+
+
+    def with_licitacoes_json(self, written: bytes) -> BuscaResponse:
+        """Keeps `written`, which must be `LICITACOES.dump_json(self.licitacoes)`, for `json_bytes`."""
+        self._licitacoes_json = written
+        return self
+
+    def json_bytes(self) -> bytes:
+        """The answer as JSON, the same as `model_dump_json()`."""
+        if self._licitacoes_json is None:
+            return self.model_dump_json().encode()
+        fields = self.model_dump(mode="json", exclude={"licitacoes"})
+        ordered = {name: orjson.Fragment(self._licitacoes_json) if name == "licitacoes" else fields[name]
+                   for name in type(self).model_fields}
+        return orjson.dumps(ordered)
 
 
 class SearchStatus(BaseModel):

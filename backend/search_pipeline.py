@@ -16,9 +16,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import anyio
+import orjson
 
 from backend import keys, reports
-from backend.adapters import queue_client
 from backend.codes import now_brasilia
 from backend.domain.filtering import (
     Criteria,
@@ -37,7 +37,7 @@ from backend.pncp.records import normalize_records
 from backend.progress import events
 from backend.runtime import metrics
 from backend.runtime.logs import log_context
-from backend.schemas import BuscaRequest, BuscaResponse, FalhaUF, Fonte, Licitacao
+from backend.schemas import LICITACOES, BuscaRequest, BuscaResponse, FalhaUF, Fonte, Licitacao
 from backend.services import Services
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class SearchContext:
     request: BuscaRequest
     sector: Sector
     timings_ms: dict[str, float] = field(default_factory=dict)
+    results_json: bytes = b"[]"  # the licitações found, written once: stored, queued and answered as such
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -121,14 +122,17 @@ def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: C
     return filter_and_rank(licitacoes, sector.rules, criteria)
 
 
-def _select(found: Found, sector: Sector, criteria: Criteria) -> list[Licitacao]:
-    """Stages 3-5; the index's candidates are normalised already, their sector keywords found."""
+def _select(found: Found, sector: Sector, criteria: Criteria) -> tuple[list[Licitacao], bytes]:
+    """Stages 3-5 (the index's candidates are normalised already, their sector keywords found),
+    and the licitações kept, written as JSON."""
     if found.records:
-        return select_licitacoes(found.records, sector, criteria)
-    if found.keywords is None:  # the sector's keywords changed since they were indexed
-        return filter_and_rank(found.candidates, sector.rules, criteria)
-    kept = (match_known(lic, words, criteria) for lic, words in zip(found.candidates, found.keywords, strict=True))
-    return rank([lic for lic in kept if lic is not None])
+        kept = select_licitacoes(found.records, sector, criteria)
+    elif found.keywords is None:  # the sector's keywords changed since they were indexed
+        kept = filter_and_rank(found.candidates, sector.rules, criteria)
+    else:
+        known = zip(found.candidates, found.keywords, strict=True)
+        kept = rank([lic for lic in (match_known(c, words, criteria) for c, words in known) if lic is not None])
+    return kept, LICITACOES.dump_json(kept)
 
 
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
@@ -200,7 +204,8 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     await emit(events.filtering_event(found.total_raw, sector.nome))
     with ctx.stage("filter"):
         # Pure CPU over possibly tens of thousands of records: off the event loop.
-        matched = await anyio.to_thread.run_sync(_select, found, sector, criteria_for(request, sector))
+        criteria = criteria_for(request, sector)
+        matched, ctx.results_json = await anyio.to_thread.run_sync(_select, found, sector, criteria)
     found.records.clear()  # PNCP's records weigh ~5 KB each; only the matches go on (peak memory)
     with ctx.stage("persist"):
         await services.store.save_results(
@@ -213,6 +218,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
             avisos=found.notes,
             fonte=found.fonte,
             atualizado_em=found.atualizado_em,
+            licitacoes_json=ctx.results_json,
         )
     await emit(events.results_ready_event(len(matched)))
     logger.info(
@@ -231,7 +237,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
         tempos_ms=ctx.timings_ms,
         fonte=found.fonte,
         atualizado_em=found.atualizado_em,
-    )
+    ).with_licitacoes_json(ctx.results_json)
 
 
 async def _from_index(ctx: SearchContext, services: Services, uf_read: UFRead) -> Found:
@@ -315,6 +321,5 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
 
 async def _enqueue_summary(ctx: SearchContext, services: Services, answer: BuscaResponse) -> bool:
     sid = str(ctx.search_id)
-    # Thousands of results: dumping them is CPU work, kept off the event loop.
-    payload = await anyio.to_thread.run_sync(queue_client.licitacoes_payload, answer.licitacoes)
+    payload = orjson.Fragment(ctx.results_json)  # the licitações as stored: a list of dicts to the job
     return await services.queue.enqueue_job("llm_summary_job", sid, payload, ctx.sector.nome, job_id=keys.llm_job(sid))

@@ -194,8 +194,10 @@ class SearchCache:
         avisos: list[str],
         fonte: str | None = None,
         atualizado_em: datetime | None = None,
+        licitacoes_json: bytes | None = None,
     ) -> None:
-        """Stores a search's results, its summary and report still to come.
+        """Stores a search's results, its summary and report still to come (`licitacoes_json`:
+        the licitações already written as JSON, if they were).
 
         Saving the same search again replaces it whole.
         """
@@ -204,7 +206,7 @@ class SearchCache:
             search_id, request, setor_id, now,
             total_raw=total_raw,
             total_filtrado=len(licitacoes),
-            licitacoes_json=LICITACOES.dump_json(licitacoes).decode(),
+            licitacoes_json=(licitacoes_json or LICITACOES.dump_json(licitacoes)).decode(),
             ufs_com_falha_json=_FALHAS.dump_json(ufs_com_falha).decode(),
             avisos_json=_TEXTS.dump_json(avisos).decode(),
             results_at=now,

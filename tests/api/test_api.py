@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -253,3 +253,21 @@ async def test_demo_mode_finds_every_sector_in_every_region(make_settings, clien
             assert body["ufs_com_falha"] == []
             seen_ufs |= {lic["uf"] for lic in body["licitacoes"]}
     assert seen_ufs == set(UFS)
+
+
+def test_the_answer_written_with_its_licitacoes_json_reads_as_the_model_writes_it() -> None:
+    import orjson
+
+    from backend.pncp.records import to_licitacao
+    from backend.schemas import LICITACOES, BuscaResponse, ResumoLicitacoes
+    from tests.records import pncp_record
+
+    licitacoes = [to_licitacao(pncp_record(f"Uniformes escolares {n}", valor=None if n else 10.5)) for n in range(3)]
+    answer = BuscaResponse(
+        search_id=uuid4(), licitacoes=licitacoes, total_raw=9, total_filtrado=3, llm_status="processing",
+        excel_status="processing", resumo=ResumoLicitacoes(resumo_executivo="x", total_oportunidades=3, valor_total=1.0),
+        fonte="indice", atualizado_em=datetime.now(UTC), tempos_ms={"fetch": 1.5},
+    )
+    written = answer.model_copy().with_licitacoes_json(LICITACOES.dump_json(licitacoes)).json_bytes()
+    assert orjson.loads(written) == orjson.loads(answer.model_dump_json())
+    assert list(orjson.loads(written)) == list(BuscaResponse.model_fields)  # fields in the same order

@@ -87,6 +87,12 @@ def test_metrics_add_up_over_two_gunicorn_processes(tmp_path: Path, redis_url: s
     assert value(found, "smartlic_job_pickup_seconds_count", job="excel") == 4
     assert value(found, "smartlic_jobs_in_flight", job="llm") == 0
     assert value(found, "smartlic_sse_clients") == 0
+    # PNCP: every request counted by who asked and how it ended, each after its turn in the budget.
+    asked = {outcome: value(found, "smartlic_pncp_requests_total", caller="search", outcome=outcome)
+             for outcome in ("ok", "empty", "rate_limited", "server_error", "unreachable", "invalid", "rejected")}
+    assert asked["ok"] >= 4 and sum(asked.values()) == asked["ok"] + asked["empty"]  # the demo never fails
+    assert value(found, "smartlic_pncp_pacer_wait_seconds_count", caller="search") == sum(asked.values())
+    assert value(found, "smartlic_pncp_requests_total", caller="ingestion", outcome="ok") == 0  # INDEX_DAYS=0
 
 
 def test_searches_without_a_worker_count_as_inline_fallbacks(tmp_path: Path, redis_url: str) -> None:

@@ -51,6 +51,9 @@ def test_ops_page_needs_its_token_and_shows_a_failed_job_with_its_message(tmp_pa
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert f"excel:{body['search_id']}" in page.text and "HTTP 503" in page.text
     assert "Workers vivos" in page.text and TOKEN not in page.text
+    assert data["index"]["status"] == "off" and "Desligado (INDEX_DAYS=0)" in page.text
+    assert data["pncp_pacer"]["shared"] is True and data["pncp_pacer"]["paused_until"] is None
+    assert "1000 consultas/s, compartilhado pelo cluster" in page.text
 
 
 def test_ops_page_does_not_exist_without_a_token_configured(tmp_path: Path, redis_url: str) -> None:

@@ -55,7 +55,7 @@ async def test_the_index_fills_and_then_answers_without_asking_pncp_what_a_live_
     make_settings, client_for, fake_pncp, database_url, tmp_path,
 ) -> None:
     settings = make_settings(database_url=database_url, pncp_base_url=fake_pncp.base_url, embedded_worker=True,
-                             index_days=3, index_modalidades="4,5,6,7")
+                             index_days=3, index_modalidades="4,5,6,7", ops_token="ops")
     body = search_body(TODAY - timedelta(days=2), TODAY)
     async with client_for(settings) as client:
         assert (await index_state(client))["status"] == "warming"
@@ -63,6 +63,9 @@ async def test_the_index_fills_and_then_answers_without_asking_pncp_what_a_live_
         assert state["days_ready"] == 3 and state["records"] > 0
         assert datetime.fromisoformat(state["refreshed_at"]) <= datetime.now().astimezone()
         assert national_publicacao_pages(fake_pncp)  # the index reads every UF at once
+        ops = (await client.get("/ops/data", headers={"Authorization": "Bearer ops"})).json()["index"]
+        assert (ops["status"], ops["slices_ready"], ops["slices_total"]) == ("ready", 12, 12)
+        assert ops["last_pass"]["reads"] >= 1 and ops["last_pass"]["failed"] == 0
         fake_pncp.reset()
         indexed = await buscar(client, body)
         status = (await client.get(f"/v1/buscar/{indexed['search_id']}/status")).json()
