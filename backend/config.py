@@ -43,7 +43,10 @@ class Settings(BaseSettings):
         default="https://pncp.gov.br/api/consulta",
         description="PNCP consulta API root, or 'demo' for built-in generated records.",
     )
-    pncp_concurrency: int = Field(default=8, ge=1, le=64, description="Parallel PNCP requests per search.")
+    pncp_concurrency: int = Field(
+        default=12, ge=1, le=64,
+        description="PNCP requests in flight per search: 12 keeps 4/second busy at PNCP's 1.4 s median answer.",
+    )
     pncp_max_connections: int = Field(
         default=128, ge=1, le=1024, description="PNCP connections open at once per process, all searches together."
     )

@@ -47,7 +47,7 @@ from backend.store.publications import LAST_PASS, NATIONAL, PublicationStore
 logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 30.0  # after a pass with incomplete reads
-READS_AT_ONCE = 4  # slices read at a time; the pacer decides how fast their pages go
+READS_AT_ONCE = 8  # slices read at a time (each asks its page 1 first); the pacer decides how fast pages go
 OUTSIDE_WINDOW_KEEP = timedelta(hours=24)  # a day a search read outside the window stays this long
 _CHANGES_FROM = "atualizacao_desde"  # state key: the first day the next /atualizacao read covers
 @dataclass(slots=True)

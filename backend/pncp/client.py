@@ -35,6 +35,7 @@ from backend.pncp.pacing import Caller, PNCPPacer
 from backend.runtime import metrics
 
 PAGE_SIZE = 50  # PNCP refuses larger pages with HTTP 400
+READS_CONNECTIONS = 32  # the index reads' shared session: a paced budget keeps far fewer in flight
 PUBLICACAO_PATH = "/v1/contratacoes/publicacao"
 ATUALIZACAO_PATH = "/v1/contratacoes/atualizacao"
 
@@ -189,7 +190,7 @@ class PNCPClient:
 
     def __init__(
         self,
-        new_session: Callable[[], httpx.AsyncClient],
+        new_session: Callable[[int], httpx.AsyncClient],
         *,
         pacer: PNCPPacer,
         retry: RetryPolicy = RetryPolicy(),
@@ -201,6 +202,7 @@ class PNCPClient:
         self._idle: list[httpx.AsyncClient] = []
         self._opened: list[httpx.AsyncClient] = []
         self._sessions = anyio.Semaphore(max(1, max_connections // concurrency))
+        self._reads: httpx.AsyncClient | None = None  # the session of `fetch_all`, shared
         self._pacer = pacer
         self._retry = retry
         self._concurrency = concurrency
@@ -221,7 +223,7 @@ class PNCPClient:
         """A client for `base_url`, or for the built-in demo data when it is "demo".
 
         `concurrency` bounds one search; `max_connections` the whole process, so it must leave
-        room for every search a process serves at once (15 searches x 8 = 120)."""
+        room for every search a process serves at once (10 searches x 12 = 120)."""
         transport: httpx.AsyncBaseTransport | None = None
         if base_url.strip().lower() == "demo":
             from backend.pncp import demo as pncp_demo  # only demo runs need it
@@ -229,13 +231,13 @@ class PNCPClient:
             base_url, transport = pncp_demo.DEMO_BASE_URL, pncp_demo.demo_transport()
         tls = httpx.create_ssl_context()  # one for every session: building one costs ~15 ms
 
-        def new_session() -> httpx.AsyncClient:
+        def new_session(connections: int) -> httpx.AsyncClient:
             return httpx.AsyncClient(
                 base_url=base_url.rstrip("/"),
                 transport=transport,
                 verify=tls,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+                limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
                 headers={"Accept": "application/json", "User-Agent": "SmartLic-search/1.0"},
             )
 
@@ -261,6 +263,8 @@ class PNCPClient:
     async def aclose(self) -> None:
         for http in self._opened:
             await http.aclose()
+        if self._reads is not None:
+            await self._reads.aclose()
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -268,7 +272,7 @@ class PNCPClient:
             if self._idle:
                 http = self._idle.pop()
             else:
-                http = self._new_session()
+                http = self._new_session(self._concurrency)
                 self._opened.append(http)
             try:
                 yield http
@@ -323,10 +327,14 @@ class PNCPClient:
                         *, path: str = PUBLICACAO_PATH, limiter: anyio.Semaphore | None = None,
                         max_pages: int | None = None) -> Pages:
         """Every page of one query (`uf` None: every UF at once), at most `concurrency` at a time
-        (or as many as `limiter` lets a whole search have), up to `max_pages` (PNCP_MAX_PAGES)."""
-        async with self._session() as http:
-            return await self._pages(http, path, _params(uf, modalidade, data_inicial, data_final),
-                                     limiter or anyio.Semaphore(self._concurrency), max_pages or self._max_pages)
+        (or as many as `limiter` lets a whole search have), up to `max_pages` (PNCP_MAX_PAGES).
+
+        The index's reads share one session: the pacer and the limiters bound their requests, so
+        its pool stays small, and one search's many reads never hold the sessions others need."""
+        if self._reads is None:
+            self._reads = self._new_session(READS_CONNECTIONS)
+        return await self._pages(self._reads, path, _params(uf, modalidade, data_inicial, data_final),
+                                 limiter or anyio.Semaphore(self._concurrency), max_pages or self._max_pages)
 
     async def fetch_ufs(
         self,
