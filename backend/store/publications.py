@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.codes import UFS
 from backend.store.search_cache import as_utc, metadata
 
 NATIONAL = ""  # the uf of a slice read for every UF at once
@@ -234,14 +235,14 @@ class PublicationStore:
         p = pncp_publicacao.c
         if setor_id is None:
             query = sa.select(p.licitacao_json, sa.null()).where(
-                p.dia.between(first, last), p.uf.in_(list(ufs)), p.modalidade_id.in_(list(modalidades))
+                p.dia.between(first, last), _of_ufs(p.uf, ufs), p.modalidade_id.in_(list(modalidades))
             )
         else:
             s = pncp_publicacao_setor.c
             query = (
                 sa.select(p.licitacao_json, s.palavras)
                 .select_from(pncp_publicacao_setor.join(pncp_publicacao, s.codigo_pncp == p.codigo_pncp))
-                .where(s.setor_id == setor_id, s.dia.between(first, last), s.uf.in_(list(ufs)),
+                .where(s.setor_id == setor_id, s.dia.between(first, last), _of_ufs(s.uf, ufs),
                        s.modalidade_id.in_(list(modalidades)))
             )
         async with self._engine.connect() as conn:
@@ -251,7 +252,7 @@ class PublicationStore:
         """Publications of the period, UFs and modalidades: what a live read would have given."""
         p = pncp_publicacao.c
         query = sa.select(sa.func.count()).select_from(pncp_publicacao).where(
-            p.dia.between(first, last), p.uf.in_(list(ufs)), p.modalidade_id.in_(list(modalidades))
+            p.dia.between(first, last), _of_ufs(p.uf, ufs), p.modalidade_id.in_(list(modalidades))
         )
         async with self._engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
@@ -352,6 +353,14 @@ class PublicationStore:
         )
         async with self._engine.begin() as conn:
             await conn.execute(statement)
+
+
+def _of_ufs(column: sa.ColumnElement[str], ufs: Sequence[str]) -> sa.ColumnElement[bool]:
+    """`column IN ufs`; for every UF, the cheaper "has a UF" (SQLite tests a 27-item IN on each row:
+    4x the time of the whole count)."""
+    if set(ufs) >= UFS.keys():
+        return column != NATIONAL
+    return column.in_(list(ufs))
 
 
 def _publication_row(p: IndexedPublication, now: datetime) -> dict[str, Any]:

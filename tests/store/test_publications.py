@@ -141,3 +141,13 @@ async def test_a_day_outside_the_window_being_read_is_not_pruned_under_the_read(
     await store.write(rows(pncp_record("Software", publicado=datetime.combine(old, NOON.time()))))
     assert await store.prune(before=DAY - timedelta(days=29), read_before=now - timedelta(hours=24)) == 0
     assert await store.count(["SP"], [6], old, old) == 1
+
+
+async def test_every_uf_at_once_counts_what_each_uf_counts(store: PublicationStore) -> None:
+    from backend.codes import UFS
+
+    await store.write(rows(*(pncp_record(f"Software {uf}", uf=uf, publicado=NOON) for uf in ("SP", "RJ", "AC"))))
+    every = sorted(UFS)
+    assert await store.count(every, [6], DAY, DAY) == 3 == sum([await store.count([uf], [6], DAY, DAY) for uf in every])
+    assert len(await store.candidates("software", every, [6], DAY, DAY)) == 3
+    assert len(await store.candidates(None, every, [6], DAY, DAY)) == 3
