@@ -83,6 +83,13 @@ BAD: dict[str, tuple[dict[str, str], str]] = {
               "WORKER_DRAIN_SECONDS=-3: must be at least 0 (for example WORKER_DRAIN_SECONDS=20)"),
     "timeout-word": ({"EXCEL_JOB_TIMEOUT": "1m"},
                      "EXCEL_JOB_TIMEOUT=1m: must be a number (for example EXCEL_JOB_TIMEOUT=60)"),
+    "pncp-rate": ({"PNCP_RATE_LIMIT": "fast"},
+                  "PNCP_RATE_LIMIT=fast: must be a rate like 4/second or 200/minute"
+                  " (for example PNCP_RATE_LIMIT=4/second)"),
+    "index-days": ({"INDEX_DAYS": "-1"}, "INDEX_DAYS=-1: must be at least 0 (for example INDEX_DAYS=30)"),
+    "index-modalidades": ({"INDEX_MODALIDADES": "6,pregao"},
+                          "INDEX_MODALIDADES=6,pregao: must be PNCP modalidade codes from 1 to 13, comma-separated,"
+                          " like 4,5,6,7 (for example INDEX_MODALIDADES=4,5,6,7,8)"),
 }
 
 

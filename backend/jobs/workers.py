@@ -111,6 +111,8 @@ class WakeableWorker(Worker):
 
     async def _wake_on_new_jobs(self) -> None:
         while True:
+            if self._pool is None:  # arq closed its pool: the worker is stopping (draining)
+                return
             try:
                 async with self.pool.pubsub() as pubsub:
                     await pubsub.subscribe(keys.JOBS_WAKEUP)

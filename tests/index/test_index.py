@@ -33,6 +33,15 @@ async def buscar(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, A
     return response.json()
 
 
+async def settled(client: httpx.AsyncClient, answer: dict[str, Any]) -> None:
+    """Until the search's summary and report are done: the worker then stops with nothing to drain."""
+    async def done() -> bool:
+        status = (await client.get(f"/v1/buscar/{answer['search_id']}/status")).json()
+        return status["llm_status"] != "processing" and status["excel_status"] != "processing"
+
+    await eventually(done, timeout=30, step=0.1, what="the search's summary and report")
+
+
 async def index_state(client: httpx.AsyncClient) -> dict[str, Any]:
     return (await client.get("/v1/health")).json()["index"]
 
@@ -70,6 +79,7 @@ async def test_the_index_fills_and_then_answers_without_asking_pncp_what_a_live_
         indexed = await buscar(client, body)
         status = (await client.get(f"/v1/buscar/{indexed['search_id']}/status")).json()
         assert fake_pncp.requests == []  # covered slices: PNCP is not asked
+        await settled(client, indexed)
     assert indexed["fonte"] == "indice" and status["fonte"] == "indice"
     assert indexed["atualizado_em"] is not None and status["atualizado_em"] == indexed["atualizado_em"]
 
@@ -136,6 +146,7 @@ async def test_a_publication_pncp_later_cancels_changes_its_row(
 
         await eventually(revoked, timeout=20, step=0.2, what="the cancellation to reach the index")
         after = await buscar(client, body)
+        await settled(client, after)
     assert any(r.endpoint == "atualizacao" for r in fake_pncp.requests)
     # Its day is older than yesterday: only /atualizacao could have told (the slice is not read again).
     assert [lic["codigo_pncp"] for lic in after["licitacoes"]] == [other["numeroControlePNCP"]]
