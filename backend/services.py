@@ -119,11 +119,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # with the event loop stopped) whenever big job payloads trigger one.
         database_id = await store.database_id()
         sectors = load_sectors()
-        publications = PublicationStore(store.engine)
-        reads = IndexReads(pncp, publications, sectors, redis)
-        stack.push_async_callback(reads.aclose)
+        publications = PublicationStore(store.engine)  # read by /v1/health and /ops even when off
         index = ingestion = None
         if settings.index_on:
+            reads = IndexReads(pncp, publications, sectors, redis)
+            stack.push_async_callback(reads.aclose)
             index = IndexedSearch(publications, reads, refresh_seconds=settings.index_refresh_seconds,
                                   index_days=settings.index_days, concurrency=settings.pncp_concurrency)
             ingestion = Ingestion(

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
@@ -62,11 +62,7 @@ class PassReport:
     worker: str = ""
 
     def as_json(self) -> bytes:
-        return orjson.dumps({
-            "started_at": self.started_at.isoformat(), "reads": self.reads, "failed": self.failed,
-            "changed": self.changed, "rematched": self.rematched, "removed": self.removed,
-            "seconds": round(self.seconds, 3), "worker": self.worker,
-        })
+        return orjson.dumps(asdict(self))
 
 
 class Ingestion:
@@ -184,7 +180,7 @@ class Ingestion:
         report.changed = await self._apply_changes()
         first, _ = window(self._days)
         report.removed = await self._store.prune(before=first, read_before=datetime.now(UTC) - OUTSIDE_WINDOW_KEEP)
-        report.seconds = time.perf_counter() - started
+        report.seconds = round(time.perf_counter() - started, 3)
         await self._store.set_state(LAST_PASS, report.as_json().decode())
         await self._update_gauges()
         if report.reads or report.changed or report.removed or report.rematched:
@@ -204,7 +200,7 @@ class Ingestion:
         for day in reversed(plan.days_of(first, today)):
             for modalidade in self._modalidades:
                 state = states.get((modalidade, day))
-                if state is not None and (plan.final(state) or plan.usable(state, now=now, fresh_for=self._refresh)):
+                if state is not None and plan.usable(state, now=now, fresh_for=self._refresh):
                     continue
                 due.append(plan.Read(modalidade, NATIONAL, day, day))
         return due

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +44,6 @@ _WAIT_STEP = 0.1
 class ReadOutcome:
     complete: bool
     started_at: float  # epoch seconds: when PNCP was first asked
-    rows_by_uf: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     truncated: bool = False
     token: str = ""  # the claim it was read under: what waiters match it by
@@ -185,6 +183,5 @@ class IndexReads:
                                     error=error)
         if pages.errors:
             logger.warning("index read %s incomplete: %s", read.key, error)
-        by_uf = Counter(row.uf for row in rows) if read.uf == NATIONAL else Counter({read.uf: len(rows)})
-        return ReadOutcome(complete=pages.complete, started_at=started_at, rows_by_uf=dict(by_uf),
-                           errors=list(pages.errors), truncated=pages.truncated, token=token)
+        return ReadOutcome(complete=pages.complete, started_at=started_at, errors=list(pages.errors),
+                           truncated=pages.truncated, token=token)

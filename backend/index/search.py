@@ -40,7 +40,6 @@ class Gathered:
     errors: dict[str, list[str]] = field(default_factory=dict)  # uf -> why some of its slices are missing
     partial: dict[str, bool] = field(default_factory=dict)  # uf with errors -> whether it has rows at all
     truncated: dict[str, list[int]] = field(default_factory=dict)  # uf -> modalidades with pages unread
-    live_reads: int = 0
 
 
 class IndexedSearch:
@@ -63,13 +62,17 @@ class IndexedSearch:
         reads = plan.plan_reads(missing, await self._daily_volumes(),
                                 national_max_pages=NATIONAL_MAX_PAGES) if missing else []
 
-        outcomes = await self._run_reads(ufs, reads, on_uf_read)
-        candidates, keywords, total_raw = await self._rows(sector, ufs, modalidades, first, last)
+        stored = await self._store.counts_by_uf(ufs, modalidades, first, last)
+        outcomes = await self._run_reads(ufs, reads, stored, on_uf_read, lambda uf: self._store.count(
+            [uf], modalidades, first, last))
+        if reads:
+            stored = await self._store.counts_by_uf(ufs, modalidades, first, last)
+        candidates, keywords = await self._candidates(sector, ufs, modalidades, first, last)
 
         used = _slices_used(covered, ufs, modalidades, days)
-        gathered = Gathered(candidates=candidates, keywords=keywords, total_raw=total_raw,
+        gathered = Gathered(candidates=candidates, keywords=keywords, total_raw=sum(stored.values()),
                             fonte=_fonte(covered_any=bool(used), read_any=bool(reads)),
-                            atualizado_em=_oldest(used, list(outcomes.values())), live_reads=len(reads))
+                            atualizado_em=_oldest(used, list(outcomes.values())))
         for read, outcome in outcomes.items():
             for uf in ufs:
                 if not read.covers(uf):
@@ -80,49 +83,43 @@ class IndexedSearch:
                         f"modalidade {read.modalidade_id}, {where}, {error}" for error in outcome.errors)
                 if outcome.truncated and read.modalidade_id not in gathered.truncated.get(uf, []):
                     gathered.truncated.setdefault(uf, []).append(read.modalidade_id)
-        for uf in gathered.errors:
-            gathered.partial[uf] = await self._store.count([uf], modalidades, first, last) > 0
+        gathered.partial = {uf: stored.get(uf, 0) > 0 for uf in gathered.errors}
         return gathered
 
-    async def _run_reads(self, ufs: Sequence[str], reads: Sequence[plan.Read],
-                         on_uf_read: UFRead | None) -> dict[plan.Read, ReadOutcome]:
+    async def _run_reads(self, ufs: Sequence[str], reads: Sequence[plan.Read], stored: dict[str, int],
+                         on_uf_read: UFRead | None,
+                         count: Callable[[str], Awaitable[int]]) -> dict[plan.Read, ReadOutcome]:
+        """Runs the reads, telling `on_uf_read` (uf, its publications) as each UF is all read."""
         pending = {uf: sum(1 for r in reads if r.covers(uf)) for uf in ufs}
-        rows_read = dict.fromkeys(ufs, 0)
         outcomes: dict[plan.Read, ReadOutcome] = {}
         limiter = anyio.Semaphore(self._concurrency)
 
-        async def announce(uf: str) -> None:
-            if on_uf_read is not None:
-                await on_uf_read(uf, rows_read[uf])
-
         async def one(read: plan.Read) -> None:
-            outcome = await self._reads.read(read, "search", limiter)
-            outcomes[read] = outcome
+            outcomes[read] = await self._reads.read(read, "search", limiter)
             for uf in ufs:
                 if read.covers(uf):
-                    rows_read[uf] += outcome.rows_by_uf.get(uf, 0)
                     pending[uf] -= 1
-                    if pending[uf] == 0:
-                        await announce(uf)
+                    if pending[uf] == 0 and on_uf_read is not None:
+                        await on_uf_read(uf, await count(uf))
 
-        for uf in ufs:  # covered already: read at once
-            if pending[uf] == 0:
-                await announce(uf)
+        if on_uf_read is not None:
+            for uf in ufs:  # covered already: read at once
+                if pending[uf] == 0:
+                    await on_uf_read(uf, stored.get(uf, 0))
         async with anyio.create_task_group() as tg:
             for read in reads:
                 tg.start_soon(one, read)
         return outcomes
 
-    async def _rows(self, sector: Sector, ufs: Sequence[str], modalidades: Sequence[int], first: date,
-                    last: date) -> tuple[list[Licitacao], list[list[str]] | None, int]:
+    async def _candidates(self, sector: Sector, ufs: Sequence[str], modalidades: Sequence[int], first: date,
+                          last: date) -> tuple[list[Licitacao], list[list[str]] | None]:
         """The sector's candidates through its precomputed matches; every row of the period while
         those are being recomputed (its keywords changed)."""
         signatures = await self._store.sector_signatures()
         current = signatures.get(sector.id) == sector_signature(sector)
         rows = await self._store.candidates(sector.id if current else None, ufs, modalidades, first, last)
-        total_raw = await self._store.count(ufs, modalidades, first, last)
         candidates, keywords = await anyio.to_thread.run_sync(_licitacoes, rows)
-        return candidates, keywords if current else None, total_raw
+        return candidates, keywords if current else None
 
     async def _daily_volumes(self) -> dict[tuple[str, int], float]:
         """Publications a day per (uf, modalidade) over the index's window, reused for a while."""

@@ -42,7 +42,6 @@ async def index_health(store: PublicationStore, *, index_days: int, modalidades:
     todays = [complete.get((m, today)) for m in modalidades]
     refreshed_at = None if any(s is None for s in todays) else min(s.lido_em for s in todays if s and s.lido_em)
     fresh = refreshed_at is not None and datetime.now(UTC) - refreshed_at <= timedelta(seconds=2 * refresh_seconds)
-    totals = await store.totals()
     ready = days_ready == index_days and fresh
-    return IndexHealth("ready" if ready else "warming", days_ready, totals.records, refreshed_at, index_days,
+    return IndexHealth("ready" if ready else "warming", days_ready, await store.records(), refreshed_at, index_days,
                        len(complete), index_days * len(modalidades))

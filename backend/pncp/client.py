@@ -249,10 +249,6 @@ class PNCPClient:
         return self._max_pages
 
     @property
-    def concurrency(self) -> int:
-        return self._concurrency
-
-    @property
     def attempts(self) -> int:
         return self._retry.max_retries + 1
 

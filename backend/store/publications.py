@@ -117,12 +117,6 @@ class SliceState:
     registros: int
 
 
-@dataclass(frozen=True, slots=True)
-class IndexTotals:
-    records: int
-    oldest_day: date | None
-
-
 class PublicationStore:
     """Reads and writes the index tables, on the engine of the search cache."""
 
@@ -250,18 +244,22 @@ class PublicationStore:
 
     async def count(self, ufs: Sequence[str], modalidades: Sequence[int], first: date, last: date) -> int:
         """Publications of the period, UFs and modalidades: what a live read would have given."""
-        p = pncp_publicacao.c
-        query = sa.select(sa.func.count()).select_from(pncp_publicacao).where(
-            p.dia.between(first, last), _of_ufs(p.uf, ufs), p.modalidade_id.in_(list(modalidades))
-        )
-        async with self._engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return sum((await self.counts_by_uf(ufs, modalidades, first, last)).values())
 
-    async def totals(self) -> IndexTotals:
+    async def counts_by_uf(self, ufs: Sequence[str], modalidades: Sequence[int], first: date,
+                           last: date) -> dict[str, int]:
+        """The same, per UF (UFs without publications left out)."""
         p = pncp_publicacao.c
+        query = (sa.select(p.uf, sa.func.count())
+                 .where(p.dia.between(first, last), _of_ufs(p.uf, ufs), p.modalidade_id.in_(list(modalidades)))
+                 .group_by(p.uf))
         async with self._engine.connect() as conn:
-            row = (await conn.execute(sa.select(sa.func.count(), sa.func.min(p.dia)))).one()
-        return IndexTotals(records=int(row[0]), oldest_day=row[1])
+            return {uf: int(n) for uf, n in (await conn.execute(query)).all()}
+
+    async def records(self) -> int:
+        """Publications in the index."""
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).select_from(pncp_publicacao))).scalar_one())
 
     async def volumes(self, first: date, last: date) -> dict[tuple[str, int], int]:
         """Publications per (uf, modalidade) in the period: what plans the cheapest reads."""
