@@ -227,9 +227,11 @@ def report_parameters(request: BuscaRequest, sector: Sector) -> dict[str, str]:
     return {
         "Setor": sector.nome,
         "UFs": ", ".join(request.ufs),
-        "Período de publicação": f"{formatar_dia(request.data_inicial)} a {formatar_dia(request.data_final)}",
+        **({"Busca": "Abertas agora (propostas abertas, de qualquer data de publicação)"} if request.abertas else {
+            "Período de publicação": f"{formatar_dia(request.data_inicial)} a {formatar_dia(request.data_final)}",
+            "Somente abertas": "Sim" if request.somente_abertas else "Não",
+        }),
         "Modalidades": ", ".join(MODALIDADES[m] for m in request.modalidades_efetivas),
-        "Somente abertas": "Sim" if request.somente_abertas else "Não",
         "Valor mínimo": reais(request.valor_minimo),
         "Valor máximo": reais(request.valor_maximo),
         "Termos de busca": request.termos_busca or "—",

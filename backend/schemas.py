@@ -11,17 +11,29 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, Val
 
 from backend.codes import DEFAULT_MODALIDADES, MAX_WINDOW_DAYS, MODALIDADES, UFS
 
+Modo = Literal["publicacao", "abertas"]
+
 
 class BuscaRequest(BaseModel):
-    """A search: which states, which publication dates, which sector."""
+    """A search: which states, which sector, and either the publications of a period or every
+    licitação still taking proposals."""
 
     model_config = ConfigDict(extra="forbid")
 
     search_id: UUID | None = Field(default=None, description="Client-made UUID; the server makes one when absent.")
     ufs: Annotated[list[str], Field(min_length=1, max_length=27, description="UF codes, e.g. ['SP', 'RJ'].")]
-    data_inicial: date = Field(description="First publication date (YYYY-MM-DD).")
-    data_final: date = Field(
-        description=f"Last publication date (YYYY-MM-DD), at most {MAX_WINDOW_DAYS} days after data_inicial."
+    modo: Modo = Field(
+        default="publicacao",
+        description="'publicacao': the publications of data_inicial..data_final; 'abertas': every licitação "
+                    "still taking proposals now (Brasília time), whenever it was published; no dates needed.",
+    )
+    data_inicial: date | None = Field(
+        default=None, validate_default=True, description="First publication date (YYYY-MM-DD); modo 'publicacao'."
+    )
+    data_final: date | None = Field(
+        default=None, validate_default=True,
+        description=f"Last publication date (YYYY-MM-DD), at most {MAX_WINDOW_DAYS} days after data_inicial; "
+                    "modo 'publicacao'.",
     )
     setor_id: str = Field(description="A sector id from GET /v1/setores.")
     modalidades: list[int] | None = Field(
@@ -62,9 +74,24 @@ class BuscaRequest(BaseModel):
     def _blank_terms_are_none(cls, termos: str | None) -> str | None:
         return termos if termos and termos.strip() else None
 
+    @field_validator("data_inicial")
+    @classmethod
+    def _first_day(cls, data_inicial: date | None, info: ValidationInfo) -> date | None:
+        if info.data.get("modo") == "abertas":
+            return None  # "open now" has no period
+        if data_inicial is None:
+            raise ValueError("informe a data inicial (AAAA-MM-DD), ou use modo \"abertas\" para as abertas agora.")
+        return data_inicial
+
     @field_validator("data_final")
     @classmethod
-    def _window(cls, data_final: date, info: ValidationInfo) -> date:
+    def _window(cls, data_final: date | None, info: ValidationInfo) -> date | None:
+        if info.data.get("modo") == "abertas":
+            return None
+        if data_final is None:
+            if "data_inicial" not in info.data:  # already said: one message is enough
+                return None
+            raise ValueError("informe a data final (AAAA-MM-DD), ou use modo \"abertas\" para as abertas agora.")
         data_inicial = info.data.get("data_inicial")
         if data_inicial is None:
             return data_final
@@ -85,6 +112,16 @@ class BuscaRequest(BaseModel):
     @property
     def modalidades_efetivas(self) -> tuple[int, ...]:
         return tuple(self.modalidades) if self.modalidades else DEFAULT_MODALIDADES
+
+    @property
+    def abertas(self) -> bool:
+        return self.modo == "abertas"
+
+    @property
+    def period(self) -> tuple[date, date]:
+        """The publication period of a "publicacao" search (validated: both dates are there)."""
+        assert self.data_inicial is not None and self.data_final is not None, "modo 'abertas' has no period"
+        return self.data_inicial, self.data_final
 
 
 class Licitacao(BaseModel):
@@ -150,6 +187,7 @@ class FalhaUF(BaseModel):
 
 class BuscaResponse(BaseModel):
     search_id: UUID
+    modo: Modo = "publicacao"
     # The licitações already written as JSON by the pipeline (stored and queued as such): the
     # answer reuses them instead of writing a thousand licitações a third time.
     _licitacoes_json: bytes | None = PrivateAttr(default=None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,8 +31,9 @@ from backend.domain.filtering import (
 )
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
-from backend.index.search import UFRead
-from backend.pncp.client import UFResult, describe_failure
+from backend.index.plan import ABERTAS_HORIZON
+from backend.index.search import UFsRead
+from backend.pncp.client import PROPOSTA_PATH, PUBLICACAO_PATH, UFResult, describe_failure
 from backend.pncp.records import normalize_records
 from backend.progress import events
 from backend.runtime import metrics
@@ -82,33 +83,33 @@ class SearchContext:
 
 
 def criteria_for(request: BuscaRequest, sector: Sector) -> Criteria:
-    """The request's filters; the sector's value range applies when the user gives none."""
+    """The request's filters; the sector's value range applies when the user gives none.
+    "abertas": any publication date, open now, nearest closing first."""
     own_range = request.valor_minimo is not None or request.valor_maximo is not None
+    first, last = (None, None) if request.abertas else request.period
     return Criteria(
         ufs=frozenset(request.ufs),
         modalidades=frozenset(request.modalidades_efetivas),
-        data_inicial=request.data_inicial,
-        data_final=request.data_final,
+        data_inicial=first,
+        data_final=last,
         now=now_brasilia(),
         valor_minimo=request.valor_minimo if own_range else sector.valor_minimo,
         valor_maximo=request.valor_maximo if own_range else sector.valor_maximo,
-        somente_abertas=request.somente_abertas,
+        somente_abertas=request.somente_abertas or request.abertas,
         terms=TermMatcher.build(split_terms(request.termos_busca)),
+        nearest_closing_first=request.abertas,
     )
 
 
 @dataclass(slots=True)
 class Found:
-    """Stage 2's outcome, however it was read: the records still to filter and what went wrong."""
+    """Stage 2's outcome, however it was read: counts, where it came from, what went wrong."""
 
     total_raw: int
     failures: list[FalhaUF]
     notes: list[str]
     fonte: Fonte
     atualizado_em: datetime | None
-    records: list[dict[str, Any]] = field(default_factory=list)  # live: PNCP's wire records
-    candidates: list[Licitacao] = field(default_factory=list)  # index: normalised, mentioning the sector
-    keywords: list[list[str]] | None = None  # index: the sector's keywords in each candidate, when known
 
 
 def _truncation_note(uf: str, modalidades: list[int], max_pages: int) -> str:
@@ -122,17 +123,57 @@ def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: C
     return filter_and_rank(licitacoes, sector.rules, criteria)
 
 
-def _select(found: Found, sector: Sector, criteria: Criteria) -> tuple[list[Licitacao], bytes]:
-    """Stages 3-5 (the index's candidates are normalised already, their sector keywords found),
-    and the licitações kept, written as JSON."""
-    if found.records:
-        kept = select_licitacoes(found.records, sector, criteria)
-    elif found.keywords is None:  # the sector's keywords changed since they were indexed
-        kept = filter_and_rank(found.candidates, sector.rules, criteria)
-    else:
-        known = zip(found.candidates, found.keywords, strict=True)
-        kept = rank([lic for lic in (match_known(c, words, criteria) for c, words in known) if lic is not None])
-    return kept, LICITACOES.dump_json(kept)
+def select_candidates(read: UFsRead, sector: Sector, criteria: Criteria) -> list[Licitacao]:
+    """Stages 4-5 over the index's candidates (normalised already, their sector keywords found
+    when they were written, unless the sector's keywords changed since)."""
+    if read.keywords is None:
+        return filter_and_rank(read.candidates, sector.rules, criteria)
+    known = zip(read.candidates, read.keywords, strict=True)
+    kept = [lic for lic in (match_known(c, words, criteria) for c, words in known) if lic is not None]
+    return rank(kept, nearest_closing_first=criteria.nearest_closing_first)
+
+
+class Selection:
+    """Stages 3-5 UF by UF, as each UF's data comes in: its best matches go out at once
+    (`partial_results`, with its `fetching` event), and the final ranking merges them all.
+    Matching a UF's records costs the same as matching them with everyone's, so the answer
+    costs no more for having been shown early."""
+
+    def __init__(self, ufs: list[str], criteria: Criteria, emit: Callable[[events.ProgressEvent], Awaitable[str]],
+                 attempts: int) -> None:
+        self._ufs = ufs
+        self._criteria = criteria
+        self._emit = emit
+        self._attempts = attempts
+        self._kept: dict[str, list[Licitacao]] = {}
+
+    async def add(self, counts: dict[str, int], select: Callable[[], list[Licitacao]],
+                  errors: dict[str, list[str]]) -> None:
+        """These UFs are read (`counts`: their publications); `select` gives their matches, ranked
+        (CPU work: run in a thread)."""
+        matched = await anyio.to_thread.run_sync(select)
+        by_uf: dict[str, list[Licitacao]] = {uf: [] for uf in counts}
+        for licitacao in matched:
+            by_uf.setdefault(licitacao.uf, []).append(licitacao)
+        for uf, count in counts.items():
+            self._kept[uf] = best = by_uf[uf]
+            done, total = len(self._kept), len(self._ufs)
+            falha = (describe_failure(uf, errors[uf], partial=count > 0, attempts=self._attempts)
+                     if errors.get(uf) else None)
+            await self._emit(events.fetching_event(uf, done, total, count))
+            await self._emit(events.partial_results_event(uf, done, total, best, len(best), falha))
+
+    def final(self) -> tuple[list[Licitacao], bytes]:
+        """Every UF's matches in one ranking, and written as JSON."""
+        seen: set[str] = set()
+        merged = []
+        for kept in self._kept.values():
+            for licitacao in kept:
+                if licitacao.codigo_pncp not in seen:
+                    seen.add(licitacao.codigo_pncp)
+                    merged.append(licitacao)
+        ranked = rank(merged, nearest_closing_first=self._criteria.nearest_closing_first)
+        return ranked, LICITACOES.dump_json(ranked)
 
 
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
@@ -140,7 +181,8 @@ async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse
     sector = services.sectors.get(request.setor_id)
     if sector is None:
         raise SearchRejected("setor_id", f"setor desconhecido: {request.setor_id!r}. Consulte GET /v1/setores.")
-    days = (request.data_final - request.data_inicial).days + 1
+    first, last = (None, None) if request.abertas else request.period
+    days = (last - first).days + 1 if first is not None and last is not None else 1
     size, limit = len(request.ufs) * days, services.settings.max_uf_days
     if size > limit:
         raise SearchRejected(
@@ -186,15 +228,11 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     """Stages 1-5 and persistence: the answer the user could see at once."""
     request, sector = ctx.request, ctx.sector
     emit = partial(services.progress.emit, str(ctx.search_id))
-    done = 0
-
-    async def uf_read(uf: str, items: int) -> None:
-        nonlocal done
-        done += 1
-        await emit(events.fetching_event(uf, done, len(request.ufs), items))
+    criteria = criteria_for(request, sector)
+    selection = Selection(request.ufs, criteria, emit, services.pncp.attempts)
 
     with ctx.stage("fetch"):
-        found = await (_from_index if services.index is not None else _from_pncp)(ctx, services, uf_read)
+        found = await (_from_index if services.index is not None else _from_pncp)(ctx, services, selection, criteria)
     if len(found.failures) == len(request.ufs) and not found.total_raw:
         raise SearchFailed(
             "O PNCP não respondeu para nenhuma das UFs escolhidas. Tente novamente em alguns minutos. "
@@ -203,10 +241,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
 
     await emit(events.filtering_event(found.total_raw, sector.nome))
     with ctx.stage("filter"):
-        # Pure CPU over possibly tens of thousands of records: off the event loop.
-        criteria = criteria_for(request, sector)
-        matched, ctx.results_json = await anyio.to_thread.run_sync(_select, found, sector, criteria)
-    found.records.clear()  # PNCP's records weigh ~5 KB each; only the matches go on (peak memory)
+        matched, ctx.results_json = await anyio.to_thread.run_sync(selection.final)
     with ctx.stage("persist"):
         await services.store.save_results(
             ctx.search_id,
@@ -227,6 +262,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     )
     return BuscaResponse(
         search_id=ctx.search_id,
+        modo=request.modo,
         licitacoes=matched,
         total_raw=found.total_raw,
         total_filtrado=len(matched),
@@ -240,41 +276,53 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     ).with_licitacoes_json(ctx.results_json)
 
 
-async def _from_index(ctx: SearchContext, services: Services, uf_read: UFRead) -> Found:
+async def _from_index(ctx: SearchContext, services: Services, selection: Selection, criteria: Criteria) -> Found:
     """Covered slices from the index; missing ones read from PNCP once, into the index, first."""
     assert services.index is not None
-    request = ctx.request
-    gathered = await services.index.gather(
-        request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final, ctx.sector, uf_read)
+    request, sector = ctx.request, ctx.sector
+
+    async def on_read(read: UFsRead) -> None:
+        await selection.add(read.counts, partial(select_candidates, read, sector, criteria), read.errors)
+
+    if request.abertas:
+        gathered = await services.index.gather_open(request.ufs, request.modalidades_efetivas, sector, on_read)
+    else:
+        first, last = request.period
+        gathered = await services.index.gather(request.ufs, request.modalidades_efetivas, first, last, sector,
+                                               on_read)
     attempts = services.pncp.attempts
     failures = [FalhaUF(uf=uf, mensagem=describe_failure(uf, errors, partial=gathered.partial[uf], attempts=attempts))
                 for uf, errors in gathered.errors.items()]
     notes = [_truncation_note(uf, modalidades, services.pncp.max_pages)
              for uf, modalidades in gathered.truncated.items()]
     return Found(total_raw=gathered.total_raw, failures=failures, notes=notes, fonte=gathered.fonte,
-                 atualizado_em=gathered.atualizado_em, candidates=gathered.candidates, keywords=gathered.keywords)
+                 atualizado_em=gathered.atualizado_em)
 
 
-async def _from_pncp(ctx: SearchContext, services: Services, uf_read: UFRead) -> Found:
-    """Every slice read live (INDEX_DAYS=0)."""
-    request = ctx.request
+async def _from_pncp(ctx: SearchContext, services: Services, selection: Selection, criteria: Criteria) -> Found:
+    """Every slice read live (INDEX_DAYS=0); each UF's records matched as it comes and let go
+    (PNCP's records weigh ~5 KB each; only the matches go on)."""
+    request, sector = ctx.request, ctx.sector
     started = datetime.now(UTC)
+    raw: dict[str, int] = {}
 
     async def uf_done(result: UFResult) -> None:
-        await uf_read(result.uf, len(result.records))
+        records, result.records = result.records, []
+        raw[result.uf] = len(records)
+        errors = {result.uf: result.errors} if result.errors else {}
+        await selection.add({result.uf: len(records)}, partial(select_licitacoes, records, sector, criteria), errors)
 
-    results = await services.pncp.fetch_ufs(
-        request.ufs, request.modalidades_efetivas, request.data_inicial, request.data_final, on_uf_done=uf_done
-    )
+    if request.abertas:
+        first, last, path = None, now_brasilia().date() + ABERTAS_HORIZON, PROPOSTA_PATH
+    else:
+        (first, last), path = request.period, PUBLICACAO_PATH
+    results = await services.pncp.fetch_ufs(request.ufs, request.modalidades_efetivas, first, last,
+                                            on_uf_done=uf_done, path=path)
     attempts = services.pncp.attempts
-    failures = [FalhaUF(uf=r.uf, mensagem=describe_failure(r.uf, r.errors, partial=bool(r.records),
+    failures = [FalhaUF(uf=r.uf, mensagem=describe_failure(r.uf, r.errors, partial=raw.get(r.uf, 0) > 0,
                                                            attempts=attempts)) for r in results if r.failed]
     notes = [_truncation_note(r.uf, r.truncated, services.pncp.max_pages) for r in results if r.truncated]
-    records = [record for r in results for record in r.records]
-    for result in results:
-        result.records.clear()
-    return Found(total_raw=len(records), failures=failures, notes=notes, fonte="pncp", atualizado_em=started,
-                 records=records)
+    return Found(total_raw=sum(raw.values()), failures=failures, notes=notes, fonte="pncp", atualizado_em=started)
 
 
 async def _produce_reports(ctx: SearchContext, services: Services, answer: BuscaResponse) -> None:

@@ -34,6 +34,7 @@ from backend.pncp.client import PNCPClient, RetryPolicy
 from backend.pncp.pacing import PNCPPacer
 from backend.progress.tracker import ProgressTracker
 from backend.runtime.memory import keep_memory_trimmed, limit_arenas
+from backend.store.abertas import OpenTenderStore
 from backend.store.publications import PublicationStore
 from backend.store.search_cache import SearchCache
 
@@ -122,12 +123,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         publications = PublicationStore(store.engine)  # read by /v1/health and /ops even when off
         index = ingestion = None
         if settings.index_on:
-            reads = IndexReads(pncp, publications, sectors, redis)
+            open_tenders = OpenTenderStore(store.engine)
+            reads = IndexReads(pncp, publications, open_tenders, sectors, redis)
             stack.push_async_callback(reads.aclose)
-            index = IndexedSearch(publications, reads, refresh_seconds=settings.index_refresh_seconds,
+            index = IndexedSearch(publications, open_tenders, reads, refresh_seconds=settings.index_refresh_seconds,
                                   index_days=settings.index_days, concurrency=settings.pncp_concurrency)
             ingestion = Ingestion(
-                store=publications, reads=reads, pncp=pncp, sectors=sectors, redis=redis,
+                store=publications, open_tenders=open_tenders, reads=reads, pncp=pncp, sectors=sectors, redis=redis,
                 index_days=settings.index_days, modalidades=settings.indexed_modalidades,
                 refresh_seconds=settings.index_refresh_seconds, name=f"{socket.gethostname()}:{os.getpid()}",
                 lease_seconds=3 * settings.worker_health_interval,  # three missed heartbeats, like a worker's

@@ -27,6 +27,9 @@ def test_stages_progress_in_their_order() -> None:
     assert len(set(names)) == len(names)
     *steps, error = STAGES
     assert error.name == "error" and error.progress == -1
-    values = [value for stage in steps for value in (stage.progress, stage.progress_max or stage.progress)]
-    assert values == sorted(values), "the stages before `error` never make the progress go back"
+    # A stage may run beside the one before it over the same range (partial_results beside
+    # fetching, one of each per UF), never before it.
+    starts = [stage.progress for stage in steps]
+    ends = [stage.progress_max or stage.progress for stage in steps]
+    assert starts == sorted(starts) and ends == sorted(ends), "the stages before `error` never make the progress go back"
     assert steps[-1].name == "complete" and steps[-1].progress == 100

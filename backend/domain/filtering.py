@@ -161,13 +161,14 @@ class Criteria:
 
     ufs: frozenset[str]
     modalidades: frozenset[int]
-    data_inicial: date
-    data_final: date
+    data_inicial: date | None  # None with data_final: any publication date (modo "abertas")
+    data_final: date | None
     now: datetime  # Brasília wall-clock time, for somente_abertas
     valor_minimo: float | None = None
     valor_maximo: float | None = None
     somente_abertas: bool = True
     terms: TermMatcher = TermMatcher.build(())
+    nearest_closing_first: bool = False  # the order of "abertas": what closes first, first
 
 
 def mentions_sector(objeto: str, rules: SectorRules) -> bool:
@@ -219,7 +220,8 @@ def _meets_criteria(licitacao: Licitacao, criteria: Criteria) -> bool:
     if licitacao.uf not in criteria.ufs or licitacao.modalidade_id not in criteria.modalidades:
         return False
     published = licitacao.data_publicacao
-    if published is not None and not (criteria.data_inicial <= published.date() <= criteria.data_final):
+    if (published is not None and criteria.data_inicial is not None and criteria.data_final is not None
+            and not (criteria.data_inicial <= published.date() <= criteria.data_final)):
         return False
     if not value_in_range(licitacao.valor_estimado, criteria.valor_minimo, criteria.valor_maximo):
         return False
@@ -238,8 +240,12 @@ def _scored(licitacao: Licitacao, keywords: list[str], criteria: Criteria, text:
     return licitacao.model_copy(update={"palavras_encontradas": keywords + user_terms, "relevancia": relevance})
 
 
-def rank(licitacoes: Sequence[Licitacao]) -> list[Licitacao]:
-    """Most relevant first; among equals the largest value, then the nearest closing date."""
+def rank(licitacoes: Sequence[Licitacao], *, nearest_closing_first: bool = False) -> list[Licitacao]:
+    """Most relevant first; among equals the largest value, then the nearest closing date.
+    `nearest_closing_first`: what closes first, first (then the most relevant)."""
+    if nearest_closing_first:
+        return sorted(licitacoes, key=lambda lic: (
+            lic.data_encerramento or datetime.max, -lic.relevancia, -(lic.valor_estimado or 0.0), lic.codigo_pncp))
     return sorted(
         licitacoes,
         key=lambda lic: (
@@ -252,4 +258,4 @@ def rank(licitacoes: Sequence[Licitacao]) -> list[Licitacao]:
 
 def filter_and_rank(licitacoes: Iterable[Licitacao], rules: SectorRules, criteria: Criteria) -> list[Licitacao]:
     kept = (match_licitacao(lic, rules, criteria) for lic in licitacoes)
-    return rank([lic for lic in kept if lic is not None])
+    return rank([lic for lic in kept if lic is not None], nearest_closing_first=criteria.nearest_closing_first)

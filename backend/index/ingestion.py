@@ -7,11 +7,13 @@ the pacer as `ingestion`, which only gives them turns searches leave free.
 
 Each pass, in order:
 1. sectors whose keywords changed get their matches recomputed from the stored rows;
-2. today's and yesterday's national slices are read again once older than INDEX_REFRESH_SECONDS;
+2. what is open for proposals now (`/proposta`, per modalidade, every UF) and today's and
+   yesterday's national slices are read again once older than INDEX_REFRESH_SECONDS;
 3. older days of the window missing a complete slice are read, newest first (the backfill);
 4. what PNCP changed since the last pass (`/atualizacao`: cancelled, suspended, new dates) is
    written over the stored rows;
-5. days that left the window are removed.
+5. days that left the window are removed (not what is still open), and what closed leaves the
+   lists of what is open.
 Progress lives in the database (slices, `pncp_ingestao`), so a restart, a kill -9 or a flushed
 Redis resumes where it stopped; a lost lease (another process took over) stops the loop.
 """
@@ -33,6 +35,7 @@ from redis.exceptions import RedisError
 
 from backend import keys
 from backend.adapters import claims
+from backend.codes import now_brasilia
 from backend.domain.filtering import normalize, sector_keywords
 from backend.domain.sectors import Sector
 from backend.index import plan
@@ -42,6 +45,7 @@ from backend.index.status import index_health, window
 from backend.pncp.client import ATUALIZACAO_PATH, PNCPClient, caller
 from backend.runtime import metrics
 from backend.schemas import LICITACOES
+from backend.store.abertas import OpenTenderStore
 from backend.store.publications import LAST_PASS, NATIONAL, PublicationStore
 
 logger = logging.getLogger(__name__)
@@ -66,10 +70,12 @@ class PassReport:
 
 
 class Ingestion:
-    def __init__(self, *, store: PublicationStore, reads: IndexReads, pncp: PNCPClient,
+    def __init__(self, *, store: PublicationStore, open_tenders: OpenTenderStore, reads: IndexReads,
+                 pncp: PNCPClient,
                  sectors: Mapping[str, Sector], redis: Redis, index_days: int, modalidades: tuple[int, ...],
                  refresh_seconds: float, name: str, lease_seconds: float, pages_at_once: int) -> None:
         self._store = store
+        self._open = open_tenders
         self._reads = reads
         self._pncp = pncp
         self._sectors = sectors
@@ -168,7 +174,7 @@ class Ingestion:
         report.reads = len(reads)
         limiter = anyio.Semaphore(READS_AT_ONCE)
 
-        async def read(one: plan.Read) -> None:
+        async def read(one: plan.Read | plan.OpenRead) -> None:
             async with limiter:
                 outcome = await self._reads.read(one, "ingestion", self._pages_at_once)
             if not outcome.complete:
@@ -179,7 +185,10 @@ class Ingestion:
                 tg.start_soon(read, one)
         report.changed = await self._apply_changes()
         first, _ = window(self._days)
-        report.removed = await self._store.prune(before=first, read_before=datetime.now(UTC) - OUTSIDE_WINDOW_KEEP)
+        now = now_brasilia()
+        report.removed = await self._store.prune(before=first, read_before=datetime.now(UTC) - OUTSIDE_WINDOW_KEEP,
+                                                 now=now)
+        await self._open.prune(now)
         report.seconds = round(time.perf_counter() - started, 3)
         await self._store.set_state(LAST_PASS, report.as_json().decode())
         await self._update_gauges()
@@ -189,14 +198,19 @@ class Ingestion:
                         ",".join(report.rematched) or "-", report.seconds)
         return report
 
-    async def _due_reads(self) -> list[plan.Read]:
-        """Newest day first: national slices never read completely, or read while their day was
-        still changing (today's, yesterday's) and older than INDEX_REFRESH_SECONDS."""
+    async def _due_reads(self) -> list[plan.Read | plan.OpenRead]:
+        """What is open now, then newest day first: national lists and slices never read
+        completely, or read while still changing (what is open, today's, yesterday's) and older
+        than INDEX_REFRESH_SECONDS."""
         first, today = window(self._days)
         now = datetime.now(UTC)
+        lists = {s.modalidade_id: s for s in await self._open.read_states(self._modalidades) if s.uf == NATIONAL}
+        due: list[plan.Read | plan.OpenRead] = [
+            plan.OpenRead(modalidade, NATIONAL) for modalidade in self._modalidades
+            if (state := lists.get(modalidade)) is None
+            or not plan.open_fresh(state, now=now, fresh_for=self._refresh)]
         states = {(s.slice.modalidade_id, s.slice.dia): s
                   for s in await self._store.slice_states(self._modalidades, first, today) if s.slice.uf == NATIONAL}
-        due: list[plan.Read] = []
         for day in reversed(plan.days_of(first, today)):
             for modalidade in self._modalidades:
                 state = states.get((modalidade, day))

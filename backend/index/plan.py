@@ -1,4 +1,5 @@
-"""Which PNCP reads a search needs: pure planning over the slices the index holds.
+"""Which PNCP reads a search needs: pure planning over the slices the index holds (and, for
+an "abertas" search, over the lists of what is open for proposals: `OpenRead`).
 
 A search asks for cells (modalidade, day, UF). A cell is covered when the index read its slice
 completely, nationally (every UF at once) or for its UF, and recently enough. What is missing is
@@ -17,6 +18,7 @@ from datetime import date, datetime, timedelta
 
 from backend.codes import BRASILIA
 from backend.pncp.client import PAGE_SIZE
+from backend.store.abertas import OpenReadState
 from backend.store.publications import NATIONAL, Slice, SliceState
 
 
@@ -41,6 +43,56 @@ class Read:
 
     def covers(self, uf: str) -> bool:
         return self.uf == NATIONAL or self.uf == uf
+
+
+ABERTAS_HORIZON = timedelta(days=365)  # `/proposta` lists what closes by its dataFinal: today + this
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRead:
+    """One `/proposta` query: what a modalidade has open for proposals now, for one UF or every UF."""
+
+    modalidade_id: int
+    uf: str  # NATIONAL: every UF
+
+    @property
+    def key(self) -> str:
+        return f"abertas:{self.modalidade_id}:{self.uf or 'BR'}"
+
+    def covers(self, uf: str) -> bool:
+        return self.uf == NATIONAL or self.uf == uf
+
+
+def open_fresh(state: OpenReadState, *, now: datetime, fresh_for: timedelta) -> bool:
+    """A list of what is open answers searches while read completely within `fresh_for`: unlike
+    a past day's publications, it changes by the minute (new tenders, closings, extensions)."""
+    return state.completo and state.lido_em is not None and now - state.lido_em <= fresh_for
+
+
+def plan_open_reads(ufs: Sequence[str], modalidades: Sequence[int], states: Iterable[OpenReadState], *,
+                    now: datetime, fresh_for: timedelta) -> tuple[list[OpenRead], dict[int, list[str]],
+                                                                   list[OpenReadState]]:
+    """For an "abertas" search: the reads it must make (per UF, where no fresh list covers it),
+    which lists answer it per modalidade (the national one when fresh, else each UF's), and the
+    fresh lists used."""
+    fresh = {(s.modalidade_id, s.uf): s for s in states if open_fresh(s, now=now, fresh_for=fresh_for)}
+    reads: list[OpenRead] = []
+    sources: dict[int, list[str]] = {}
+    used: list[OpenReadState] = []
+    for modalidade in modalidades:
+        national = fresh.get((modalidade, NATIONAL))
+        if national is not None:
+            sources[modalidade] = [NATIONAL]
+            used.append(national)
+            continue
+        sources[modalidade] = list(ufs)
+        for uf in ufs:
+            state = fresh.get((modalidade, uf))
+            if state is None:
+                reads.append(OpenRead(modalidade, uf))
+            else:
+                used.append(state)
+    return reads, sources, used
 
 
 def days_of(first: date, last: date) -> list[date]:

@@ -26,11 +26,13 @@ from redis.exceptions import RedisError
 
 from backend import keys
 from backend.adapters import claims
+from backend.codes import now_brasilia
 from backend.domain.sectors import Sector
-from backend.index.plan import Read
+from backend.index.plan import ABERTAS_HORIZON, OpenRead, Read
 from backend.index.publications import index_rows
-from backend.pncp.client import PNCPClient, caller
+from backend.pncp.client import PROPOSTA_PATH, Pages, PNCPClient, caller
 from backend.pncp.pacing import Caller
+from backend.store.abertas import OpenTenderStore
 from backend.store.publications import NATIONAL, PublicationStore
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 CLAIM_SECONDS = 30.0  # renewed while the read goes on; a crashed reader's claim lapses after this
 OUTCOME_SECONDS = 60.0  # how long the others can pick up the outcome
 NATIONAL_MAX_PAGES = 200  # one day of one modalidade for every UF: read whole (PNCP_MAX_PAGES bounds UF reads)
+OPEN_MAX_PAGES = 500  # what one modalidade has open in every UF (pregões: ~15,000 on a live weekday)
 _WAIT_STEP = 0.1
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +59,17 @@ class ReadOutcome:
 class IndexReads:
     """Reads of PNCP into the index, single-flight within the process and across the cluster."""
 
-    def __init__(self, pncp: PNCPClient, store: PublicationStore, sectors: Mapping[str, Sector],
-                 redis: Redis | None) -> None:
+    def __init__(self, pncp: PNCPClient, store: PublicationStore, open_tenders: OpenTenderStore,
+                 sectors: Mapping[str, Sector], redis: Redis | None) -> None:
         self._pncp = pncp
         self._store = store
+        self._open = open_tenders
         self._sectors = sectors
         self._redis = redis
         self._running: dict[str, asyncio.Task[ReadOutcome]] = {}
 
-    async def read(self, read: Read, who: Caller = "search", limiter: anyio.Semaphore | None = None) -> ReadOutcome:
+    async def read(self, read: Read | OpenRead, who: Caller = "search",
+                   limiter: anyio.Semaphore | None = None) -> ReadOutcome:
         """The read's outcome, reading it here unless it is being read (in this process or
         another). `limiter` bounds the requests in flight of whoever starts it (a search's share)."""
         key = f"{who}:{read.key}"
@@ -80,7 +85,8 @@ class IndexReads:
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def _in_cluster(self, read: Read, key: str, who: Caller, limiter: anyio.Semaphore | None) -> ReadOutcome:
+    async def _in_cluster(self, read: Read | OpenRead, key: str, who: Caller,
+                          limiter: anyio.Semaphore | None) -> ReadOutcome:
         claim_key, outcome_key = keys.index_read_claim(key), keys.index_read_outcome(key)
         token = uuid4().hex
         while True:
@@ -120,7 +126,7 @@ class IndexReads:
             if claim is None or claim.decode() != holder:
                 return None
 
-    async def _claimed(self, read: Read, who: Caller, limiter: anyio.Semaphore | None, claim_key: str,
+    async def _claimed(self, read: Read | OpenRead, who: Caller, limiter: anyio.Semaphore | None, claim_key: str,
                        outcome_key: str, token: str) -> ReadOutcome:
         renewer = asyncio.create_task(self._keep_claim(claim_key, token))
         outcome: ReadOutcome | None = None
@@ -131,7 +137,7 @@ class IndexReads:
             await self._finish(read, claim_key, outcome_key, token, outcome)
         return outcome
 
-    async def _finish(self, read: Read, claim_key: str, outcome_key: str, token: str,
+    async def _finish(self, read: Read | OpenRead, claim_key: str, outcome_key: str, token: str,
                       outcome: ReadOutcome | None) -> None:
         """Leaves the outcome for the others, or (the read failed) just ends the claim."""
         if self._redis is None:
@@ -155,8 +161,10 @@ class IndexReads:
             except (RedisError, OSError):
                 pass
 
-    async def _read_and_store(self, read: Read, who: Caller, limiter: anyio.Semaphore | None,
+    async def _read_and_store(self, read: Read | OpenRead, who: Caller, limiter: anyio.Semaphore | None,
                               token: str) -> ReadOutcome:
+        if isinstance(read, OpenRead):
+            return await self._read_open(read, who, limiter, token)
         started_at = time.time()
         started = datetime.fromtimestamp(started_at, UTC)
         # Noted first: a day outside the window being read is not pruned under the read.
@@ -171,11 +179,7 @@ class IndexReads:
         day = read.first if read.first == read.last else None
         rows = await anyio.to_thread.run_sync(partial(index_rows, pages.records, self._sectors, day=day))
         await self._store.write(rows)
-        error = None
-        if pages.errors:
-            error = "; ".join(pages.errors[:3])
-        elif pages.truncated:
-            error = f"mais de {self._pncp.max_pages} páginas"
+        error = self._error(pages)
         if pages.complete:  # what PNCP no longer lists there is gone
             await self._store.keep_only(read.modalidade_id, read.first, read.last, read.uf,
                                         {row.codigo_pncp for row in rows})
@@ -185,3 +189,35 @@ class IndexReads:
             logger.warning("index read %s incomplete: %s", read.key, error)
         return ReadOutcome(complete=pages.complete, started_at=started_at, errors=list(pages.errors),
                            truncated=pages.truncated, token=token)
+
+    async def _read_open(self, read: OpenRead, who: Caller, limiter: anyio.Semaphore | None,
+                         token: str) -> ReadOutcome:
+        """`/proposta`: what is open now, closing within `ABERTAS_HORIZON`, into the index and its list."""
+        started_at = time.time()
+        started = datetime.fromtimestamp(started_at, UTC)
+        await self._open.mark_read(read.modalidade_id, read.uf, started_at=started, complete=False, records=0)
+        asker = caller.set(who)
+        try:
+            pages = await self._pncp.fetch_all(
+                read.modalidade_id, read.uf or None, None, now_brasilia().date() + ABERTAS_HORIZON,
+                path=PROPOSTA_PATH, limiter=limiter, max_pages=OPEN_MAX_PAGES if read.uf == NATIONAL else None)
+        finally:
+            caller.reset(asker)
+        today = now_brasilia().date()
+        rows = await anyio.to_thread.run_sync(partial(index_rows, pages.records, self._sectors, day=today))
+        await self._store.write(rows)
+        await self._open.list_open(read.uf, read.modalidade_id, rows, complete=pages.complete)
+        error = self._error(pages)
+        await self._open.mark_read(read.modalidade_id, read.uf, started_at=started, complete=pages.complete,
+                                   records=len(rows), error=error)
+        if error:
+            logger.warning("index read %s incomplete: %s", read.key, error)
+        return ReadOutcome(complete=pages.complete, started_at=started_at, errors=list(pages.errors),
+                           truncated=pages.truncated, token=token)
+
+    def _error(self, pages: Pages) -> str | None:
+        if pages.errors:
+            return "; ".join(pages.errors[:3])
+        if pages.truncated:
+            return f"mais de {self._pncp.max_pages} páginas"
+        return None

@@ -1,5 +1,6 @@
 """Stage 2 of a search over the index: what is covered is read from the database, what is
 missing is read from PNCP once (for everyone who needs it) and written into the index first.
+Each UF is handed on as soon as its slices are all read, so its matches can be shown at once.
 
 The answer is what a live read of the same slices would give: the rows come from the same
 records through the same normalisation, and the same filters run over them afterwards.
@@ -21,19 +22,30 @@ from backend.index import plan
 from backend.index.publications import sector_signature
 from backend.index.reads import NATIONAL_MAX_PAGES, IndexReads, ReadOutcome
 from backend.schemas import LICITACOES, Fonte, Licitacao
+from backend.store.abertas import OpenTenderStore
 from backend.store.publications import NATIONAL, PublicationStore, SliceState
-
-UFRead = Callable[[str, int], Awaitable[None]]  # (uf, records) once a UF's slices are all read
 
 VOLUMES_FOR = timedelta(minutes=10)  # how long the volumes that plan reads are reused
 
 
 @dataclass(slots=True)
-class Gathered:
-    """What stage 2 found: the sector's candidates (filters still to run) and where they came from."""
+class UFsRead:
+    """Some of a search's UFs, all their slices read: their publications, and the sector's
+    candidates among them (the filters still to run), handed on at once (`partial_results`)."""
 
+    counts: dict[str, int]  # uf -> its publications (what a live read would have given)
     candidates: list[Licitacao]
     keywords: list[list[str]] | None  # the sector's keywords in each candidate; None: to find in the text
+    errors: dict[str, list[str]]  # uf -> why some of its slices are missing
+
+
+OnUFsRead = Callable[[UFsRead], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Gathered:
+    """What stage 2 found, once every UF was handed on: totals, where it came from, what failed."""
+
     total_raw: int
     fonte: Fonte
     atualizado_em: datetime | None
@@ -42,10 +54,22 @@ class Gathered:
     truncated: dict[str, list[int]] = field(default_factory=dict)  # uf -> modalidades with pages unread
 
 
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What rows a search reads, once its reads are done: a period's publications, or what is open now."""
+
+    counts_by_uf: Callable[[Sequence[str]], Awaitable[dict[str, int]]]
+    candidates: Callable[[str | None, Sequence[str]], Awaitable[list[tuple[str, str | None]]]]
+
+
+AnyRead = plan.Read | plan.OpenRead
+
+
 class IndexedSearch:
-    def __init__(self, store: PublicationStore, reads: IndexReads, *, refresh_seconds: float,
-                 index_days: int, concurrency: int) -> None:
+    def __init__(self, store: PublicationStore, open_tenders: OpenTenderStore, reads: IndexReads, *,
+                 refresh_seconds: float, index_days: int, concurrency: int) -> None:
         self._store = store
+        self._open = open_tenders
         self._reads = reads
         self._concurrency = concurrency  # PNCP requests in flight for one search, all its reads together
         self._fresh_for = timedelta(seconds=2 * refresh_seconds)
@@ -53,7 +77,9 @@ class IndexedSearch:
         self._volumes: tuple[float, dict[tuple[str, int], float]] | None = None
 
     async def gather(self, ufs: Sequence[str], modalidades: Sequence[int], first: date, last: date,
-                     sector: Sector, on_uf_read: UFRead | None = None) -> Gathered:
+                     sector: Sector, on_read: OnUFsRead) -> Gathered:
+        """The publications of `first`..`last`: UFs the index covers at once, the others as
+        their missing slices are read from PNCP (into the index)."""
         days = plan.days_of(first, last)
         now = datetime.now(UTC)
         states = await self._store.slice_states(modalidades, first, last)
@@ -61,65 +87,75 @@ class IndexedSearch:
         missing = plan.missing_cells(ufs, modalidades, days, covered)
         reads = plan.plan_reads(missing, await self._daily_volumes(),
                                 national_max_pages=NATIONAL_MAX_PAGES) if missing else []
+        scope = _Scope(
+            counts_by_uf=lambda some: self._store.counts_by_uf(some, modalidades, first, last),
+            candidates=lambda setor, some: self._store.candidates(setor, some, modalidades, first, last),
+        )
+        return await self._collect(ufs, reads, scope, sector, on_read,
+                                   used=_slices_used(covered, ufs, modalidades, days))
 
-        stored = await self._store.counts_by_uf(ufs, modalidades, first, last)
-        outcomes = await self._run_reads(ufs, reads, stored, on_uf_read, lambda uf: self._store.count(
-            [uf], modalidades, first, last))
-        if reads:
-            stored = await self._store.counts_by_uf(ufs, modalidades, first, last)
-        candidates, keywords = await self._candidates(sector, ufs, modalidades, first, last)
+    async def gather_open(self, ufs: Sequence[str], modalidades: Sequence[int], sector: Sector,
+                          on_read: OnUFsRead) -> Gathered:
+        """Every licitação open for proposals now, from the lists `/proposta` gave: a fresh
+        national one per modalidade (the ingestion keeps them), else one read per UF now."""
+        states = await self._open.read_states(modalidades)
+        reads, sources, used = plan.plan_open_reads(ufs, modalidades, states, now=datetime.now(UTC),
+                                                    fresh_for=self._fresh_for)
+        scope = _Scope(
+            counts_by_uf=lambda some: self._open.counts_by_uf(some, sources, now_brasilia()),
+            candidates=lambda setor, some: self._open.candidates(setor, some, sources, now_brasilia()),
+        )
+        return await self._collect(ufs, reads, scope, sector, on_read,
+                                   used=[_Used(s.lido_em) for s in used])
 
-        used = _slices_used(covered, ufs, modalidades, days)
-        gathered = Gathered(candidates=candidates, keywords=keywords, total_raw=sum(stored.values()),
-                            fonte=_fonte(covered_any=bool(used), read_any=bool(reads)),
-                            atualizado_em=_oldest(used, list(outcomes.values())))
-        for read, outcome in outcomes.items():
+    async def _collect(self, ufs: Sequence[str], reads: Sequence[AnyRead], scope: _Scope, sector: Sector,
+                       on_read: OnUFsRead, *, used: Sequence[_Used | SliceState]) -> Gathered:
+        """Runs the reads; hands on each group of UFs as its last read ends (those no read
+        concerns first, at once), with its rows from the index."""
+        signatures = await self._store.sector_signatures()
+        current = signatures.get(sector.id) == sector_signature(sector)
+        pending = {uf: sum(1 for r in reads if r.covers(uf)) for uf in ufs}
+        outcomes: dict[AnyRead, ReadOutcome] = {}
+        errors: dict[str, list[str]] = {}
+        truncated: dict[str, list[int]] = {}
+        totals: dict[str, int] = {}
+        limiter = anyio.Semaphore(self._concurrency)
+
+        async def hand_on(some: list[str]) -> None:
+            counts = await scope.counts_by_uf(some)
+            rows = await scope.candidates(sector.id if current else None, some)
+            candidates, keywords = await anyio.to_thread.run_sync(_licitacoes, rows)
+            totals.update(counts)
+            await on_read(UFsRead(counts={uf: counts.get(uf, 0) for uf in some}, candidates=candidates,
+                                  keywords=keywords if current else None,
+                                  errors={uf: errors[uf] for uf in some if uf in errors}))
+
+        async def one(read: AnyRead) -> None:
+            outcome = outcomes[read] = await self._reads.read(read, "search", limiter)
+            finished = []
             for uf in ufs:
                 if not read.covers(uf):
                     continue
                 if outcome.errors:
-                    where = _period(read)
-                    gathered.errors.setdefault(uf, []).extend(
-                        f"modalidade {read.modalidade_id}, {where}, {error}" for error in outcome.errors)
-                if outcome.truncated and read.modalidade_id not in gathered.truncated.get(uf, []):
-                    gathered.truncated.setdefault(uf, []).append(read.modalidade_id)
-        gathered.partial = {uf: stored.get(uf, 0) > 0 for uf in gathered.errors}
-        return gathered
-
-    async def _run_reads(self, ufs: Sequence[str], reads: Sequence[plan.Read], stored: dict[str, int],
-                         on_uf_read: UFRead | None,
-                         count: Callable[[str], Awaitable[int]]) -> dict[plan.Read, ReadOutcome]:
-        """Runs the reads, telling `on_uf_read` (uf, its publications) as each UF is all read."""
-        pending = {uf: sum(1 for r in reads if r.covers(uf)) for uf in ufs}
-        outcomes: dict[plan.Read, ReadOutcome] = {}
-        limiter = anyio.Semaphore(self._concurrency)
-
-        async def one(read: plan.Read) -> None:
-            outcomes[read] = await self._reads.read(read, "search", limiter)
-            for uf in ufs:
-                if read.covers(uf):
-                    pending[uf] -= 1
-                    if pending[uf] == 0 and on_uf_read is not None:
-                        await on_uf_read(uf, await count(uf))
-
-        if on_uf_read is not None:
-            for uf in ufs:  # covered already: read at once
+                    errors.setdefault(uf, []).extend(
+                        f"modalidade {read.modalidade_id}, {_where(read)}, {error}" for error in outcome.errors)
+                if outcome.truncated and read.modalidade_id not in truncated.get(uf, []):
+                    truncated.setdefault(uf, []).append(read.modalidade_id)
+                pending[uf] -= 1
                 if pending[uf] == 0:
-                    await on_uf_read(uf, stored.get(uf, 0))
+                    finished.append(uf)
+            if finished:
+                await hand_on(finished)
+
+        ready = [uf for uf in ufs if pending[uf] == 0]
+        if ready:
+            await hand_on(ready)
         async with anyio.create_task_group() as tg:
             for read in reads:
                 tg.start_soon(one, read)
-        return outcomes
-
-    async def _candidates(self, sector: Sector, ufs: Sequence[str], modalidades: Sequence[int], first: date,
-                          last: date) -> tuple[list[Licitacao], list[list[str]] | None]:
-        """The sector's candidates through its precomputed matches; every row of the period while
-        those are being recomputed (its keywords changed)."""
-        signatures = await self._store.sector_signatures()
-        current = signatures.get(sector.id) == sector_signature(sector)
-        rows = await self._store.candidates(sector.id if current else None, ufs, modalidades, first, last)
-        candidates, keywords = await anyio.to_thread.run_sync(_licitacoes, rows)
-        return candidates, keywords if current else None
+        return Gathered(total_raw=sum(totals.values()), fonte=_fonte(covered_any=bool(used), read_any=bool(reads)),
+                        atualizado_em=_oldest(used, list(outcomes.values())), errors=errors,
+                        partial={uf: totals.get(uf, 0) > 0 for uf in errors}, truncated=truncated)
 
     async def _daily_volumes(self) -> dict[tuple[str, int], float]:
         """Publications a day per (uf, modalidade) over the index's window, reused for a while."""
@@ -131,6 +167,13 @@ class IndexedSearch:
         volumes = {key: count / days for key, count in counts.items()}
         self._volumes = (time.monotonic(), volumes)
         return volumes
+
+
+@dataclass(frozen=True, slots=True)
+class _Used:
+    """A list of what is open that answered a search: when it was read."""
+
+    lido_em: datetime | None
 
 
 def _licitacoes(rows: list[tuple[str, str | None]]) -> tuple[list[Licitacao], list[list[str]]]:
@@ -160,13 +203,15 @@ def _slices_used(covered: dict[tuple[int, date, str], SliceState], ufs: Sequence
     return used
 
 
-def _oldest(used: Sequence[SliceState], outcomes: Sequence[ReadOutcome]) -> datetime | None:
+def _oldest(used: Sequence[_Used | SliceState], outcomes: Sequence[ReadOutcome]) -> datetime | None:
     """When the oldest data the search read was fetched from PNCP."""
     moments = [s.lido_em for s in used if s.lido_em is not None] + [o.started for o in outcomes]
     return min(moments) if moments else None
 
 
-def _period(read: plan.Read) -> str:
+def _where(read: AnyRead) -> str:
+    if isinstance(read, plan.OpenRead):
+        return "abertas agora"
     if read.first == read.last:
         return f"dia {read.first.strftime('%d/%m/%Y')}"
     return f"{read.first.strftime('%d/%m')} a {read.last.strftime('%d/%m/%Y')}"

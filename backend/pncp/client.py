@@ -1,5 +1,5 @@
-"""PNCP consulta API client: `/v1/contratacoes/publicacao` and `/atualizacao`, every page,
-retried, each request paced by the cluster's `PNCPPacer`.
+"""PNCP consulta API client: `/v1/contratacoes/publicacao`, `/atualizacao` and `/proposta`,
+every page, retried, each request paced by the cluster's `PNCPPacer`.
 
 Error tree (each carries a message a person can read, in Portuguese):
 
@@ -38,6 +38,7 @@ PAGE_SIZE = 50  # PNCP refuses larger pages with HTTP 400
 READS_CONNECTIONS = 32  # the index reads' shared session: a paced budget keeps far fewer in flight
 PUBLICACAO_PATH = "/v1/contratacoes/publicacao"
 ATUALIZACAO_PATH = "/v1/contratacoes/atualizacao"
+PROPOSTA_PATH = "/v1/contratacoes/proposta"  # open for proposals now, closing by dataFinal (no dataInicial)
 
 # Who is asking PNCP in this task: users' searches go first, the index's ingestion second.
 caller: ContextVar[Caller] = ContextVar("pncp_caller", default="search")
@@ -275,7 +276,7 @@ class PNCPClient:
             finally:
                 self._idle.append(http)
 
-    async def fetch_page(self, uf: str | None, modalidade: int, data_inicial: date, data_final: date,
+    async def fetch_page(self, uf: str | None, modalidade: int, data_inicial: date | None, data_final: date,
                          pagina: int, *, path: str = PUBLICACAO_PATH) -> Page:
         """One page, retried on 429, 5xx, timeouts, connection errors and non-JSON answers."""
         async with self._session() as http:
@@ -319,11 +320,12 @@ class PNCPClient:
         metrics.PNCP_REQUESTS.labels(who, "ok" if page.records else "empty").inc()
         return page
 
-    async def fetch_all(self, modalidade: int, uf: str | None, data_inicial: date, data_final: date,
+    async def fetch_all(self, modalidade: int, uf: str | None, data_inicial: date | None, data_final: date,
                         *, path: str = PUBLICACAO_PATH, limiter: anyio.Semaphore | None = None,
                         max_pages: int | None = None) -> Pages:
         """Every page of one query (`uf` None: every UF at once), at most `concurrency` at a time
         (or as many as `limiter` lets a whole search have), up to `max_pages` (PNCP_MAX_PAGES).
+        `data_inicial` None: `/proposta`, which takes only the last day.
 
         The index's reads share one session: the pacer and the limiters bound their requests, so
         its pool stays small, and one search's many reads never hold the sessions others need."""
@@ -336,11 +338,14 @@ class PNCPClient:
         self,
         ufs: Sequence[str],
         modalidades: Sequence[int],
-        data_inicial: date,
+        data_inicial: date | None,
         data_final: date,
         on_uf_done: UFDone | None = None,
+        *,
+        path: str = PUBLICACAO_PATH,
     ) -> list[UFResult]:
-        """Every page of every UF x modalidade, at most `concurrency` requests at a time.
+        """Every page of every UF x modalidade, at most `concurrency` requests at a time
+        (`data_inicial` None with `PROPOSTA_PATH`: what is open now, closing by `data_final`).
 
         A failure stays inside its UF: the other UFs' records still come back.
         """
@@ -351,8 +356,8 @@ class PNCPClient:
             result = results[uf]
 
             async def modalidade_pages(modalidade: int) -> None:
-                pages = await self._pages(http, PUBLICACAO_PATH,
-                                          _params(uf, modalidade, data_inicial, data_final), limiter, self._max_pages)
+                pages = await self._pages(http, path, _params(uf, modalidade, data_inicial, data_final), limiter,
+                                          self._max_pages)
                 result.records.extend(pages.records)
                 result.pages += pages.pages
                 result.errors.extend(f"modalidade {modalidade}, {error}" for error in pages.errors)
@@ -397,12 +402,10 @@ class PNCPClient:
         return result
 
 
-def _params(uf: str | None, modalidade: int, data_inicial: date, data_final: date) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "dataInicial": data_inicial.strftime("%Y%m%d"),
-        "dataFinal": data_final.strftime("%Y%m%d"),
-        "codigoModalidadeContratacao": modalidade,
-    }
+def _params(uf: str | None, modalidade: int, data_inicial: date | None, data_final: date) -> dict[str, Any]:
+    params: dict[str, Any] = {"dataFinal": data_final.strftime("%Y%m%d"), "codigoModalidadeContratacao": modalidade}
+    if data_inicial is not None:
+        params["dataInicial"] = data_inicial.strftime("%Y%m%d")
     if uf:
         params["uf"] = uf
     return params

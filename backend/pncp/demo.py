@@ -15,10 +15,11 @@ proposal dates moved. A record is generated in its current state, so `/publicaca
 `/atualizacao` show the same record identically.
 
 `create_demo_app()` serves those records the way PNCP does (params, pagination, 204, 400) on
-`/v1/contratacoes/publicacao` (by publication date) and `/v1/contratacoes/atualizacao` (by
-update date); `demo_transport()` plugs it into httpx, so the real client talks to it with no
-network. The request handling is shared (`publicacao_response`, `atualizacao_response`) with the
-HTTP double in `tests/fakes/pncp.py`.
+`/v1/contratacoes/publicacao` (by publication date), `/v1/contratacoes/atualizacao` (by
+update date) and `/v1/contratacoes/proposta` (proposal period open now, whatever the publication
+date; 422 for a `dataFinal` already past); `demo_transport()` plugs it into httpx, so the real
+client talks to it with no network. The request handling is shared (`publicacao_response`,
+`atualizacao_response`, `proposta_response`) with the HTTP double in `tests/fakes/pncp.py`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import random
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar
 
 import httpx
 from starlette.applications import Starlette
@@ -38,11 +39,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from backend.codes import MODALIDADES, UFS
+from backend.codes import MODALIDADES, UFS, now_brasilia
+from backend.pncp.records import parse_datetime
 
 DEMO_BASE_URL = "http://pncp-demo/api/consulta"
 PUBLICACAO_PATH = "/v1/contratacoes/publicacao"
 ATUALIZACAO_PATH = "/v1/contratacoes/atualizacao"
+PROPOSTA_PATH = "/v1/contratacoes/proposta"
 # The API answers under its documented root and under the older `/pncp-consulta` one.
 PUBLICACAO_PATHS: tuple[str, ...] = (
     PUBLICACAO_PATH,
@@ -53,6 +56,11 @@ ATUALIZACAO_PATHS: tuple[str, ...] = (
     ATUALIZACAO_PATH,
     "/api/consulta" + ATUALIZACAO_PATH,
     "/pncp-consulta" + ATUALIZACAO_PATH,
+)
+PROPOSTA_PATHS: tuple[str, ...] = (
+    PROPOSTA_PATH,
+    "/api/consulta" + PROPOSTA_PATH,
+    "/pncp-consulta" + PROPOSTA_PATH,
 )
 MAX_PAGE_SIZE = 50
 MIN_PAGE_SIZE = 10
@@ -200,6 +208,11 @@ _EDITED_SHARE = 0.20
 MAX_UPDATE_LAG_DAYS = 20  # no demo record changes later than this after its publication
 # `/atualizacao` answers from records published up to this many days before the window.
 ATUALIZACAO_LOOKBACK_DAYS = 60
+# `/proposta` answers from records published up to this many days before today. A demo record
+# closes at most 28 days after its publication day, plus 2 when that falls on a weekend (30);
+# `_move_proposal_dates` adds at most 10 + 8 days to that, plus 2 again for a weekend: 50. So no
+# record published earlier can still be open today.
+PROPOSTA_LOOKBACK_DAYS = 50
 
 SITUACOES: dict[int, str] = {1: "Divulgada no PNCP", 2: "Revogada", 3: "Anulada", 4: "Suspensa"}
 MODOS_DISPUTA: dict[int, str] = {
@@ -984,6 +997,25 @@ def update_day(record: Mapping[str, Any]) -> str:
     return update_moment(record)[:10]
 
 
+def closing_moment(record: Mapping[str, Any]) -> datetime | None:
+    """`dataEncerramentoProposta` as a naive Brasília datetime: what `/proposta` filters on."""
+    return parse_datetime(record.get("dataEncerramentoProposta"))
+
+
+def is_open_on(record: Mapping[str, Any], now: datetime, data_final: date) -> bool:
+    """Whether `/proposta` lists `record` at `now` (naive Brasília) for this `dataFinal`: divulgada
+    (situação 1), and its proposal period closes at `now` or later, on `data_final` at the latest."""
+    if record.get("situacaoCompraId") != 1:
+        return False
+    closing = closing_moment(record)
+    return closing is not None and now <= closing and closing.date() <= data_final
+
+
+def closing_order(record: Mapping[str, Any]) -> tuple[datetime, str]:
+    """`/proposta`'s order: closing moment, then `numeroControlePNCP` (ours: PNCP documents none)."""
+    return closing_moment(record) or datetime.max, str(record.get("numeroControlePNCP") or "")
+
+
 @functools.lru_cache(maxsize=128)
 def demo_updates(uf: str | None, modalidade: int, data_inicial: date, data_final: date) -> tuple[Record, ...]:
     """The demo records that changed in the window (by `update_day`), oldest change first.
@@ -1003,13 +1035,43 @@ def demo_updates(uf: str | None, modalidade: int, data_inicial: date, data_final
     return tuple(sorted(changed, key=update_moment))
 
 
+@functools.lru_cache(maxsize=32)
+def demo_open_candidates(uf: str | None, modalidade: int | None, today: date) -> tuple[Record, ...]:
+    """The demo records `/proposta` may list at some moment of `today`, in its order.
+
+    Those published from `PROPOSTA_LOOKBACK_DAYS` before `today` to `today` (none published earlier
+    is still open) that are divulgada and close `today` or later; the request's `now` and
+    `dataFinal` are applied per request, on this memoized list. `modalidade` None: every one of
+    `MODALIDADES`, about twice the work of Pregão Eletrônico alone.
+    """
+    ufs = (uf,) if uf else tuple(sorted(UFS))
+    modalidades = (modalidade,) if modalidade is not None else tuple(MODALIDADES)
+    start_of_day = datetime.combine(today, time.min)
+    candidates: list[Record] = []
+    day = today - timedelta(days=PROPOSTA_LOOKBACK_DAYS)
+    while day <= today:
+        for one in ufs:
+            for each in modalidades:
+                candidates.extend(r for r in _day_records(one, each, day) if is_open_on(r, start_of_day, date.max))
+        day += timedelta(days=1)
+    return tuple(sorted(candidates, key=closing_order))
+
+
 # --------------------------------------------------------------------------------------------
 # The endpoint, shared by the demo app and the HTTP double of the tests
 # --------------------------------------------------------------------------------------------
 
 
 class QueryError(ValueError):
-    """A request PNCP would refuse with HTTP 400."""
+    """A request PNCP refuses, with HTTP `status`: 400 unless a subclass says otherwise."""
+
+    status: ClassVar[int] = 400
+
+
+class UnprocessableQueryError(QueryError):
+    """A well-formed request PNCP still refuses, with HTTP 422: `/proposta` with a past `dataFinal`."""
+
+    status: ClassVar[int] = 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -1023,6 +1085,27 @@ class PublicacaoQuery:
     cnpj: str | None = None
     codigo_municipio_ibge: str | None = None
     codigo_unidade: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PropostaQuery:
+    """The query of `/proposta`: no window start (it lists what is open now), modalidade optional."""
+
+    data_final: date
+    modalidade: int | None = None
+    uf: str | None = None
+    pagina: int = 1
+    tamanho_pagina: int = DEFAULT_PAGE_SIZE
+    cnpj: str | None = None
+    codigo_municipio_ibge: str | None = None
+    codigo_unidade: str | None = None
+
+
+ConsultaQuery = PublicacaoQuery | PropostaQuery
+
+
+def _optional_text(params: Mapping[str, str], name: str) -> str | None:
+    return (params.get(name) or "").strip() or None
 
 
 def _parse_date(params: Mapping[str, str], name: str) -> date:
@@ -1047,6 +1130,33 @@ def _parse_int(params: Mapping[str, str], name: str, default: int | None) -> int
         raise QueryError(f"Parâmetro '{name}' inválido: deve ser um número inteiro.") from None
 
 
+def _parse_modalidade(params: Mapping[str, str]) -> int:
+    modalidade = _parse_int(params, "codigoModalidadeContratacao", None)
+    if modalidade not in MODALIDADES:
+        raise QueryError(f"Código de modalidade de contratação inválido: {modalidade}.")
+    return modalidade
+
+
+def _parse_paging(params: Mapping[str, str]) -> tuple[int, int]:
+    """`pagina` and `tamanhoPagina`, within what production accepts: 10 to 50 records a page."""
+    pagina = _parse_int(params, "pagina", 1)
+    if pagina < 1:
+        raise QueryError("O número da página deve ser maior ou igual a 1.")
+    tamanho = _parse_int(params, "tamanhoPagina", DEFAULT_PAGE_SIZE)
+    if tamanho > MAX_PAGE_SIZE:
+        raise QueryError(f"Tamanho de página inválido: o máximo permitido é {MAX_PAGE_SIZE}.")
+    if tamanho < MIN_PAGE_SIZE:
+        raise QueryError(f"Tamanho de página inválido: o mínimo permitido é {MIN_PAGE_SIZE}.")
+    return pagina, tamanho
+
+
+def _parse_uf(params: Mapping[str, str]) -> str | None:
+    uf = (_optional_text(params, "uf") or "").upper() or None
+    if uf is not None and uf not in UFS:
+        raise QueryError(f"UF inválida: {uf}.")
+    return uf
+
+
 def parse_publicacao_query(params: Mapping[str, str]) -> PublicacaoQuery:
     """The query of `/v1/contratacoes/publicacao`, validated as PNCP does; QueryError if refused.
 
@@ -1059,29 +1169,39 @@ def parse_publicacao_query(params: Mapping[str, str]) -> PublicacaoQuery:
         raise QueryError("A data final deve ser igual ou posterior à data inicial.")
     if (data_final - data_inicial).days > MAX_WINDOW_DAYS:
         raise QueryError(f"O período de consulta não pode ser superior a {MAX_WINDOW_DAYS} dias.")
-    modalidade = _parse_int(params, "codigoModalidadeContratacao", None)
-    if modalidade not in MODALIDADES:
-        raise QueryError(f"Código de modalidade de contratação inválido: {modalidade}.")
-    pagina = _parse_int(params, "pagina", 1)
-    if pagina < 1:
-        raise QueryError("O número da página deve ser maior ou igual a 1.")
-    tamanho = _parse_int(params, "tamanhoPagina", DEFAULT_PAGE_SIZE)
-    if tamanho > MAX_PAGE_SIZE:
-        raise QueryError(f"Tamanho de página inválido: o máximo permitido é {MAX_PAGE_SIZE}.")
-    if tamanho < MIN_PAGE_SIZE:
-        raise QueryError(f"Tamanho de página inválido: o mínimo permitido é {MIN_PAGE_SIZE}.")
-    uf = (params.get("uf") or "").strip().upper() or None
-    if uf is not None and uf not in UFS:
-        raise QueryError(f"UF inválida: {uf}.")
+    modalidade = _parse_modalidade(params)
+    pagina, tamanho = _parse_paging(params)
+    uf = _parse_uf(params)
     return PublicacaoQuery(
         data_inicial=data_inicial, data_final=data_final, modalidade=modalidade, uf=uf, pagina=pagina,
-        tamanho_pagina=tamanho, cnpj=(params.get("cnpj") or "").strip() or None,
-        codigo_municipio_ibge=(params.get("codigoMunicipioIbge") or "").strip() or None,
-        codigo_unidade=(params.get("codigoUnidadeAdministrativa") or "").strip() or None,
+        tamanho_pagina=tamanho, cnpj=_optional_text(params, "cnpj"),
+        codigo_municipio_ibge=_optional_text(params, "codigoMunicipioIbge"),
+        codigo_unidade=_optional_text(params, "codigoUnidadeAdministrativa"),
     )
 
 
-def _optional_filters(records: Sequence[Record], query: PublicacaoQuery) -> Sequence[Record]:
+def parse_proposta_query(params: Mapping[str, str], today: date) -> PropostaQuery:
+    """The query of `/v1/contratacoes/proposta`, validated as production does; QueryError if refused.
+
+    The checks of `/publicacao` where the parameters are the same; `codigoModalidadeContratacao`
+    omitted means every modalidade, `idUsuario` is taken and ignored (records do not carry it).
+    A `dataFinal` before `today` (Brasília) is UnprocessableQueryError (422), once every 400 check
+    has passed.
+    """
+    data_final = _parse_date(params, "dataFinal")
+    modalidade = None if _optional_text(params, "codigoModalidadeContratacao") is None else _parse_modalidade(params)
+    pagina, tamanho = _parse_paging(params)
+    uf = _parse_uf(params)
+    if data_final < today:
+        raise UnprocessableQueryError("A data final não pode ser anterior à data atual.")
+    return PropostaQuery(
+        data_final=data_final, modalidade=modalidade, uf=uf, pagina=pagina, tamanho_pagina=tamanho,
+        cnpj=_optional_text(params, "cnpj"), codigo_municipio_ibge=_optional_text(params, "codigoMunicipioIbge"),
+        codigo_unidade=_optional_text(params, "codigoUnidadeAdministrativa"),
+    )
+
+
+def _optional_filters(records: Sequence[Record], query: ConsultaQuery) -> Sequence[Record]:
     if not (query.cnpj or query.codigo_municipio_ibge or query.codigo_unidade):
         return records
     out = []
@@ -1119,7 +1239,7 @@ def filter_records(
     return out
 
 
-def page_body(records: Sequence[Record], query: PublicacaoQuery) -> dict[str, Any] | None:
+def page_body(records: Sequence[Record], query: ConsultaQuery) -> dict[str, Any] | None:
     """The JSON envelope of the requested page, or None where PNCP answers 204 (no records)."""
     total = len(records)
     size = query.tamanho_pagina
@@ -1139,8 +1259,8 @@ def page_body(records: Sequence[Record], query: PublicacaoQuery) -> dict[str, An
 
 def error_response(status: int, message: str, path: str) -> JSONResponse:
     """An error the way PNCP's Spring back end writes it."""
-    reasons = {400: "Bad Request", 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway",
-               503: "Service Unavailable"}
+    reasons = {400: "Bad Request", 404: "Not Found", 422: "Unprocessable Entity", 500: "Internal Server Error",
+               502: "Bad Gateway", 503: "Service Unavailable"}
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     return JSONResponse(
         {"timestamp": now, "status": status, "error": reasons.get(status, "Error"), "message": message, "path": path},
@@ -1149,6 +1269,8 @@ def error_response(status: int, message: str, path: str) -> JSONResponse:
 
 
 RecordSource = Callable[[PublicacaoQuery], Sequence[Record]]
+# `/proposta`'s sources also take the moment of the request (naive Brasília): what is open depends on it.
+OpenSource = Callable[[PropostaQuery, datetime], Sequence[Record]]
 
 
 def demo_source(query: PublicacaoQuery) -> Sequence[Record]:
@@ -1161,26 +1283,56 @@ def demo_update_source(query: PublicacaoQuery) -> Sequence[Record]:
     return demo_updates(query.uf, query.modalidade, query.data_inicial, query.data_final)
 
 
+def demo_open_source(query: PropostaQuery, now: datetime) -> Sequence[Record]:
+    """Generated records open at `now` that close by `dataFinal`, by closing moment: `/proposta`.
+
+    The candidates of the day are memoized (`demo_open_candidates`); only the moment is tested here.
+    """
+    candidates = demo_open_candidates(query.uf, query.modalidade, now.date())
+    return [r for r in candidates if is_open_on(r, now, query.data_final)]
+
+
+def _index_by_modalidade_uf(records: Iterable[Record]) -> dict[tuple[Any, str | None], list[Record]]:
+    """A fixed list by (modalidadeId, UF), with None for "any" in either place; order kept."""
+    index: dict[tuple[Any, str | None], list[Record]] = {}
+    for record in records:
+        modalidade = record.get("modalidadeId")
+        uf = str((record.get("unidadeOrgao") or {}).get("ufSigla", "")).upper()
+        for key in dict.fromkeys(((modalidade, uf), (modalidade, None), (None, uf), (None, None))):
+            index.setdefault(key, []).append(record)
+    return index
+
+
 def fixed_source(records: Sequence[Record], day_of: DayOf = publication_day) -> RecordSource:
     """A source serving a fixed list, filtered like PNCP filters (indexed by modalidade and UF).
 
     `day_of` picks the date the window bounds: `publication_day` (`/publicacao`) or `update_day`
     (`/atualizacao`)."""
-    by_modalidade: dict[Any, list[Record]] = {}
-    by_modalidade_uf: dict[tuple[Any, str], list[Record]] = {}
-    for record in records:
-        uf = str((record.get("unidadeOrgao") or {}).get("ufSigla", "")).upper()
-        by_modalidade.setdefault(record.get("modalidadeId"), []).append(record)
-        by_modalidade_uf.setdefault((record.get("modalidadeId"), uf), []).append(record)
+    index = _index_by_modalidade_uf(records)
 
     def source(query: PublicacaoQuery) -> list[Record]:
-        if query.uf:
-            candidates = by_modalidade_uf.get((query.modalidade, query.uf), [])
-        else:
-            candidates = by_modalidade.get(query.modalidade, [])
-        return filter_records(candidates, query, day_of)
+        return filter_records(index.get((query.modalidade, query.uf), []), query, day_of)
 
     return source
+
+
+def fixed_open_source(records: Sequence[Record]) -> OpenSource:
+    """A source serving a fixed list the way `/proposta` does (indexed by modalidade and UF): the
+    records `is_open_on` the request's moment and `dataFinal`, by closing moment."""
+    index = _index_by_modalidade_uf(records)
+
+    def source(query: PropostaQuery, now: datetime) -> list[Record]:
+        candidates = index.get((query.modalidade, query.uf), [])
+        return sorted((r for r in candidates if is_open_on(r, now, query.data_final)), key=closing_order)
+
+    return source
+
+
+def _page_response(records: Sequence[Record], query: ConsultaQuery) -> Response:
+    body = page_body(_optional_filters(records, query), query)
+    if body is None:
+        return Response(status_code=204)
+    return JSONResponse(body)
 
 
 def publicacao_response(params: Mapping[str, str], source: RecordSource, path: str = PUBLICACAO_PATH) -> Response:
@@ -1188,11 +1340,8 @@ def publicacao_response(params: Mapping[str, str], source: RecordSource, path: s
     try:
         query = parse_publicacao_query(params)
     except QueryError as exc:
-        return error_response(400, str(exc), path)
-    body = page_body(_optional_filters(source(query), query), query)
-    if body is None:
-        return Response(status_code=204)
-    return JSONResponse(body)
+        return error_response(exc.status, str(exc), path)
+    return _page_response(source(query), query)
 
 
 def atualizacao_response(params: Mapping[str, str], source: RecordSource, path: str = ATUALIZACAO_PATH) -> Response:
@@ -1201,9 +1350,43 @@ def atualizacao_response(params: Mapping[str, str], source: RecordSource, path: 
     return publicacao_response(params, source, path)
 
 
-def consulta_app(publicacao: RecordSource, atualizacao: RecordSource | None = None) -> Starlette:
-    """A Starlette app serving `/v1/contratacoes/publicacao` and, given its source,
-    `/v1/contratacoes/atualizacao` (each under every root PNCP uses)."""
+def proposta_response(
+    params: Mapping[str, str], source: OpenSource, path: str = PROPOSTA_PATH, now: datetime | None = None
+) -> Response:
+    """PNCP's answer to `/v1/contratacoes/proposta` at `now` (naive Brasília, by default the clock):
+    200, 204, 400, or 422 for a `dataFinal` before today.
+
+    What is known, from the consulta manual (6.4, "Consultar Contratações com Período de
+    Recebimento de Propostas em Aberto") and from public clients' observations:
+
+    - parameters: `dataFinal` (required, AAAAMMDD), `pagina` (from 1), `tamanhoPagina`
+      (production takes 10 to 50 and answers 400 "Tamanho de página inválido" to 51, though the
+      manual says up to 500), `codigoModalidadeContratacao` (required by the manual, optional in
+      production: omitted, every modalidade), and the optional `uf`, `codigoMunicipioIbge`,
+      `cnpj`, `codigoUnidadeAdministrativa`, `idUsuario`. No `dataInicial`;
+    - a `dataFinal` before today (Brasília) is refused with HTTP 422;
+    - the envelope, the 204 and the records are those of `/publicacao`;
+    - it lists the contratações whose proposal period is open now and closes by the end of
+      `dataFinal`, whatever their publication date: `dataFinal` = today gave only the 2 records
+      closing that afternoon, a month ahead gave 395 for DF alone, publications of previous years
+      among them.
+
+    The sources implement that rule (`is_open_on`). The order, by closing moment then
+    `numeroControlePNCP`, is ours: PNCP does not document its own.
+    """
+    moment = now if now is not None else now_brasilia()
+    try:
+        query = parse_proposta_query(params, moment.date())
+    except QueryError as exc:
+        return error_response(exc.status, str(exc), path)
+    return _page_response(source(query, moment), query)
+
+
+def consulta_app(
+    publicacao: RecordSource, atualizacao: RecordSource | None = None, proposta: OpenSource | None = None
+) -> Starlette:
+    """A Starlette app serving `/v1/contratacoes/publicacao` and, given their sources,
+    `/v1/contratacoes/atualizacao` and `/v1/contratacoes/proposta` (each under every root PNCP uses)."""
 
     async def by_publication(request: Request) -> Response:
         return publicacao_response(request.query_params, publicacao, request.url.path)
@@ -1216,6 +1399,13 @@ def consulta_app(publicacao: RecordSource, atualizacao: RecordSource | None = No
             return atualizacao_response(request.query_params, updates, request.url.path)
 
         routes += [Route(path, by_update, methods=["GET"]) for path in ATUALIZACAO_PATHS]
+    if proposta is not None:
+        open_now = proposta
+
+        async def by_open_period(request: Request) -> Response:
+            return proposta_response(request.query_params, open_now, request.url.path)
+
+        routes += [Route(path, by_open_period, methods=["GET"]) for path in PROPOSTA_PATHS]
     return Starlette(routes=routes)
 
 
@@ -1225,8 +1415,9 @@ def publicacao_app(source: RecordSource) -> Starlette:
 
 
 def create_demo_app() -> Starlette:
-    """The demo PNCP: generated records, served as `/v1/contratacoes/publicacao` and `/atualizacao`."""
-    return consulta_app(demo_source, demo_update_source)
+    """The demo PNCP: generated records, served as `/v1/contratacoes/publicacao`, `/atualizacao`
+    and `/proposta`."""
+    return consulta_app(demo_source, demo_update_source, demo_open_source)
 
 
 def demo_transport() -> httpx.AsyncBaseTransport:

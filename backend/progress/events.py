@@ -8,10 +8,11 @@ persisted search row alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend.schemas import ProgressEvent, ResumoLicitacoes
+from backend.schemas import Licitacao, ProgressEvent, ResumoLicitacoes
 from backend.store.search_cache import SearchOutcome
 
 __all__ = ["ONCE_STAGES", "STAGES", "TERMINAL_STAGES", "ProgressEvent", "Stage", "StoredEvent"]
@@ -43,6 +44,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     CONNECTING := Stage("connecting", 5),
     FETCHING := Stage("fetching", 10, 55),  # 10 the fetch starts, 55 the last UF is in
+    PARTIAL_RESULTS := Stage("partial_results", 10, 55),  # a UF's best matches, with its fetching event
     FILTERING := Stage("filtering", 60),
     RESULTS_READY := Stage("results_ready", 70, once=True),
     LLM_READY := Stage("llm_ready", 85, once=True),
@@ -117,6 +119,22 @@ def fetching_event(uf: str, done: int, total: int, items: int) -> ProgressEvent:
         stage=FETCHING.name, progress=FETCHING.progress_at(done, total),
         message=f"{uf}: {items} publicações lidas ({done} de {total} UFs)",
         detail={"uf": uf, "ufs_done": done, "ufs_total": total, "items": items},
+    )
+
+
+PARTIAL_MAX = 50  # licitações of one UF in its partial_results event: its best, before the final ranking
+
+
+def partial_results_event(uf: str, done: int, total: int, best: Sequence[Licitacao], matches: int,
+                          falha: str | None = None) -> ProgressEvent:
+    """A UF's slices are read: its `PARTIAL_MAX` best matches (`best`, ranked), how many it has,
+    and why it is incomplete when it is (`falha`), so the page can show them before the answer."""
+    shown = best[:PARTIAL_MAX]
+    message = f"{uf}: {matches} licitação(ões) encontrada(s)" + (f" ({falha})" if falha else "")
+    return ProgressEvent(
+        stage=PARTIAL_RESULTS.name, progress=PARTIAL_RESULTS.progress_at(done, total), message=message,
+        detail={"uf": uf, "licitacoes": [lic.model_dump(mode="json") for lic in shown], "total": matches,
+                "falha": falha},
     )
 
 

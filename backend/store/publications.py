@@ -76,6 +76,30 @@ pncp_fatia = sa.Table(
     sa.Column("erro", sa.Text),
 )
 
+# What one read of `/proposta` (open for proposals now) listed: `leitura` is the read, NATIONAL
+# or a UF; the licitações themselves are rows of pncp_publicacao (see backend.store.abertas).
+pncp_aberta = sa.Table(
+    "pncp_aberta",
+    metadata,
+    sa.Column("leitura", sa.String(2), primary_key=True),
+    sa.Column("codigo_pncp", sa.String(64), primary_key=True),
+    sa.Column("modalidade_id", sa.Integer, nullable=False),
+    sa.Column("uf", sa.String(2), nullable=False),
+    sa.Column("data_encerramento", sa.DateTime, nullable=False),
+)
+
+pncp_aberta_leitura = sa.Table(
+    "pncp_aberta_leitura",
+    metadata,
+    sa.Column("modalidade_id", sa.Integer, primary_key=True),
+    sa.Column("uf", sa.String(2), primary_key=True),
+    sa.Column("completo", sa.Boolean, nullable=False),
+    sa.Column("lido_em", sa.DateTime(timezone=True)),
+    sa.Column("tentado_em", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("registros", sa.Integer, nullable=False),
+    sa.Column("erro", sa.Text),
+)
+
 pncp_ingestao = sa.Table(
     "pncp_ingestao",
     metadata,
@@ -318,17 +342,19 @@ class PublicationStore:
 
     # --- upkeep ----------------------------------------------------------------------------
 
-    async def prune(self, *, before: date, read_before: datetime) -> int:
+    async def prune(self, *, before: date, read_before: datetime, now: datetime) -> int:
         """Removes publications of days before `before` that no slice read since `read_before`
-        still holds (a search that read a day outside the window keeps it for a while), and the
-        slices they came from. Returns the publications removed."""
-        f, p, s = pncp_fatia.c, pncp_publicacao.c, pncp_publicacao_setor.c
+        still holds (a search that read a day outside the window keeps it for a while) and that
+        are not open for proposals (`/proposta` listed them, closing after `now`, Brasília), and
+        the slices they came from. Returns the publications removed."""
+        f, p, s, a = pncp_fatia.c, pncp_publicacao.c, pncp_publicacao_setor.c, pncp_aberta.c
         recent = sa.or_(f.lido_em >= read_before, f.tentado_em >= read_before)  # read, or being read
         kept_days = sa.select(f.dia).where(f.dia < before, recent)
+        open_now = sa.select(a.codigo_pncp).where(a.data_encerramento > now)
         async with self._engine.begin() as conn:
-            old = sa.and_(p.dia < before, p.dia.not_in(kept_days))
+            old = sa.and_(p.dia < before, p.dia.not_in(kept_days), p.codigo_pncp.not_in(open_now))
             await conn.execute(sa.delete(pncp_publicacao_setor).where(
-                s.dia < before, s.dia.not_in(kept_days)))
+                s.dia < before, s.dia.not_in(kept_days), s.codigo_pncp.not_in(open_now)))
             removed = (await conn.execute(sa.delete(pncp_publicacao).where(old))).rowcount or 0
             await conn.execute(sa.delete(pncp_fatia).where(f.dia < before, sa.not_(f.dia.in_(kept_days))))
         return removed

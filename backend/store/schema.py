@@ -53,6 +53,10 @@ _CREATED_BY: dict[str, tuple[str, frozenset[str]]] = {
         "modalidade_id", "dia", "uf", "completo", "lido_em", "tentado_em", "registros", "erro",
     })),
     "pncp_ingestao": ("0003", frozenset({"chave", "valor", "atualizado_em"})),
+    "pncp_aberta": ("0004", frozenset({"leitura", "codigo_pncp", "modalidade_id", "uf", "data_encerramento"})),
+    "pncp_aberta_leitura": ("0004", frozenset({
+        "modalidade_id", "uf", "completo", "lido_em", "tentado_em", "registros", "erro",
+    })),
 }
 
 

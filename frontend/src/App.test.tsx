@@ -6,7 +6,7 @@ import { UF_CODES } from "./codes";
 import { DEFAULT_WINDOW_DAYS } from "./formValues";
 import { daysBetween } from "./format";
 import { FakeEventSource, type FakeResponse, calls, deferred, installEventSource, installFetch } from "./test/fakes";
-import { EVENTS, SEARCH_ID, answer, resumo } from "./test/fixtures";
+import { EVENTS, SEARCH_ID, answer, licitacao, partialResults, resumo, ufRows } from "./test/fixtures";
 
 const SETORES = [
   { id: "vestuario", nome: "Vestuário e uniformes", descricao: "Uniformes, jalecos, calçados." },
@@ -57,6 +57,11 @@ describe("the search page", () => {
     for (const codigo of [1, 2, 3, 8, 13]) expect(screen.getByTestId(`modalidade-${codigo}`)).not.toBeChecked();
     expect(screen.getByLabelText(/1\s+Leilão - Eletrônico/)).not.toBeChecked();
     expect(screen.getByTestId("somente-abertas")).toBeChecked();
+    expect(screen.getByTestId("modo-publicacao")).toBeChecked();
+    expect(screen.getByTestId("modo-abertas")).not.toBeChecked();
+    expect(screen.getByLabelText("Publicadas no período")).toBe(screen.getByTestId("modo-publicacao"));
+    expect(screen.getByLabelText("Abertas agora")).toBe(screen.getByTestId("modo-abertas"));
+    expect(screen.queryByTestId("modo-abertas-hint")).toBeNull();
     expect(screen.getByTestId("submit")).toHaveTextContent("Buscar");
   });
 
@@ -129,6 +134,7 @@ describe("the search page", () => {
       search_id: SEARCH_ID,
       setor_id: "vestuario",
       ufs: ["RJ", "SP"],
+      modo: "publicacao",
       data_inicial: "2026-11-10",
       data_final: "2026-11-20",
       modalidades: [4, 5, 6, 7],
@@ -155,7 +161,11 @@ describe("the search page", () => {
     );
     expect(screen.getByTestId("total-raw")).toHaveTextContent("40");
     expect(screen.getByTestId("total-filtrado")).toHaveTextContent("2");
+    expect(screen.getByTestId("modo-busca")).toHaveTextContent("Publicadas de 10/11/2026 a 20/11/2026");
     expect(screen.getByTestId("ufs-com-falha")).toHaveTextContent("O PNCP não respondeu para RJ.");
+    expect(screen.getByTestId("uf-falha-RJ")).toHaveTextContent(/^RJ: O PNCP não respondeu para RJ\.$/);
+    expect(screen.queryByTestId("resultados-parciais")).toBeNull();
+    expect(screen.getByTestId("results-table")).toHaveAttribute("data-parcial", "false");
     expect(screen.getByTestId("avisos")).toHaveTextContent("resultados limitados");
 
     const rows = screen.getAllByTestId("result-row");
@@ -269,5 +279,129 @@ describe("the search page", () => {
     expect(header("sort-valor")).toHaveAttribute("aria-sort", "none");
     expect(header("sort-encerramento")).toHaveAttribute("aria-sort", "ascending");
     expect(objetos()).toEqual(["Contratação de serviço de limpeza", "Aquisição de uniformes escolares", "Terceira"]);
+  });
+
+  it("shows each UF's rows as its partial results come, below the others, then the final ranking once", async () => {
+    const post = deferred<FakeResponse>();
+    await renderPage(() => post.promise);
+    for (const uf of ["SP", "RJ", "MG"]) fireEvent.click(screen.getByTestId(`uf-${uf}`));
+    await submit();
+    const stream = FakeEventSource.latest;
+    const objetos = () => screen.getAllByTestId("result-row").map((row) => row.querySelector(".objeto")?.textContent);
+    expect(screen.queryByTestId("results-table")).toBeNull();
+
+    act(() => stream.emit(partialResults("1700000000110-0", "SP", ufRows("SP", 2))));
+    expect(screen.getByTestId("results-table")).toHaveAttribute("data-parcial", "true");
+    expect(objetos()).toEqual(["SP 1", "SP 2"]);
+    expect(screen.getByTestId("resultados-parciais")).toHaveTextContent(
+      "Resultados parciais: 1 de 3 UFs lidas; a lista final, ordenada, chega ao fim da busca.",
+    );
+    expect(screen.queryByTestId("total-filtrado")).toBeNull(); // no answer yet
+    expect(screen.getByTestId("progress")).toHaveAttribute("data-stage", "partial_results");
+
+    const firstRow = screen.getAllByTestId("result-row")[0];
+    act(() => stream.emit(partialResults("1700000000210-0", "MG", ufRows("MG", 1), { total: 70 })));
+    act(() => stream.emit(partialResults("1700000000110-0", "SP", ufRows("SP", 2)))); // replayed
+    expect(objetos()).toEqual(["SP 1", "SP 2", "MG 1"]);
+    expect(screen.getAllByTestId("result-row")[0]).toBe(firstRow); // the row being read did not move
+    expect(screen.getByTestId("resultados-parciais")).toHaveTextContent("2 de 3 UFs lidas");
+    expect(screen.getByTestId("resultados-parciais")).toHaveTextContent(
+      "Mostrando as 3 melhores de 72 encontradas até agora.",
+    );
+
+    await act(async () => post.resolve({ status: 200, body: answer() }));
+    const table = screen.getByTestId("results-table");
+    expect(table).toHaveAttribute("data-parcial", "false");
+    expect(objetos()).toEqual(["Aquisição de uniformes escolares", "Contratação de serviço de limpeza"]);
+    expect(screen.queryByTestId("resultados-parciais")).toBeNull();
+    expect(screen.getByTestId("total-filtrado")).toHaveTextContent("2");
+
+    // A partial event replayed after the answer brings no partial row back.
+    act(() => stream.emit(partialResults("1700000000310-0", "RJ", ufRows("RJ", 2))));
+    expect(table).toHaveAttribute("data-parcial", "false");
+    expect(objetos()).toEqual(["Aquisição de uniformes escolares", "Contratação de serviço de limpeza"]);
+  });
+
+  it("says which UF is missing and why while the other UFs' rows stay, and once after the answer", async () => {
+    const post = deferred<FakeResponse>();
+    await renderPage(() => post.promise);
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    fireEvent.click(screen.getByTestId("uf-RJ"));
+    await submit();
+    const stream = FakeEventSource.latest;
+
+    act(() => stream.emit(partialResults("1700000000110-0", "SP", ufRows("SP", 2))));
+    expect(screen.queryByTestId("uf-falhas")).toBeNull();
+    act(() =>
+      stream.emit(partialResults("1700000000210-0", "RJ", [], { falha: "o PNCP não respondeu a 3 de 4 consultas" })),
+    );
+    expect(screen.getByTestId("uf-falha-RJ")).toHaveTextContent(/^RJ: o PNCP não respondeu a 3 de 4 consultas$/);
+    expect(within(screen.getByTestId("uf-falhas")).getAllByRole("listitem")).toHaveLength(1);
+    expect(screen.getAllByTestId("result-row")).toHaveLength(2);
+    expect(screen.getByTestId("results-table")).toHaveAttribute("data-parcial", "true");
+    expect(screen.getByTestId("resultados-parciais")).toHaveTextContent("2 de 2 UFs lidas");
+
+    await act(async () =>
+      post.resolve({
+        status: 200,
+        body: answer({ ufs_com_falha: [{ uf: "RJ", mensagem: "O PNCP não respondeu completamente para RJ." }] }),
+      }),
+    );
+    expect(screen.getAllByTestId("uf-falha-RJ")).toHaveLength(1);
+    expect(screen.getByTestId("uf-falha-RJ")).toHaveTextContent("RJ: O PNCP não respondeu completamente para RJ.");
+    expect(screen.getAllByTestId("uf-falhas")).toHaveLength(1);
+    expect(screen.getByTestId("results-table")).toHaveAttribute("data-parcial", "false");
+  });
+
+  it("'Abertas agora' posts modo abertas without dates, and the results say so", async () => {
+    const fetchMock = await renderPage(() => ({
+      status: 200,
+      body: answer({
+        modo: "abertas",
+        licitacoes: [
+          licitacao({ codigo_pncp: "a1", objeto: "Fecha primeiro", data_encerramento: "2026-11-21T10:00:00" }),
+          licitacao({ codigo_pncp: "a2", objeto: "Fecha depois", data_encerramento: "2026-11-25T17:30:00" }),
+        ],
+      }),
+    }));
+    fireEvent.click(screen.getByTestId("uf-SP"));
+    fireEvent.change(screen.getByTestId("data-inicial"), { target: { value: "2026-11-20" } });
+    fireEvent.change(screen.getByTestId("data-final"), { target: { value: "2026-11-10" } }); // invalid, but unused
+    fireEvent.click(screen.getByTestId("somente-abertas")); // unchecked, then hidden
+    fireEvent.click(screen.getByLabelText("Abertas agora"));
+    expect(screen.getByTestId("modo-abertas")).toBeChecked();
+    expect(screen.queryByTestId("data-inicial")).toBeNull();
+    expect(screen.queryByTestId("data-final")).toBeNull();
+    expect(screen.queryByTestId("somente-abertas")).toBeNull();
+    expect(screen.getByTestId("modo-abertas-hint")).toHaveTextContent(
+      "Todas as licitações com propostas abertas agora, de qualquer data de publicação",
+    );
+    await submit();
+
+    expect(screen.queryByTestId("form-errors")).toBeNull();
+    const body = JSON.parse(String(posts(fetchMock)[0]?.[1]?.body));
+    expect(body).toEqual({
+      search_id: SEARCH_ID,
+      setor_id: "vestuario",
+      ufs: ["SP"],
+      modo: "abertas",
+      modalidades: [4, 5, 6, 7],
+      somente_abertas: true,
+    });
+    expect(body).not.toHaveProperty("data_inicial");
+    expect(body).not.toHaveProperty("data_final");
+
+    expect(screen.getByTestId("modo-busca")).toHaveTextContent("Abertas agora");
+    expect(screen.getByTestId("modo-busca")).toHaveTextContent("encerramento mais próximo primeiro");
+    const objetos = screen.getAllByTestId("result-row").map((row) => row.querySelector(".objeto")?.textContent);
+    expect(objetos).toEqual(["Fecha primeiro", "Fecha depois"]); // the server's order
+    expect(screen.getAllByTestId("dias-restantes")).toHaveLength(2);
+
+    // Back to the period: its dates come back, and are checked again.
+    fireEvent.click(screen.getByTestId("modo-publicacao"));
+    expect(screen.getByTestId("data-inicial")).toHaveValue("2026-11-20");
+    await submit();
+    expect(screen.getByTestId("form-errors")).toHaveTextContent("A data final não pode ser anterior à data inicial.");
+    expect(posts(fetchMock)).toHaveLength(1);
   });
 });

@@ -1,14 +1,23 @@
+import { useMemo } from "react";
+
 import { ExcelDownload } from "./components/ExcelDownload";
+import { ResultadosParciais } from "./components/ResultadosParciais";
 import { ResultsOverview } from "./components/ResultsOverview";
 import { ResultsTable } from "./components/ResultsTable";
 import { ResumoCard } from "./components/ResumoCard";
 import { SearchForm } from "./components/SearchForm";
 import { SearchProgress } from "./components/SearchProgress";
+import { UfFalhas } from "./components/UfFalhas";
+import { isPartial, partialCount, partialRows, ufFailures } from "./hooks/searchState";
 import { useSearch } from "./hooks/useSearch";
 
 export function App() {
   const { state, running, search } = useSearch();
   const { answer } = state;
+  const parcial = isPartial(state);
+  const partial = useMemo(() => partialRows(state.partial), [state.partial]);
+  // Partial rows until the answer, then the answer's ranking, once.
+  const rows = answer !== null ? answer.licitacoes : parcial ? partial : [];
 
   return (
     <div className="page">
@@ -37,20 +46,29 @@ export function App() {
           </p>
         )}
 
-        {answer !== null && (
+        {(answer !== null || parcial) && (
           <div className="results-area">
-            <ResultsOverview answer={answer} />
-            <div className="cards">
-              <ResumoCard status={state.llmStatus} resumo={state.resumo} provisional={state.resumoProvisional} />
-              <ExcelDownload status={state.excelStatus} url={state.excelUrl} error={state.excelError} />
-            </div>
-            {answer.licitacoes.length > 0 ? (
-              <ResultsTable licitacoes={answer.licitacoes} />
+            {answer !== null ? (
+              <ResultsOverview answer={answer} request={state.request} />
             ) : (
-              <p className="notice" data-testid="no-results">
-                Nenhuma licitação encontrada com esses filtros. Tente mais estados, um período maior ou outras
-                modalidades.
-              </p>
+              <ResultadosParciais {...partialCount(state)} />
+            )}
+            <UfFalhas falhas={ufFailures(state)} />
+            {answer !== null && (
+              <div className="cards">
+                <ResumoCard status={state.llmStatus} resumo={state.resumo} provisional={state.resumoProvisional} />
+                <ExcelDownload status={state.excelStatus} url={state.excelUrl} error={state.excelError} />
+              </div>
+            )}
+            {rows.length > 0 ? (
+              <ResultsTable licitacoes={rows} parcial={answer === null} />
+            ) : (
+              answer !== null && (
+                <p className="notice" data-testid="no-results">
+                  Nenhuma licitação encontrada com esses filtros. Tente mais estados, um período maior ou outras
+                  modalidades.
+                </p>
+              )
             )}
           </div>
         )}

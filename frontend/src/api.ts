@@ -15,6 +15,7 @@ export const NETWORK_ERROR = "Não foi possível falar com o servidor. Verifique
 /** Request fields as the form names them, for the server's 422 messages. */
 const FIELD_LABELS: Record<string, string> = {
   ufs: "Estados (UFs)",
+  modo: "Quais licitações",
   data_inicial: "Data inicial",
   data_final: "Data final",
   setor_id: "Setor",

@@ -81,6 +81,7 @@ export const MAX_WINDOW_DAYS = 365;
 export type StageName =
   | "connecting"
   | "fetching"
+  | "partial_results"
   | "filtering"
   | "results_ready"
   | "llm_ready"
@@ -106,6 +107,7 @@ export interface Stage {
 export const STAGES: readonly Stage[] = [
   { name: "connecting", progress: 5, progress_max: null, once: false, terminal: false },
   { name: "fetching", progress: 10, progress_max: 55, once: false, terminal: false },
+  { name: "partial_results", progress: 10, progress_max: 55, once: false, terminal: false },
   { name: "filtering", progress: 60, progress_max: null, once: false, terminal: false },
   { name: "results_ready", progress: 70, progress_max: null, once: true, terminal: false },
   { name: "llm_ready", progress: 85, progress_max: null, once: true, terminal: false },

@@ -1,11 +1,13 @@
 /** The search form's values, their defaults, and the checks made before posting. */
 import { DEFAULT_MODALIDADES, MAX_WINDOW_DAYS } from "./codes";
 import { daysBetween, isoDate } from "./format";
-import type { SearchInput } from "./hooks/useSearch";
+import type { Modo, SearchInput } from "./types";
 
 export interface FormValues {
   setorId: string;
   ufs: string[];
+  /** "publicacao" searches the period's publications; "abertas" all still open, with no dates. */
+  modo: Modo;
   dataInicial: string;
   dataFinal: string;
   valorMinimo: string;
@@ -24,6 +26,7 @@ export function defaultValues(today: Date = new Date()): FormValues {
   return {
     setorId: "",
     ufs: [],
+    modo: "publicacao",
     dataInicial: isoDate(start),
     dataFinal: isoDate(today),
     valorMinimo: "",
@@ -41,9 +44,10 @@ export function checkValues(values: FormValues): Checked {
   const errors: string[] = [];
   if (!values.setorId) errors.push("Escolha um setor.");
   if (values.ufs.length === 0) errors.push("Escolha ao menos um estado (UF).");
-  if (!values.dataInicial) errors.push("Informe a data inicial.");
-  if (!values.dataFinal) errors.push("Informe a data final.");
-  if (values.dataInicial && values.dataFinal) {
+  const porPeriodo = values.modo === "publicacao";
+  if (porPeriodo && !values.dataInicial) errors.push("Informe a data inicial.");
+  if (porPeriodo && !values.dataFinal) errors.push("Informe a data final.");
+  if (porPeriodo && values.dataInicial && values.dataFinal) {
     const days = daysBetween(values.dataInicial, values.dataFinal);
     if (days < 0) errors.push("A data final não pode ser anterior à data inicial.");
     else if (days > MAX_WINDOW_DAYS) {
@@ -66,10 +70,11 @@ export function checkValues(values: FormValues): Checked {
     request: {
       setor_id: values.setorId,
       ufs: [...values.ufs].sort(),
-      data_inicial: values.dataInicial,
-      data_final: values.dataFinal,
+      modo: values.modo,
+      // "abertas" has no period; and all it finds still take proposals.
+      ...(porPeriodo ? { data_inicial: values.dataInicial, data_final: values.dataFinal } : {}),
       modalidades: [...values.modalidades].sort((a, b) => a - b),
-      somente_abertas: values.somenteAbertas,
+      somente_abertas: porPeriodo ? values.somenteAbertas : true,
       ...(valorMinimo !== null ? { valor_minimo: valorMinimo } : {}),
       ...(valorMaximo !== null ? { valor_maximo: valorMaximo } : {}),
       ...(termos ? { termos_busca: termos } : {}),

@@ -1,6 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 
-import { formatIdade, formatInstanteBrasilia, parseInstante } from "./format";
+import {
+  describeModo,
+  formatDiasRestantes,
+  formatIdade,
+  formatInstanteBrasilia,
+  parseInstante,
+  prazoEncerramento,
+  relogioBrasilia,
+} from "./format";
 
 const ATUALIZADO = "2026-12-01T11:02:00+00:00";
 const AT = Date.parse("2026-12-01T11:02:00Z");
@@ -86,5 +94,77 @@ describe("formatInstanteBrasilia", () => {
   it("gives nothing for an invalid date-time", () => {
     expect(formatInstanteBrasilia(null)).toBeNull();
     expect(formatInstanteBrasilia("2026-12-01T11:02:00")).toBeNull();
+  });
+});
+
+describe("formatDiasRestantes (days left to bid, in Brasília time)", () => {
+  const originalTz = process.env.TZ;
+  afterEach(() => {
+    process.env.TZ = originalTz;
+  });
+
+  /** A moment given as Brasília wall-clock time (UTC-3, no daylight saving since 2019). */
+  const brasilia = (wallClock: string) => Date.parse(`${wallClock}-03:00`);
+
+  it("says today, tomorrow, N days, or closed", () => {
+    const agora = brasilia("2026-11-20T10:00:00");
+    expect(formatDiasRestantes("2026-11-20T17:30:00", agora)).toBe("encerra hoje");
+    expect(formatDiasRestantes("2026-11-20T23:59:59", agora)).toBe("encerra hoje");
+    expect(formatDiasRestantes("2026-11-21T08:00:00", agora)).toBe("encerra amanhã");
+    expect(formatDiasRestantes("2026-11-22T00:00:00", agora)).toBe("2 dias");
+    expect(formatDiasRestantes("2026-12-20T09:00:00", agora)).toBe("30 dias");
+    expect(formatDiasRestantes("2027-01-01T09:00:00", agora)).toBe("42 dias"); // across the year
+  });
+
+  it("is closed from the closing minute on, and for any earlier day", () => {
+    const agora = brasilia("2026-11-20T17:30:00");
+    expect(formatDiasRestantes("2026-11-20T17:30:01", agora)).toBe("encerra hoje");
+    expect(formatDiasRestantes("2026-11-20T17:30:00", agora)).toBe("encerrada");
+    expect(formatDiasRestantes("2026-11-20T17:29", agora)).toBe("encerrada");
+    expect(formatDiasRestantes("2026-11-19T23:00:00", agora)).toBe("encerrada");
+    expect(formatDiasRestantes("2025-01-01T00:00:00", agora)).toBe("encerrada");
+  });
+
+  it("turns the day at midnight in Brasília, whatever the browser's time zone", () => {
+    for (const tz of ["Asia/Tokyo", "UTC", "America/Los_Angeles"]) {
+      process.env.TZ = tz;
+      const antes = brasilia("2026-11-19T23:59:00"); // 02:59 UTC on the 20th
+      const depois = brasilia("2026-11-20T00:01:00");
+      expect(formatDiasRestantes("2026-11-20T10:00:00", antes), tz).toBe("encerra amanhã");
+      expect(formatDiasRestantes("2026-11-20T10:00:00", depois), tz).toBe("encerra hoje");
+      expect(formatDiasRestantes("2026-11-19T23:59:30", antes), tz).toBe("encerra hoje");
+      expect(formatDiasRestantes("2026-11-19T23:59:30", depois), tz).toBe("encerrada");
+      expect(formatDiasRestantes("2026-11-22T10:00:00", antes), tz).toBe("3 dias");
+      expect(formatDiasRestantes("2026-11-22T10:00:00", depois), tz).toBe("2 dias");
+    }
+    // The zones really applied: in Tokyo the browser's own calendar is already a day ahead.
+    process.env.TZ = "Asia/Tokyo";
+    expect(new Date(brasilia("2026-11-19T23:59:00")).getDate()).toBe(20);
+    expect(relogioBrasilia(brasilia("2026-11-19T23:59:00"))).toBe("2026-11-19T23:59:00");
+    process.env.TZ = "America/Los_Angeles";
+    expect(new Date(brasilia("2026-11-20T00:01:00")).getDate()).toBe(19);
+  });
+
+  it("reads a date alone as closing at the end of that day", () => {
+    expect(formatDiasRestantes("2026-11-20", brasilia("2026-11-20T23:00:00"))).toBe("encerra hoje");
+    expect(formatDiasRestantes("2026-11-20", brasilia("2026-11-21T00:00:00"))).toBe("encerrada");
+    expect(prazoEncerramento("2026-11-25 09:00", brasilia("2026-11-20T10:00:00"))).toEqual({ encerrada: false, dias: 5 });
+  });
+
+  it("gives nothing without a valid closing date-time", () => {
+    const agora = brasilia("2026-11-20T10:00:00");
+    for (const value of [null, undefined, "", "amanhã", "2026-02-30T10:00:00", "20/11/2026"]) {
+      expect(formatDiasRestantes(value, agora), String(value)).toBeNull();
+    }
+    expect(formatDiasRestantes("2026-11-21T10:00:00", Number.NaN)).toBeNull();
+  });
+});
+
+describe("describeModo (the results' heading)", () => {
+  it("names the mode, with the period of a publication search", () => {
+    expect(describeModo("abertas", null, null)).toBe("Abertas agora");
+    expect(describeModo("abertas", "2026-11-10", "2026-11-20")).toBe("Abertas agora");
+    expect(describeModo("publicacao", "2026-11-10", "2026-11-20")).toBe("Publicadas de 10/11/2026 a 20/11/2026");
+    expect(describeModo("publicacao", undefined, "2026-11-20")).toBe("Publicadas no período");
   });
 });

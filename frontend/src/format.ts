@@ -1,4 +1,5 @@
 /** How values and dates read on the page (pt-BR). */
+import type { Modo } from "./types";
 
 const BRL = new Intl.NumberFormat("pt-BR", { style: "currency", currency: "BRL" });
 
@@ -90,4 +91,78 @@ export function formatInstanteBrasilia(value: string | null | undefined): string
   if (instante === null) return null;
   const parts = Object.fromEntries(BRASILIA.formatToParts(instante).map((p) => [p.type, p.value]));
   return `${parts.day}/${parts.month}/${parts.year} ${parts.hour}:${parts.minute}`;
+}
+
+const BRASILIA_RELOGIO = new Intl.DateTimeFormat("en-US", {
+  timeZone: "America/Sao_Paulo",
+  year: "numeric",
+  month: "2-digit",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+});
+
+/** The Brasília wall clock at a moment (ms), as `"YYYY-MM-DDTHH:MM:SS"`, whatever the browser's zone. */
+export function relogioBrasilia(agora: number): string {
+  const p = Object.fromEntries(BRASILIA_RELOGIO.formatToParts(agora).map((part) => [part.type, part.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+}
+
+const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?)?/;
+
+/**
+ * A Brasília wall-clock date-time of the API (`"2026-11-25T17:30:00"`, no offset) as
+ * `"YYYY-MM-DDTHH:MM:SS"`; a date alone ends at 23:59:59. Null when it is not one (or no such day).
+ */
+function parseWallClock(value: string | null | undefined): string | null {
+  const match = value ? WALL_CLOCK.exec(value.trim()) : null;
+  if (!match) return null;
+  const [, ano, mes, dia, hora, minuto, segundo] = match;
+  const day = new Date(Date.UTC(Number(ano), Number(mes) - 1, Number(dia)));
+  if (day.getUTCMonth() !== Number(mes) - 1 || day.getUTCDate() !== Number(dia)) return null;
+  const time = hora === undefined ? "23:59:59" : `${hora}:${minuto}:${segundo ?? "00"}`;
+  return `${ano}-${mes}-${dia}T${time}`;
+}
+
+/** How long a licitação still takes proposals, in Brasília calendar days. */
+export interface Prazo {
+  /** The closing moment passed. */
+  encerrada: boolean;
+  /** Days from today's Brasília date to the closing date: 0 closes today, 1 tomorrow. */
+  dias: number;
+}
+
+/**
+ * The time left until `encerramento` (Brasília wall clock, no offset) seen at `agora` (ms, the
+ * browser's clock), both read in Brasília time; null without a valid closing date-time.
+ */
+export function prazoEncerramento(encerramento: string | null | undefined, agora: number): Prazo | null {
+  const fim = parseWallClock(encerramento);
+  if (fim === null || !Number.isFinite(agora)) return null;
+  const agoraBrasilia = relogioBrasilia(agora);
+  const dias = daysBetween(agoraBrasilia.slice(0, 10), fim.slice(0, 10));
+  return { encerrada: fim <= agoraBrasilia, dias }; // same shape: compares as text
+}
+
+/** "encerra hoje", "encerra amanhã", "5 dias" or "encerrada"; null without a valid closing date-time. */
+export function formatDiasRestantes(encerramento: string | null | undefined, agora: number = Date.now()): string | null {
+  const prazo = prazoEncerramento(encerramento, agora);
+  if (prazo === null) return null;
+  if (prazo.encerrada) return "encerrada";
+  if (prazo.dias <= 0) return "encerra hoje";
+  if (prazo.dias === 1) return "encerra amanhã";
+  return `${prazo.dias} dias`;
+}
+
+/** The results' heading: "Abertas agora", or "Publicadas de 10/11/2026 a 20/11/2026". */
+export function describeModo(
+  modo: Modo,
+  dataInicial: string | null | undefined,
+  dataFinal: string | null | undefined,
+): string {
+  if (modo === "abertas") return "Abertas agora";
+  if (!dataInicial || !dataFinal) return "Publicadas no período";
+  return `Publicadas de ${formatDataHora(dataInicial)} a ${formatDataHora(dataFinal)}`;
 }

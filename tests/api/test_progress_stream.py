@@ -37,6 +37,8 @@ def assert_full_story(events: list[Event]) -> None:
     names = stages(events)
     assert names[0] == "connecting"
     assert names.count("fetching") == len(UFS)
+    assert names.count("partial_results") == len(UFS)  # each UF's matches, before the final answer
+    assert names.index("partial_results") < names.index("filtering")
     # The summary and the report come from two jobs: either may settle first.
     assert names[-4] == "results_ready" and names[-1] == "complete"
     assert sorted(names[-3:-1]) == ["excel_ready", "llm_ready"]
@@ -70,6 +72,20 @@ def test_late_client_gets_every_event_and_reconnects_from_its_cursor(env, tmp_pa
         assert_full_story(events)
         by_stage = {e.stage: e for e in events}
         assert by_stage["results_ready"].data["detail"] == {"total_filtrado": answer["total_filtrado"]}
+        # The partial results a late client gets are the final answer's, UF by UF, at most 50 each.
+        partials = [e for e in events if e.stage == "partial_results"]
+        assert sorted(p.data["detail"]["uf"] for p in partials) == sorted(UFS)
+        assert sum(p.data["detail"]["total"] for p in partials) == answer["total_filtrado"] > 0
+        final = {lic["codigo_pncp"]: lic for lic in answer["licitacoes"]}
+        for p in partials:
+            detail = p.data["detail"]
+            assert detail["falha"] is None and len(detail["licitacoes"]) == min(detail["total"], 50)
+            assert all(final[lic["codigo_pncp"]] == lic for lic in detail["licitacoes"])
+            assert all(lic["uf"] == detail["uf"] for lic in detail["licitacoes"])
+
+        # Reconnecting after the first partial result: the others are replayed, once each.
+        _, missed = collect(f"{server.url}/v1/buscar-progress/{search_id}", headers={"Last-Event-ID": partials[0].id})
+        assert [e.id for e in missed if e.stage == "partial_results"] == [p.id for p in partials[1:]]
         assert by_stage["llm_ready"].data["detail"]["resumo"] == answer["resumo"]
         assert by_stage["excel_ready"].data["detail"]["download_url"] == answer["excel_url"]
 

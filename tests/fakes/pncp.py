@@ -6,12 +6,15 @@
         ... httpx.AsyncClient(base_url=fake.base_url) ...
         assert [r.status for r in fake.requests] == [...]
 
-It serves `/v1/contratacoes/publicacao` (records by publication date) and
+It serves `/v1/contratacoes/publicacao` (records by publication date),
 `/v1/contratacoes/atualizacao` (records by update date: `dataAtualizacaoGlobal`, else
-`dataAtualizacao`). By default both answer from the demo records of `backend.pncp.demo` (same
-validation, pagination, 204 and 400 as the demo app: the code is shared); `set_records([...])`
-serves a fixed list instead, on both endpoints, so calling it again with a modified record (say
-revogada, with a new `dataAtualizacaoGlobal`) is how a test makes a record change. Scripted
+`dataAtualizacao`) and `/v1/contratacoes/proposta` (divulgada records whose proposal period is
+open now and closes by `dataFinal`, whatever their publication date; 422 for a past `dataFinal`).
+By default all three answer from the demo records of `backend.pncp.demo` (same validation,
+pagination, 204, 400 and 422 as the demo app: the code is shared); `set_records([...])` serves a
+fixed list instead, on the three endpoints, each by its own rule, so calling it again with a
+modified record (say revogada, with a new `dataAtualizacaoGlobal`) is how a test makes a record
+change. `/proposta` tells "now" by `now_brasilia()`, or by the `now` clock given. Scripted
 responses are consumed in order, one per matching request; requests no script matches are
 served normally. Everything here is thread-safe: tests run in the main thread while uvicorn
 serves from its own.
@@ -24,7 +27,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from backend.codes import now_brasilia
 from backend.pncp import demo as pncp_demo
 from tests.fakes.server import LocalDouble, ServerThread
 
@@ -189,7 +193,7 @@ class RecordedRequest:
 
     @property
     def endpoint(self) -> str:
-        """The endpoint asked: "publicacao", "atualizacao", or the last segment of another path."""
+        """The endpoint asked: "publicacao", "atualizacao", "proposta", or the last segment of another path."""
         return self.path.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -222,20 +226,35 @@ class _State:
     max_in_flight: int = 0
 
 
-_DEMO_SOURCES: dict[str, pncp_demo.RecordSource] = {
-    "publicacao": pncp_demo.demo_source,
-    "atualizacao": pncp_demo.demo_update_source,
-}
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """What each endpoint answers from; replaced whole, so a request never sees half of a change."""
+
+    publicacao: pncp_demo.RecordSource
+    atualizacao: pncp_demo.RecordSource
+    proposta: pncp_demo.OpenSource
+
+
+_DEMO_SOURCES = _Sources(pncp_demo.demo_source, pncp_demo.demo_update_source, pncp_demo.demo_open_source)
 
 
 class FakePNCP(LocalDouble):
-    """PNCP's `/v1/contratacoes/publicacao` and `/atualizacao` served by uvicorn in a background thread."""
+    """PNCP's `/v1/contratacoes/publicacao`, `/atualizacao` and `/proposta` served by uvicorn in a
+    background thread."""
 
-    def __init__(self, records: Sequence[Mapping[str, Any]] | None = None, *, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        records: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        latency: float = 0.0,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`now`: the clock `/proposta` answers by (naive Brasília wall-clock time), by default
+        `now_brasilia`; a test that needs a fixed moment passes one."""
         self.latency = latency
+        self.now: Callable[[], datetime] = now or now_brasilia
         self._state = _State()
-        # Endpoint -> source; replaced whole by set_records, so a request never sees half of a change.
-        self._sources: dict[str, pncp_demo.RecordSource] = _DEMO_SOURCES
+        self._sources = _DEMO_SOURCES
         if records is not None:
             self.set_records(records)
         self._server = ServerThread(self._build_app(), type(self).__name__)
@@ -248,17 +267,19 @@ class FakePNCP(LocalDouble):
     # --- what it serves --------------------------------------------------------------------
 
     def set_records(self, records: Iterable[Mapping[str, Any]] | None) -> None:
-        """Serve these records on both endpoints (filtered by uf, modalidade and the window: on
-        the publication date for `/publicacao`, the update date for `/atualizacao`), each in
-        the order given; None: the demo ones."""
+        """Serve these records on the three endpoints, filtered by uf and modalidade and each by its
+        own rule: the window on the publication date for `/publicacao` and on the update date for
+        `/atualizacao` (both in the order given), the open proposal period for `/proposta` (by
+        closing moment); None: the demo ones."""
         if records is None:
             self._sources = _DEMO_SOURCES
             return
         fixed = list(records)
-        self._sources = {
-            "publicacao": pncp_demo.fixed_source(fixed, pncp_demo.publication_day),
-            "atualizacao": pncp_demo.fixed_source(fixed, pncp_demo.update_day),
-        }
+        self._sources = _Sources(
+            publicacao=pncp_demo.fixed_source(fixed, pncp_demo.publication_day),
+            atualizacao=pncp_demo.fixed_source(fixed, pncp_demo.update_day),
+            proposta=pncp_demo.fixed_open_source(fixed),
+        )
 
     def script(
         self,
@@ -271,7 +292,8 @@ class FakePNCP(LocalDouble):
     ) -> None:
         """Queue responses for the requests that match; one is used per request, in order.
 
-        `endpoint` ("publicacao" or "atualizacao") limits them to one endpoint; by default any.
+        `endpoint` ("publicacao", "atualizacao" or "proposta") limits them to one endpoint; by
+        default any.
         """
         items = [responses] if isinstance(responses, (Canned, Delay, Hang)) else list(responses)
         for item in items:
@@ -364,13 +386,15 @@ class FakePNCP(LocalDouble):
 
     def _page(self, request: Request, endpoint: str) -> Response:
         """The normal answer of `endpoint` from the records being served."""
-        source = self._sources[endpoint]
+        sources, params, path = self._sources, request.query_params, request.url.path
+        if endpoint == "proposta":
+            return pncp_demo.proposta_response(params, sources.proposta, path, self.now())
         if endpoint == "atualizacao":
-            return pncp_demo.atualizacao_response(request.query_params, source, request.url.path)
-        return pncp_demo.publicacao_response(request.query_params, source, request.url.path)
+            return pncp_demo.atualizacao_response(params, sources.atualizacao, path)
+        return pncp_demo.publicacao_response(params, sources.publicacao, path)
 
     def _build_app(self) -> Starlette:
-        paths = (*pncp_demo.PUBLICACAO_PATHS, *pncp_demo.ATUALIZACAO_PATHS)
+        paths = (*pncp_demo.PUBLICACAO_PATHS, *pncp_demo.ATUALIZACAO_PATHS, *pncp_demo.PROPOSTA_PATHS)
         return Starlette(routes=[Route(path, self._handle, methods=["GET"]) for path in paths])
 
 

@@ -5,7 +5,7 @@
         live.counts_by_status()                         # {200: 412, 429: 21, 500: 3, ...}
         live.max_requests_in_one_second()
 
-It answers any query the consulta API takes (both endpoints, every UF at once when `uf` is
+It answers any query the consulta API takes (the three endpoints, every UF at once when `uf` is
 absent) from the demo records of `backend.pncp.demo`, or from `set_records([...])`, and behaves
 the way the live API behaved in a 446-request collection run paced at one request per second
 (the telemetry kept with the team's PNCP samples; only the figures below come from it):

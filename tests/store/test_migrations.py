@@ -21,6 +21,8 @@ from backend.config import Settings
 from backend.pncp.records import to_licitacao
 from backend.schemas import LICITACOES, ResumoLicitacoes
 from backend.store.publications import (
+    pncp_aberta,
+    pncp_aberta_leitura,
     pncp_fatia,
     pncp_ingestao,
     pncp_publicacao,
@@ -32,8 +34,9 @@ from backend.store.search_cache import SearchCache, database_engine, search_cach
 from tests.records import pncp_record
 from tests.servers import ROOT, running_servers, server_env
 
-HEAD = "0003"
-INDEX_TABLE_OBJECTS = (pncp_publicacao, pncp_publicacao_setor, pncp_setor_versao, pncp_fatia, pncp_ingestao)
+HEAD = "0004"
+INDEX_TABLE_OBJECTS = (pncp_publicacao, pncp_publicacao_setor, pncp_setor_versao, pncp_fatia, pncp_ingestao,
+                       pncp_aberta, pncp_aberta_leitura)
 INDEX_TABLES = {table.name for table in INDEX_TABLE_OBJECTS}
 
 # search_cache as the release before migrations made it (SQLAlchemy's CreateTable of its table).

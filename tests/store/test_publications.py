@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import anyio
 import pytest
 
+from backend.codes import now_brasilia
 from backend.domain.filtering import SectorRules, TermMatcher, normalize, sector_keywords
 from backend.domain.sectors import load_sectors
 from backend.index.publications import index_rows, sector_signature
@@ -97,7 +98,7 @@ async def test_days_that_left_the_window_go_unless_a_search_read_them_lately(sto
     now = datetime.now(UTC)
     await store.mark_read([Slice(6, old, NATIONAL)], started_at=now - timedelta(days=2), complete=True, records=1)
     await store.mark_read([Slice(6, kept, "SP")], started_at=now - timedelta(hours=1), complete=True, records=1)
-    removed = await store.prune(before=DAY - timedelta(days=29), read_before=now - timedelta(hours=24))
+    removed = await store.prune(before=DAY - timedelta(days=29), read_before=now - timedelta(hours=24), now=now_brasilia())
     assert removed == 1
     assert await store.count(["SP"], [6], old, old) == 0
     assert await store.count(["SP"], [6], kept, kept) == 1 and await store.count(["SP"], [6], inside, inside) == 1
@@ -139,7 +140,7 @@ async def test_a_day_outside_the_window_being_read_is_not_pruned_under_the_read(
     now = datetime.now(UTC)
     await store.mark_read([Slice(6, old, "SP")], started_at=now, complete=False, records=0)  # the read begins
     await store.write(rows(pncp_record("Software", publicado=datetime.combine(old, NOON.time()))))
-    assert await store.prune(before=DAY - timedelta(days=29), read_before=now - timedelta(hours=24)) == 0
+    assert await store.prune(before=DAY - timedelta(days=29), read_before=now - timedelta(hours=24), now=now_brasilia()) == 0
     assert await store.count(["SP"], [6], old, old) == 1
 
 

@@ -1,12 +1,24 @@
-import type { BuscaResponse } from "../types";
+import { describeModo } from "../format";
+import type { BuscaResponse, SearchInput } from "../types";
 import { FonteDados } from "./FonteDados";
 
-/** Counts, where the data came from, states PNCP could not fully answer, and the server's notes. */
-export function ResultsOverview({ answer }: { answer: BuscaResponse }) {
-  const falhas = answer.ufs_com_falha ?? [];
+interface Props {
+  answer: BuscaResponse;
+  /** What was asked: the period of a "publicacao" search is not in the answer. */
+  request: SearchInput | null;
+}
+
+/** Which licitações these are, counts, where the data came from, and the server's notes. */
+export function ResultsOverview({ answer, request }: Props) {
   const avisos = answer.avisos ?? [];
+  const modo = answer.modo ?? request?.modo ?? "publicacao";
+  const ordem = modo === "abertas" ? "encerramento mais próximo primeiro" : "mais relevantes primeiro";
   return (
     <section className="overview" aria-label="Resumo numérico">
+      <h2 className="modo-busca" data-testid="modo-busca" data-modo={modo}>
+        {describeModo(modo, request?.data_inicial, request?.data_final)}
+        <span className="hint"> · {ordem}</span>
+      </h2>
       <dl className="counts">
         <div>
           <dt>Total lido</dt>
@@ -18,21 +30,6 @@ export function ResultsOverview({ answer }: { answer: BuscaResponse }) {
         </div>
       </dl>
       <FonteDados fonte={answer.fonte} atualizadoEm={answer.atualizado_em} />
-      {falhas.length > 0 && (
-        <div className="notice warning" data-testid="ufs-com-falha">
-          <p>
-            <strong>Resultados parciais:</strong> o PNCP não respondeu completamente para{" "}
-            {falhas.map((f) => f.uf).join(", ")}.
-          </p>
-          <ul>
-            {falhas.map((f) => (
-              <li key={f.uf}>
-                <strong>{f.uf}:</strong> {f.mensagem}
-              </li>
-            ))}
-          </ul>
-        </div>
-      )}
       {avisos.length > 0 && (
         <ul className="notice" data-testid="avisos">
           {avisos.map((aviso, i) => (

@@ -1,7 +1,12 @@
 import { useMemo, useState } from "react";
 
-import { formatDataHora, formatValor } from "../format";
+import { formatValor } from "../format";
+import { useNow } from "../hooks/useNow";
 import type { Licitacao } from "../types";
+import { Encerramento } from "./Encerramento";
+
+/** How often the days left are worked out again while the page is open. */
+export const DIAS_REFRESH_MS = 60_000;
 
 type SortKey = "valor" | "encerramento";
 type Direction = "ascending" | "descending";
@@ -20,7 +25,7 @@ const sortValue: Record<SortKey, (l: Licitacao) => number | string | null> = {
 
 /** Rows in the chosen order; missing values (confidential budget, no date) always last. */
 export function sortLicitacoes(rows: readonly Licitacao[], sort: Sort | null): readonly Licitacao[] {
-  if (sort === null) return rows; // the server's order: most relevant first
+  if (sort === null) return rows; // the server's order: most relevant first, or soonest closing ("abertas")
   const read = sortValue[sort.key];
   const sign = sort.direction === "ascending" ? 1 : -1;
   return [...rows].sort((a, b) => {
@@ -31,23 +36,53 @@ export function sortLicitacoes(rows: readonly Licitacao[], sort: Sort | null): r
   });
 }
 
-export function ResultsTable({ licitacoes }: { licitacoes: readonly Licitacao[] }) {
-  const [sort, setSort] = useState<Sort | null>(null);
-  const rows = useMemo(() => sortLicitacoes(licitacoes, sort), [licitacoes, sort]);
+/**
+ * The rows in the order `order` (codigo_pncp) gives, then those it does not know yet, as they come:
+ * rows arriving after a sort go below, and no row moves under the reader.
+ */
+export function keepOrder(rows: readonly Licitacao[], order: readonly string[]): readonly Licitacao[] {
+  const byCode = new Map(rows.map((l) => [l.codigo_pncp, l]));
+  const known = new Set(order);
+  const kept = order.flatMap((code) => byCode.get(code) ?? []);
+  return [...kept, ...rows.filter((l) => !known.has(l.codigo_pncp))];
+}
 
-  const toggle = (key: SortKey) =>
-    setSort((current) => {
-      if (current?.key !== key) return { key, direction: FIRST_DIRECTION[key] };
-      return { key, direction: current.direction === "ascending" ? "descending" : "ascending" };
-    });
+interface Props {
+  licitacoes: readonly Licitacao[];
+  /**
+   * Partial rows, still arriving (`partial_results`): a sort applies to the rows there when the
+   * user clicks, and later ones go below. The final rows are sorted whole.
+   */
+  parcial?: boolean;
+}
+
+export function ResultsTable({ licitacoes, parcial = false }: Props) {
+  const [sort, setSort] = useState<Sort | null>(null);
+  // The order of the rows when the user sorted partial rows.
+  const [sortedOrder, setSortedOrder] = useState<readonly string[]>([]);
+  const rows = useMemo(() => {
+    if (sort === null) return licitacoes; // the server's order
+    return parcial ? keepOrder(licitacoes, sortedOrder) : sortLicitacoes(licitacoes, sort);
+  }, [licitacoes, sort, parcial, sortedOrder]);
+  const agora = useNow(DIAS_REFRESH_MS);
+
+  const toggle = (key: SortKey) => {
+    const next: Sort =
+      sort?.key !== key
+        ? { key, direction: FIRST_DIRECTION[key] }
+        : { key, direction: sort.direction === "ascending" ? "descending" : "ascending" };
+    setSort(next);
+    setSortedOrder(sortLicitacoes(licitacoes, next).map((l) => l.codigo_pncp));
+  };
   const ariaSort = (key: SortKey) => (sort?.key === key ? sort.direction : "none");
   const arrow = (key: SortKey) => (sort?.key !== key ? "↕" : sort.direction === "ascending" ? "↑" : "↓");
 
   return (
     <div className="table-wrap">
-      <table className="results" data-testid="results-table">
+      <table className="results" data-testid="results-table" data-parcial={parcial ? "true" : "false"}>
         <caption className="visually-hidden">
-          Licitações encontradas; ordene por valor ou por encerramento pelos botões do cabeçalho.
+          {parcial ? "Resultados parciais, ainda chegando: " : "Licitações encontradas; "}
+          ordene por valor ou por encerramento pelos botões do cabeçalho.
         </caption>
         <thead>
           <tr>
@@ -85,7 +120,9 @@ export function ResultsTable({ licitacoes }: { licitacoes: readonly Licitacao[] 
                 {l.municipio ? ` / ${l.municipio}` : ""}
               </td>
               <td className={`num${l.valor_estimado == null ? " sigiloso" : ""}`}>{formatValor(l.valor_estimado)}</td>
-              <td>{formatDataHora(l.data_encerramento)}</td>
+              <td className="encerramento">
+                <Encerramento encerramento={l.data_encerramento} agora={agora} />
+              </td>
               <td>{l.modalidade}</td>
               <td className="edital">
                 <a href={l.link} target="_blank" rel="noopener noreferrer">

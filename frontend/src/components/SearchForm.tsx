@@ -1,9 +1,10 @@
 import { type FormEvent, useEffect, useState } from "react";
 
 import { type FormValues, checkValues, defaultValues } from "../formValues";
-import type { SearchInput } from "../hooks/useSearch";
 import { useSetores } from "../hooks/useSetores";
+import type { SearchInput } from "../types";
 import { ModalidadesPicker } from "./ModalidadesPicker";
+import { ModoPicker } from "./ModoPicker";
 import { UfPicker } from "./UfPicker";
 
 interface Props {
@@ -38,6 +39,7 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
     onSearch(checked.request);
   };
 
+  const porPeriodo = values.modo === "publicacao";
   const descricao = setores.find((s) => s.id === values.setorId)?.descricao;
   const shownErrors = errors.length > 0 ? errors : serverErrors;
 
@@ -67,29 +69,20 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
 
       <UfPicker selected={values.ufs} onChange={(ufs) => set("ufs", ufs)} />
 
+      <ModoPicker modo={values.modo} onChange={(modo) => set("modo", modo)} />
+
       <div className="row">
-        <div className="field">
-          <label htmlFor="data-inicial">Data inicial</label>
-          <input
-            id="data-inicial"
-            type="date"
-            data-testid="data-inicial"
-            value={values.dataInicial}
-            max={values.dataFinal || undefined}
-            onChange={(e) => set("dataInicial", e.target.value)}
+        {porPeriodo ? (
+          <PeriodoFields
+            dataInicial={values.dataInicial}
+            dataFinal={values.dataFinal}
+            onChange={(key, value) => set(key, value)}
           />
-        </div>
-        <div className="field">
-          <label htmlFor="data-final">Data final</label>
-          <input
-            id="data-final"
-            type="date"
-            data-testid="data-final"
-            value={values.dataFinal}
-            min={values.dataInicial || undefined}
-            onChange={(e) => set("dataFinal", e.target.value)}
-          />
-        </div>
+        ) : (
+          <p className="hint modo-hint" data-testid="modo-abertas-hint">
+            Todas as licitações com propostas abertas agora, de qualquer data de publicação.
+          </p>
+        )}
         <MoneyField id="valor-minimo" label="Valor mínimo (R$)" value={values.valorMinimo}
           onChange={(value) => set("valorMinimo", value)} />
         <MoneyField id="valor-maximo" label="Valor máximo (R$)" value={values.valorMaximo}
@@ -115,15 +108,17 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
             Opcional. Separe por vírgulas; a licitação deve conter ao menos um dos termos.
           </p>
         </div>
-        <label className="check standalone">
-          <input
-            type="checkbox"
-            data-testid="somente-abertas"
-            checked={values.somenteAbertas}
-            onChange={(e) => set("somenteAbertas", e.target.checked)}
-          />
-          <span>Somente abertas (ainda recebendo propostas)</span>
-        </label>
+        {porPeriodo && (
+          <label className="check standalone">
+            <input
+              type="checkbox"
+              data-testid="somente-abertas"
+              checked={values.somenteAbertas}
+              onChange={(e) => set("somenteAbertas", e.target.checked)}
+            />
+            <span>Somente abertas (ainda recebendo propostas)</span>
+          </label>
+        )}
       </div>
 
       <div id="form-errors" aria-live="assertive">
@@ -140,6 +135,40 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
         {busy ? "Buscando…" : "Buscar"}
       </button>
     </form>
+  );
+}
+
+/** The publication period of a "Publicadas no período" search. */
+function PeriodoFields(props: {
+  dataInicial: string;
+  dataFinal: string;
+  onChange: (key: "dataInicial" | "dataFinal", value: string) => void;
+}) {
+  return (
+    <>
+      <div className="field">
+        <label htmlFor="data-inicial">Data inicial</label>
+        <input
+          id="data-inicial"
+          type="date"
+          data-testid="data-inicial"
+          value={props.dataInicial}
+          max={props.dataFinal || undefined}
+          onChange={(e) => props.onChange("dataInicial", e.target.value)}
+        />
+      </div>
+      <div className="field">
+        <label htmlFor="data-final">Data final</label>
+        <input
+          id="data-final"
+          type="date"
+          data-testid="data-final"
+          value={props.dataFinal}
+          min={props.dataInicial || undefined}
+          onChange={(e) => props.onChange("dataFinal", e.target.value)}
+        />
+      </div>
+    </>
   );
 }
 

@@ -14,6 +14,7 @@ interface Props {
 const STAGE_LABELS: Readonly<Record<StageName, string>> = {
   connecting: "Conectando",
   fetching: "Consultando o PNCP",
+  partial_results: "Resultados parciais",
   filtering: "Filtrando",
   results_ready: "Resultados prontos",
   llm_ready: "Resumo pronto",

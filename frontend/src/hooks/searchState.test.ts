@@ -1,28 +1,47 @@
 import { describe, expect, it } from "vitest";
 
-import { EVENTS, SEARCH_ID, answer, provisionalResumo, resumo, status } from "../test/fixtures";
-import type { BuscaResponse, SearchStatus } from "../types";
+import {
+  EVENTS,
+  SEARCH_ID,
+  answer,
+  partialResults,
+  provisionalResumo,
+  request,
+  resumo,
+  status,
+  ufRows,
+} from "../test/fixtures";
+import type { BuscaResponse, ProgressEvent, SearchStatus } from "../types";
 import {
   type SearchAction,
   type SearchState,
   initialSearchState,
   isRunning,
   isSettled,
+  isPartial,
   laterEventId,
+  partialCount,
+  partialRows,
   searchReducer,
+  ufFailures,
 } from "./searchState";
 
-type Step = keyof typeof EVENTS | { answer: BuscaResponse } | { status: SearchStatus };
+type Step =
+  | keyof typeof EVENTS
+  | { answer: BuscaResponse }
+  | { status: SearchStatus }
+  | { id: string; event: ProgressEvent };
 
 function toAction(step: Step): SearchAction {
   if (typeof step === "string") return { type: "event", searchId: SEARCH_ID, ...EVENTS[step] };
+  if ("event" in step) return { type: "event", searchId: SEARCH_ID, ...step };
   if ("answer" in step) return { type: "answered", searchId: SEARCH_ID, answer: step.answer };
   return { type: "status", searchId: SEARCH_ID, status: step.status };
 }
 
 /** The state after starting the search and applying `steps` in order. */
 function run(...steps: Step[]): SearchState {
-  const started = searchReducer(initialSearchState, { type: "started", searchId: SEARCH_ID });
+  const started = searchReducer(initialSearchState, { type: "started", searchId: SEARCH_ID, request: request() });
   return steps.map(toAction).reduce(searchReducer, started);
 }
 
@@ -273,5 +292,115 @@ describe("laterEventId", () => {
     expect(laterEventId("5-1", "5-0")).toBe("5-1");
     expect(laterEventId("5-1", "5-10")).toBe("5-10");
     expect(laterEventId("1700000000999-3", "1700000001000-0")).toBe("1700000001000-0");
+  });
+});
+
+describe("partial results (partial_results, one event per UF before the answer)", () => {
+  const SP = partialResults("1700000000110-0", "SP", ufRows("SP", 3));
+  const RJ = partialResults("1700000000210-0", "RJ", ufRows("RJ", 2), { progress: 55 });
+  const codes = (state: SearchState) => partialRows(state.partial).map((l) => l.codigo_pncp);
+
+  it("keeps each UF's rows in arrival order, each UF's own order as given", () => {
+    let state = run("connecting", RJ, SP);
+    expect(state.partial.map((p) => p.uf)).toEqual(["RJ", "SP"]);
+    expect(codes(state)).toEqual(["RJ-1", "RJ-2", "SP-1", "SP-2", "SP-3"]);
+    expect(isPartial(state)).toBe(true);
+    expect(state.answer).toBeNull();
+
+    state = run("connecting", SP, RJ);
+    expect(codes(state)).toEqual(["SP-1", "SP-2", "SP-3", "RJ-1", "RJ-2"]);
+    expect(state.stage).toBe("partial_results");
+    expect(state.progress).toBe(55);
+    expect(state.message).toBe("RJ: 2 licitação(ões) encontrada(s)");
+  });
+
+  it("a replayed UF does not duplicate rows: the later copy replaces the earlier in its place", () => {
+    const once = run(SP, RJ);
+    const replayed = run(SP, RJ, SP, RJ);
+    expect(codes(replayed)).toEqual(codes(once));
+    expect(replayed.partial).toEqual(once.partial);
+    expect(partialCount(replayed).lidas).toBe(2);
+
+    const changed = partialResults("1700000000300-0", "SP", [...ufRows("SP", 1), ...ufRows("SP", 4).slice(3)]);
+    const state = run(SP, RJ, changed);
+    expect(state.partial.map((p) => p.uf)).toEqual(["SP", "RJ"]);
+    expect(codes(state)).toEqual(["SP-1", "SP-4", "RJ-1", "RJ-2"]);
+  });
+
+  it("the answer replaces the partial rows, and a partial event after it changes no rows", () => {
+    const final = answer();
+    let state = run(SP, RJ, { answer: final });
+    expect(isPartial(state)).toBe(false);
+    expect(state.answer?.licitacoes).toBe(final.licitacoes);
+
+    const late = partialResults("1700000000400-0", "MG", ufRows("MG", 2));
+    const before = state;
+    state = searchReducer(state, toAction(late));
+    expect(state.partial).toBe(before.partial);
+    expect(state.partial.map((p) => p.uf)).toEqual(["SP", "RJ"]);
+    // The answer first (a late subscriber gets the events after it): no partial rows at all.
+    expect(run({ answer: final }, SP).partial).toEqual([]);
+  });
+
+  it("counts the UFs read against the UFs posted, and the matches beyond the rows sent", () => {
+    const many = partialResults("1700000000110-0", "SP", ufRows("SP", 50), { total: 120 });
+    expect(partialCount(run())).toEqual({ lidas: 0, total: 2, mostradas: 0, encontradas: 0 });
+    expect(partialCount(run(many))).toEqual({ lidas: 1, total: 2, mostradas: 50, encontradas: 120 });
+    expect(partialCount(run(many, RJ, many))).toEqual({ lidas: 2, total: 2, mostradas: 52, encontradas: 122 });
+  });
+
+  it("merges the failures of the partial events and of the answer, one per UF", () => {
+    const rjFalhou = partialResults("1700000000210-0", "RJ", ufRows("RJ", 1), {
+      falha: "o PNCP falhou em 2 de 5 páginas",
+    });
+    let state = run(SP, rjFalhou);
+    expect(ufFailures(state)).toEqual([{ uf: "RJ", mensagem: "o PNCP falhou em 2 de 5 páginas" }]);
+    expect(ufFailures(run(SP, rjFalhou, rjFalhou))).toHaveLength(1);
+
+    state = searchReducer(
+      state,
+      toAction({
+        answer: answer({
+          ufs_com_falha: [
+            { uf: "MG", mensagem: "O PNCP não respondeu para MG." },
+            { uf: "RJ", mensagem: "O PNCP não respondeu completamente para RJ." },
+          ],
+        }),
+      }),
+    );
+    expect(ufFailures(state)).toEqual([
+      { uf: "RJ", mensagem: "O PNCP não respondeu completamente para RJ." },
+      { uf: "MG", mensagem: "O PNCP não respondeu para MG." },
+    ]);
+    expect(ufFailures(run(SP, RJ, { answer: answer() }))).toEqual([]);
+  });
+
+  it("a replayed UF that recovered drops its failure", () => {
+    const falhou = partialResults("1700000000210-0", "RJ", [], { falha: "o PNCP não respondeu" });
+    expect(ufFailures(run(falhou))).toHaveLength(1);
+    expect(ufFailures(run(falhou, RJ))).toEqual([]);
+  });
+
+  it("ignores a partial_results detail that is not one, but still moves the bar", () => {
+    const bad = { id: "1700000000110-0", event: { ...SP.event, detail: { licitacoes: ufRows("SP", 1) } } };
+    const state = run(bad);
+    expect(state.partial).toEqual([]);
+    expect(state.progress).toBe(33);
+    expect(isPartial(state)).toBe(false);
+
+    const odd = { id: "1700000000110-0", event: { ...SP.event, detail: { uf: "SP", licitacoes: [null, 3, ...ufRows("SP", 1)] } } };
+    expect(codes(run(odd))).toEqual(["SP-1"]);
+  });
+
+  it("a failed search shows no partial rows", () => {
+    const state = run(SP, "error");
+    expect(state.partial).toHaveLength(1);
+    expect(isPartial(state)).toBe(false);
+  });
+
+  it("a new search starts with no partial rows", () => {
+    const state = searchReducer(run(SP, RJ), { type: "started", searchId: "outra", request: request({ ufs: ["MG"] }) });
+    expect(state.partial).toEqual([]);
+    expect(state.request?.ufs).toEqual(["MG"]);
   });
 });

@@ -8,15 +8,21 @@
  * - the progress shown never goes backwards (an older event still delivers its data);
  * - an output that settled (summary ready, Excel ready/failed/skipped) never returns to
  *   processing, and the first settled value wins;
- * - the answer's summary is provisional (a "prévia") while its `llm_status` is "processing".
+ * - the answer's summary is provisional (a "prévia") while its `llm_status` is "processing";
+ * - each UF's `partial_results` is kept in arrival order; a replayed copy replaces the earlier one
+ *   in its place, and none counts once the answer arrived (its ranking replaces them all).
  */
 import { ONCE_STAGES, STAGE_BY_NAME, isStageName } from "../codes";
 import type {
   BuscaResponse,
   ExcelStatus,
+  FalhaUF,
+  Licitacao,
   LlmStatus,
+  PartialResultsDetail,
   ProgressEvent,
   ResumoLicitacoes,
+  SearchInput,
   SearchStatus,
 } from "../types";
 
@@ -26,6 +32,10 @@ export type Connection = "idle" | "live" | "reconnecting" | "polling" | "closed"
 export interface SearchState {
   /** The search the state belongs to; actions of any other search are ignored. */
   searchId: string | null;
+  /** What was asked (its UFs, mode and period), as posted. */
+  request: SearchInput | null;
+  /** Each UF's `partial_results`, in arrival order, until the answer replaces them. */
+  partial: readonly PartialResultsDetail[];
   /** The POST answer (results, counts, failed UFs, notes), once it arrived. */
   answer: BuscaResponse | null;
   /** Stage and message shown by the progress bar, with the highest progress seen. */
@@ -55,7 +65,7 @@ export interface SearchState {
 }
 
 export type SearchAction =
-  | { type: "started"; searchId: string }
+  | { type: "started"; searchId: string; request: SearchInput }
   | { type: "answered"; searchId: string; answer: BuscaResponse }
   | { type: "event"; searchId: string; id: string | null; event: ProgressEvent }
   | { type: "status"; searchId: string; status: SearchStatus }
@@ -64,6 +74,8 @@ export type SearchAction =
 
 export const initialSearchState: SearchState = {
   searchId: null,
+  request: null,
+  partial: [],
   answer: null,
   stage: null,
   progress: 0,
@@ -113,7 +125,14 @@ export function laterEventId(a: string | null, b: string | null): string | null 
 export function searchReducer(state: SearchState, action: SearchAction): SearchState {
   if (action.type === "started") {
     const stage = STAGE_BY_NAME.connecting.name;
-    return { ...initialSearchState, searchId: action.searchId, stage, message: "Iniciando a busca…", connection: "live" };
+    return {
+      ...initialSearchState,
+      searchId: action.searchId,
+      request: action.request,
+      stage,
+      message: "Iniciando a busca…",
+      connection: "live",
+    };
   }
   if (action.searchId !== state.searchId) return state;
   switch (action.type) {
@@ -161,6 +180,11 @@ function applyEvent(state: SearchState, id: string | null, event: ProgressEvent)
   switch (isStageName(event.stage) ? event.stage : null) {
     case "error":
       return fail(next, text(detail.message) ?? event.message);
+    case "partial_results": {
+      const partial = parsePartial(detail);
+      if (partial !== null && next.answer === null) next = { ...next, partial: putUf(next.partial, partial) };
+      break;
+    }
     case "results_ready": {
       const total = detail.total_filtrado;
       if (typeof total === "number" && next.answer === null) next = { ...next, totalFiltrado: total };
@@ -225,6 +249,64 @@ function finish(state: SearchState): SearchState {
   return advance(done, name, progress, "Busca concluída");
 }
 
+/** The UF's partial results appended, or in place of an earlier copy of the same UF. */
+function putUf(
+  partial: readonly PartialResultsDetail[],
+  uf: PartialResultsDetail,
+): readonly PartialResultsDetail[] {
+  const at = partial.findIndex((p) => p.uf === uf.uf);
+  return at < 0 ? [...partial, uf] : partial.map((p, i) => (i === at ? uf : p));
+}
+
+/** Shows partial rows: some UF's partial results arrived, the answer did not, nothing failed. */
+export function isPartial(state: SearchState): boolean {
+  return state.answer === null && state.error === null && state.partial.length > 0;
+}
+
+/** The partial rows: each UF's rows below those of the UFs that came before, each once. */
+export function partialRows(partial: readonly PartialResultsDetail[]): readonly Licitacao[] {
+  const seen = new Set<string>();
+  const rows: Licitacao[] = [];
+  for (const { licitacoes } of partial) {
+    for (const licitacao of licitacoes) {
+      if (seen.has(licitacao.codigo_pncp)) continue;
+      seen.add(licitacao.codigo_pncp);
+      rows.push(licitacao);
+    }
+  }
+  return rows;
+}
+
+export interface PartialCount {
+  /** UFs whose partial results arrived. */
+  lidas: number;
+  /** UFs of the search. */
+  total: number;
+  /** Rows shown, and the matches of the UFs read (a UF sends at most its 50 best). */
+  mostradas: number;
+  encontradas: number;
+}
+
+/** How far the partial results go. The UFs of the search are those posted (the server refuses others). */
+export function partialCount(state: SearchState): PartialCount {
+  const lidas = state.partial.length;
+  const total = Math.max(new Set(state.request?.ufs ?? []).size, lidas);
+  const mostradas = partialRows(state.partial).length;
+  const encontradas = state.partial.reduce((sum, p) => sum + Math.max(p.total, p.licitacoes.length), 0);
+  return { lidas, total, mostradas, encontradas };
+}
+
+/**
+ * The UFs PNCP could not fully answer, one each: those the partial results said, in their order,
+ * then the answer's others; the answer's message wins for a UF both name.
+ */
+export function ufFailures(state: SearchState): FalhaUF[] {
+  const byUf = new Map<string, string>();
+  for (const { uf, falha } of state.partial) if (falha) byUf.set(uf, falha);
+  for (const { uf, mensagem } of state.answer?.ufs_com_falha ?? []) byUf.set(uf, mensagem);
+  return [...byUf].map(([uf, mensagem]) => ({ uf, mensagem }));
+}
+
 function fail(state: SearchState, message: string): SearchState {
   if (state.error !== null) return state;
   return { ...state, error: message, stage: STAGE_BY_NAME.error.name, message };
@@ -232,6 +314,22 @@ function fail(state: SearchState, message: string): SearchState {
 
 function text(value: unknown): string | null {
   return typeof value === "string" && value !== "" ? value : null;
+}
+
+/** A `partial_results` detail, its rows without a `codigo_pncp` left out; null when it is not one. */
+function parsePartial(detail: { [key: string]: unknown }): PartialResultsDetail | null {
+  const { uf, licitacoes, total, falha } = detail;
+  if (typeof uf !== "string" || uf === "" || !Array.isArray(licitacoes)) return null;
+  const rows = licitacoes.filter(
+    (l): l is Licitacao =>
+      typeof l === "object" && l !== null && typeof (l as { codigo_pncp?: unknown }).codigo_pncp === "string",
+  );
+  return {
+    uf,
+    licitacoes: rows,
+    total: typeof total === "number" && Number.isFinite(total) ? total : rows.length,
+    falha: text(falha),
+  };
 }
 
 function isResumo(value: unknown): value is ResumoLicitacoes {

@@ -10,6 +10,7 @@ import { POLL_INTERVAL_MS, RECONNECT_DELAYS_MS, type SearchInput, useSearch } fr
 const REQUEST: SearchInput = {
   setor_id: "vestuario",
   ufs: ["RJ", "SP"],
+  modo: "publicacao",
   data_inicial: "2026-11-10",
   data_final: "2026-11-20",
   modalidades: [4, 5, 6, 7],

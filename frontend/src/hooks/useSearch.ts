@@ -11,7 +11,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { NETWORK_ERROR, describeError, readJson, routes } from "../api";
 import { TERMINAL_STAGES } from "../codes";
-import type { BuscaRequest, BuscaResponse, ProgressEvent, SearchStatus } from "../types";
+import type { BuscaRequest, BuscaResponse, ProgressEvent, SearchInput, SearchStatus } from "../types";
 import {
   type SearchAction,
   type SearchState,
@@ -28,7 +28,7 @@ export const POLL_INTERVAL_MS = 2000;
 const EVENT_SOURCE_CLOSED = 2; // EventSource.CLOSED
 const SEARCH_GONE = "A busca não foi encontrada no servidor (pode ter expirado). Faça a busca de novo.";
 
-export type SearchInput = Omit<BuscaRequest, "search_id">;
+export type { SearchInput };
 
 export interface UseSearch {
   state: SearchState;
@@ -57,7 +57,7 @@ export function useSearch(): UseSearch {
     async (request: SearchInput) => {
       followerRef.current?.stop();
       const searchId = crypto.randomUUID();
-      dispatch({ type: "started", searchId });
+      dispatch({ type: "started", searchId, request });
       const follower = follow(searchId, dispatch, () => stateRef.current);
       followerRef.current = follower;
       follower.start(); // before the POST: the stream waits for the search to appear

@@ -1,8 +1,29 @@
 /** Made-up API shapes for tests (not PNCP records). */
 import type { StageName } from "../codes";
-import type { BuscaResponse, Licitacao, ProgressEvent, ResumoLicitacoes, SearchStatus } from "../types";
+import type {
+  BuscaResponse,
+  Licitacao,
+  ProgressEvent,
+  ResumoLicitacoes,
+  SearchInput,
+  SearchStatus,
+} from "../types";
 
 export const SEARCH_ID = "3f2b8c1e-6a4d-4e8f-9b1a-2c3d4e5f6a7b";
+
+/** What the page posts for a "publicacao" search of SP and RJ. */
+export function request(overrides: Partial<SearchInput> = {}): SearchInput {
+  return {
+    setor_id: "vestuario",
+    ufs: ["RJ", "SP"],
+    modo: "publicacao",
+    data_inicial: "2026-11-10",
+    data_final: "2026-11-20",
+    modalidades: [4, 5, 6, 7],
+    somente_abertas: true,
+    ...overrides,
+  };
+}
 
 export function licitacao(overrides: Partial<Licitacao> = {}): Licitacao {
   return {
@@ -44,6 +65,7 @@ export const provisionalResumo = resumo({ resumo_executivo: "Prévia calculada d
 export function answer(overrides: Partial<BuscaResponse> = {}): BuscaResponse {
   return {
     search_id: SEARCH_ID,
+    modo: "publicacao",
     licitacoes: [
       licitacao(),
       licitacao({
@@ -120,6 +142,24 @@ export const EVENTS = {
     event: ev("error", -1, "O PNCP não respondeu.", { message: "O PNCP não respondeu." }),
   },
 } satisfies Record<string, { id: string; event: ProgressEvent }>;
+
+/** `n` rows of one UF, numbered from 1: codigo_pncp `<UF>-<i>`, objeto `<UF> <i>`. */
+export function ufRows(uf: string, n: number, overrides: Partial<Licitacao> = {}): Licitacao[] {
+  return Array.from({ length: n }, (_, i) =>
+    licitacao({ codigo_pncp: `${uf}-${i + 1}`, objeto: `${uf} ${i + 1}`, uf, ...overrides }),
+  );
+}
+
+/** A UF's `partial_results` event (backend `partial_results_event`), with its id. */
+export function partialResults(
+  id: string,
+  uf: string,
+  licitacoes: Licitacao[],
+  { total = licitacoes.length, falha = null, progress = 33 }: { total?: number; falha?: string | null; progress?: number } = {},
+): { id: string; event: ProgressEvent } {
+  const message = `${uf}: ${total} licitação(ões) encontrada(s)` + (falha ? ` (${falha})` : "");
+  return { id, event: ev("partial_results", progress, message, { uf, licitacoes, total, falha }) };
+}
 
 function ev(stage: StageName, progress: number, message: string, detail: Record<string, unknown> = {}): ProgressEvent {
   return { stage, progress, message, detail };

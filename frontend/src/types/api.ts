@@ -121,26 +121,32 @@ export interface components {
     schemas: {
         /**
          * BuscaRequest
-         * @description A search: which states, which publication dates, which sector.
+         * @description A search: which states, which sector, and either the publications of a period or every
+         *     licitação still taking proposals.
          */
         BuscaRequest: {
             /**
              * Data Final
-             * Format: date
-             * @description Last publication date (YYYY-MM-DD), at most 365 days after data_inicial.
+             * @description Last publication date (YYYY-MM-DD), at most 365 days after data_inicial; modo 'publicacao'.
              */
-            data_final: string;
+            data_final?: string | null;
             /**
              * Data Inicial
-             * Format: date
-             * @description First publication date (YYYY-MM-DD).
+             * @description First publication date (YYYY-MM-DD); modo 'publicacao'.
              */
-            data_inicial: string;
+            data_inicial?: string | null;
             /**
              * Modalidades
              * @description PNCP modalidade codes; default 4, 5, 6, 7 (concorrências and pregões).
              */
             modalidades?: number[] | null;
+            /**
+             * Modo
+             * @description 'publicacao': the publications of data_inicial..data_final; 'abertas': every licitação still taking proposals now (Brasília time), whenever it was published; no dates needed.
+             * @default publicacao
+             * @enum {string}
+             */
+            modo: "publicacao" | "abertas";
             /**
              * Search Id
              * @description Client-made UUID; the server makes one when absent.
@@ -205,6 +211,12 @@ export interface components {
              * @enum {string}
              */
             llm_status: "processing" | "ready";
+            /**
+             * Modo
+             * @default publicacao
+             * @enum {string}
+             */
+            modo: "publicacao" | "abertas";
             /**
              * Processamento
              * @description 'fila': summary and report come from background jobs, over SSE.

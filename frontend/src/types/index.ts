@@ -15,6 +15,11 @@ export type SearchStatus = Schemas["SearchStatus"];
 export type Setor = Schemas["Setor"];
 export type FalhaUF = Schemas["FalhaUF"];
 
+/** What the page posts; the search id is added when the search starts. */
+export type SearchInput = Omit<BuscaRequest, "search_id">;
+/** "publicacao": the publications of a period; "abertas": every licitação still taking proposals now. */
+export type Modo = BuscaRequest["modo"];
+
 export type LlmStatus = BuscaResponse["llm_status"];
 export type ExcelStatus = BuscaResponse["excel_status"];
 /** Where a search's data came from: the local copy of PNCP, PNCP live, or both. */
@@ -34,6 +39,19 @@ export type ProgressEvent = Schemas extends { ProgressEvent: infer Generated }
       message: string;
       detail?: { [key: string]: unknown };
     };
+
+/**
+ * `detail` of a `partial_results` event (backend `progress.events.partial_results_event`), one per
+ * UF as soon as its data is read: its best matches, ranked (at most 50), how many it has, and why
+ * it is incomplete when PNCP failed for some of its slices. Written here: the SSE detail is free-form.
+ */
+export interface PartialResultsDetail {
+  uf: string;
+  licitacoes: Licitacao[];
+  /** The UF's matches; may exceed `licitacoes.length`. */
+  total: number;
+  falha: string | null;
+}
 
 /**
  * Error bodies of this API (`backend/api/errors.py`): a 422 has one `{campo, msg}` per bad field,
