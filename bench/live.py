@@ -20,12 +20,17 @@ second (burst 25). Printed side by side, in one run:
    again;
 4. today's service beside it (INDEX_DAYS=0): the same 27 UFs x 10 days cold, one person, then
    four people at once (unless --skip-live-crowd).
+
+Cold searches also say when their first rows reached the page: the first `partial_results`
+event with licitações on the search's SSE stream, opened before the POST as the page does. And
+"abertas" (every licitação open now, 27 UFs) is timed from the warm index and live.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import subprocess
@@ -39,6 +44,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 
@@ -114,27 +120,56 @@ class Answer:
     incomplete: int = 0
     total_filtrado: int = 0
     message: str = ""
+    first_rows: float | None = None  # seconds to the first partial_results with licitações (when watched)
 
 
-async def one_search(client: httpx.AsyncClient, url: str, setor_id: str, first: date, last: date) -> Answer:
-    body = {"ufs": sorted(UFS), "data_inicial": first.isoformat(), "data_final": last.isoformat(),
-            "setor_id": setor_id, "somente_abertas": False}
+async def first_rows_seen(client: httpx.AsyncClient, url: str, search_id: str, started: float) -> float | None:
+    """Seconds from `started` to the search's first partial_results event with rows to show."""
+    async with client.stream("GET", f"{url}/v1/buscar-progress/{search_id}", timeout=SEARCH_TIMEOUT) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line[5:])
+            if event["stage"] == "partial_results" and event["detail"]["licitacoes"]:
+                return time.perf_counter() - started
+            if event["stage"] in ("results_ready", "error", "complete"):
+                return None
+    return None
+
+
+async def one_search(client: httpx.AsyncClient, url: str, setor_id: str, first: date | None, last: date | None,
+                     *, watch: bool = False) -> Answer:
+    """One search of every UF (`first` None: modo "abertas"); `watch`: its first rows timed too."""
+    body: dict[str, Any] = {"search_id": str(uuid4()), "ufs": sorted(UFS), "setor_id": setor_id,
+                            "somente_abertas": False}
+    if first is None or last is None:
+        body["modo"] = "abertas"
+    else:
+        body.update(data_inicial=first.isoformat(), data_final=last.isoformat())
     started = time.perf_counter()
+    watcher = asyncio.create_task(first_rows_seen(client, url, body["search_id"], started)) if watch else None
     try:
         response = await client.post(f"{url}/v1/buscar", json=body, timeout=SEARCH_TIMEOUT)
     except httpx.HTTPError as exc:
         return Answer(time.perf_counter() - started, 0, message=type(exc).__name__)
     seconds = time.perf_counter() - started
+    rows_at = await watcher if watcher is not None else None
     data = response.json()
     if response.status_code != 200:
         return Answer(seconds, response.status_code, message=str(data.get("mensagem", ""))[:120])
-    return Answer(seconds, 200, data.get("fonte"), len(data["ufs_com_falha"]), data["total_filtrado"])
+    return Answer(seconds, 200, data.get("fonte"), len(data["ufs_com_falha"]), data["total_filtrado"],
+                  first_rows=rows_at)
 
 
-async def searches(url: str, sectors: list[str], first: date, last: date) -> list[Answer]:
-    limits = httpx.Limits(max_connections=len(sectors) + 4)
+async def searches(url: str, sectors: list[str], first: date | None, last: date | None, *,
+                   watch: bool = False) -> list[Answer]:
+    limits = httpx.Limits(max_connections=2 * len(sectors) + 4)
     async with httpx.AsyncClient(limits=limits) as client:
-        return list(await asyncio.gather(*(one_search(client, url, s, first, last) for s in sectors)))
+        return list(await asyncio.gather(*(one_search(client, url, s, first, last, watch=watch) for s in sectors)))
+
+
+def rows_at(answer: Answer) -> str:
+    return "no rows" if answer.first_rows is None else f"first rows after {answer.first_rows:.1f} s"
 
 
 def web_cpu(server_pid: int) -> float:
@@ -264,11 +299,11 @@ def main() -> None:
             outside = today - timedelta(days=40), today - timedelta(days=31)
             other = today - timedelta(days=52), today - timedelta(days=43)
             double.reset()
-            [alone] = asyncio.run(searches(server.url, ["software"], *outside))
+            [alone] = asyncio.run(searches(server.url, ["software"], *outside, watch=True))
             one = double.stats()
             floor = one["total"] / args.rate
             row("outside the window, 27 UFs x 10 days, one person",
-                f"{alone.seconds:.1f} s, {one['total']} requests ({one['national']} national, "
+                f"{alone.seconds:.1f} s ({rows_at(alone)}), {one['total']} requests ({one['national']} national, "
                 f"{one['status'].get(429, 0)} answered 429), {alone.incomplete} UFs incomplete, fonte {alone.fonte}",
                 f"floor {floor:.1f} s: {alone.seconds / floor:.2f}x (goal <= {GOAL_OUTSIDE_RATIO}x, 0 incomplete)")
             double.reset()
@@ -283,6 +318,10 @@ def main() -> None:
             again = asyncio.run(searches(server.url, ["software"], *outside))[0]
             row("outside the window, asked again", f"{again.seconds * 1000:.0f} ms, {double.stats()['total']} "
                 f"requests, fonte {again.fonte}", "goal <= 300 ms, 0 requests")
+            double.reset()
+            abertas = asyncio.run(searches(server.url, ["software"], None, None))[0]
+            row("abertas agora, 27 UFs, warm index", f"{abertas.seconds * 1000:.0f} ms, {abertas.total_filtrado} "
+                f"licitações, {double.stats()['total']} requests, fonte {abertas.fonte}", "goal 0 requests")
 
         # 4: today's service, no index.
         double.reset()
@@ -292,11 +331,17 @@ def main() -> None:
                          INDEX_DAYS="0", PNCP_RATE_LIMIT=f"{args.rate:g}/second")
         with running_server(env, tmp / "live.log", gunicorn=True) as server:
             period = today - timedelta(days=9), today
-            [cold] = asyncio.run(searches(server.url, ["software"], *period))
+            [cold] = asyncio.run(searches(server.url, ["software"], *period, watch=True))
             live = double.stats()
             row("INDEX_DAYS=0: 27 UFs x 10 days, one person",
                 f"{cold.seconds:.1f} s, {live['total']} requests ({live['status'].get(429, 0)} answered 429), "
-                f"{cold.incomplete} UFs incomplete")
+                f"{cold.incomplete} UFs incomplete", f"{rows_at(cold)} (goal <= 5 s)")
+            double.reset()
+            [cold_open] = asyncio.run(searches(server.url, ["software"], None, None, watch=True))
+            live = double.stats()
+            row("INDEX_DAYS=0: abertas agora, 27 UFs, one person",
+                f"{cold_open.seconds:.1f} s, {cold_open.total_filtrado} licitações, {live['total']} requests, "
+                f"{cold_open.incomplete} UFs incomplete", rows_at(cold_open))
             if not args.skip_live_crowd:
                 double.reset()
                 four = asyncio.run(searches(server.url, ["software", "saude", "limpeza", "alimentos"], *period))

@@ -43,6 +43,7 @@ from backend.index.publications import index_rows, sector_signature
 from backend.index.reads import NATIONAL_MAX_PAGES, IndexReads
 from backend.index.status import index_health, window
 from backend.pncp.client import ATUALIZACAO_PATH, PNCPClient, caller
+from backend.pncp.ordering import OrderedLimiter
 from backend.runtime import metrics
 from backend.schemas import LICITACOES
 from backend.store.abertas import OpenTenderStore
@@ -86,7 +87,7 @@ class Ingestion:
         self._name = name
         self._lease_ms = int(lease_seconds * 1000)  # a process that died hands the ingestion over after this
         self._task: asyncio.Task[None] | None = None
-        self._pages_at_once = anyio.Semaphore(pages_at_once)  # the ingestion's PNCP requests in flight
+        self._pages_at_once = OrderedLimiter(pages_at_once)  # the ingestion's PNCP requests in flight
         self._token = f"{name} {id(self)}"
 
     @property

@@ -31,6 +31,7 @@ from backend.domain.sectors import Sector
 from backend.index.plan import ABERTAS_HORIZON, OpenRead, Read
 from backend.index.publications import index_rows
 from backend.pncp.client import PROPOSTA_PATH, Pages, PNCPClient, caller
+from backend.pncp.ordering import Limiter
 from backend.pncp.pacing import Caller
 from backend.store.abertas import OpenTenderStore
 from backend.store.publications import NATIONAL, PublicationStore
@@ -69,7 +70,7 @@ class IndexReads:
         self._running: dict[str, asyncio.Task[ReadOutcome]] = {}
 
     async def read(self, read: Read | OpenRead, who: Caller = "search",
-                   limiter: anyio.Semaphore | None = None) -> ReadOutcome:
+                   limiter: Limiter | None = None) -> ReadOutcome:
         """The read's outcome, reading it here unless it is being read (in this process or
         another). `limiter` bounds the requests in flight of whoever starts it (a search's share)."""
         key = f"{who}:{read.key}"
@@ -86,7 +87,7 @@ class IndexReads:
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     async def _in_cluster(self, read: Read | OpenRead, key: str, who: Caller,
-                          limiter: anyio.Semaphore | None) -> ReadOutcome:
+                          limiter: Limiter | None) -> ReadOutcome:
         claim_key, outcome_key = keys.index_read_claim(key), keys.index_read_outcome(key)
         token = uuid4().hex
         while True:
@@ -126,7 +127,7 @@ class IndexReads:
             if claim is None or claim.decode() != holder:
                 return None
 
-    async def _claimed(self, read: Read | OpenRead, who: Caller, limiter: anyio.Semaphore | None, claim_key: str,
+    async def _claimed(self, read: Read | OpenRead, who: Caller, limiter: Limiter | None, claim_key: str,
                        outcome_key: str, token: str) -> ReadOutcome:
         renewer = asyncio.create_task(self._keep_claim(claim_key, token))
         outcome: ReadOutcome | None = None
@@ -161,7 +162,7 @@ class IndexReads:
             except (RedisError, OSError):
                 pass
 
-    async def _read_and_store(self, read: Read | OpenRead, who: Caller, limiter: anyio.Semaphore | None,
+    async def _read_and_store(self, read: Read | OpenRead, who: Caller, limiter: Limiter | None,
                               token: str) -> ReadOutcome:
         if isinstance(read, OpenRead):
             return await self._read_open(read, who, limiter, token)
@@ -190,7 +191,7 @@ class IndexReads:
         return ReadOutcome(complete=pages.complete, started_at=started_at, errors=list(pages.errors),
                            truncated=pages.truncated, token=token)
 
-    async def _read_open(self, read: OpenRead, who: Caller, limiter: anyio.Semaphore | None,
+    async def _read_open(self, read: OpenRead, who: Caller, limiter: Limiter | None,
                          token: str) -> ReadOutcome:
         """`/proposta`: what is open now, closing within `ABERTAS_HORIZON`, into the index and its list."""
         started_at = time.time()

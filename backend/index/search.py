@@ -21,6 +21,7 @@ from backend.domain.sectors import Sector
 from backend.index import plan
 from backend.index.publications import sector_signature
 from backend.index.reads import NATIONAL_MAX_PAGES, IndexReads, ReadOutcome
+from backend.pncp.ordering import OrderedLimiter
 from backend.schemas import LICITACOES, Fonte, Licitacao
 from backend.store.abertas import OpenTenderStore
 from backend.store.publications import NATIONAL, PublicationStore, SliceState
@@ -119,7 +120,8 @@ class IndexedSearch:
         errors: dict[str, list[str]] = {}
         truncated: dict[str, list[int]] = {}
         totals: dict[str, int] = {}
-        limiter = anyio.Semaphore(self._concurrency)
+        limiter = OrderedLimiter(self._concurrency)  # the first UFs' reads first: their rows go out first
+        rank = {uf: n for n, uf in enumerate(ufs)}
 
         async def hand_on(some: list[str]) -> None:
             counts = await scope.counts_by_uf(some)
@@ -131,7 +133,8 @@ class IndexedSearch:
                                   errors={uf: errors[uf] for uf in some if uf in errors}))
 
         async def one(read: AnyRead) -> None:
-            outcome = outcomes[read] = await self._reads.read(read, "search", limiter)
+            place = 0 if read.uf == NATIONAL else rank[read.uf]
+            outcome = outcomes[read] = await self._reads.read(read, "search", limiter.ranked(place))
             finished = []
             for uf in ufs:
                 if not read.covers(uf):

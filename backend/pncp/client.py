@@ -31,6 +31,7 @@ import httpx
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from backend.pncp.ordering import Limiter, OrderedLimiter
 from backend.pncp.pacing import Caller, PNCPPacer
 from backend.runtime import metrics
 
@@ -321,7 +322,7 @@ class PNCPClient:
         return page
 
     async def fetch_all(self, modalidade: int, uf: str | None, data_inicial: date | None, data_final: date,
-                        *, path: str = PUBLICACAO_PATH, limiter: anyio.Semaphore | None = None,
+                        *, path: str = PUBLICACAO_PATH, limiter: Limiter | None = None,
                         max_pages: int | None = None) -> Pages:
         """Every page of one query (`uf` None: every UF at once), at most `concurrency` at a time
         (or as many as `limiter` lets a whole search have), up to `max_pages` (PNCP_MAX_PAGES).
@@ -332,7 +333,7 @@ class PNCPClient:
         if self._reads is None:
             self._reads = self._new_session(READS_CONNECTIONS)
         return await self._pages(self._reads, path, _params(uf, modalidade, data_inicial, data_final),
-                                 limiter or anyio.Semaphore(self._concurrency), max_pages or self._max_pages)
+                                 limiter or OrderedLimiter(self._concurrency), max_pages or self._max_pages)
 
     async def fetch_ufs(
         self,
@@ -344,20 +345,22 @@ class PNCPClient:
         *,
         path: str = PUBLICACAO_PATH,
     ) -> list[UFResult]:
-        """Every page of every UF x modalidade, at most `concurrency` requests at a time
-        (`data_inicial` None with `PROPOSTA_PATH`: what is open now, closing by `data_final`).
+        """Every page of every UF x modalidade, at most `concurrency` requests at a time, the
+        first UFs' first (so they are done first: `OrderedLimiter`) (`data_inicial` None with
+        `PROPOSTA_PATH`: what is open now, closing by `data_final`).
 
         A failure stays inside its UF: the other UFs' records still come back.
         """
-        limiter = anyio.Semaphore(self._concurrency)
+        limiter = OrderedLimiter(self._concurrency)
+        rank = {uf: n for n, uf in enumerate(ufs)}
         results = {uf: UFResult(uf) for uf in ufs}
 
         async def fetch_uf(http: httpx.AsyncClient, uf: str) -> None:
             result = results[uf]
 
             async def modalidade_pages(modalidade: int) -> None:
-                pages = await self._pages(http, path, _params(uf, modalidade, data_inicial, data_final), limiter,
-                                          self._max_pages)
+                pages = await self._pages(http, path, _params(uf, modalidade, data_inicial, data_final),
+                                          limiter.ranked(rank[uf]), self._max_pages)
                 result.records.extend(pages.records)
                 result.pages += pages.pages
                 result.errors.extend(f"modalidade {modalidade}, {error}" for error in pages.errors)
@@ -376,14 +379,15 @@ class PNCPClient:
         return [results[uf] for uf in ufs]
 
     async def _pages(self, http: httpx.AsyncClient, path: str, params: dict[str, Any],
-                     limiter: anyio.Semaphore, max_pages: int) -> Pages:
-        """Page 1, then the others in parallel; a failed page is noted and the others still read."""
+                     limiter: Limiter, max_pages: int) -> Pages:
+        """Page 1, then the others in parallel; a failed page is noted and the others still read.
+        Page 1's slot is handed on only once the other pages wait for theirs, so they go before
+        the pages of lower-ranked queries (`OrderedLimiter`)."""
         result = Pages()
 
         async def page(pagina: int) -> Page | None:
             try:
-                async with limiter:
-                    fetched = await self._fetch_page(http, path, params, pagina)
+                fetched = await self._fetch_page(http, path, params, pagina)
             except PNCPError as exc:
                 result.errors.append(f"página {pagina}: {exc.message}")
                 return None
@@ -391,14 +395,20 @@ class PNCPClient:
             result.records.extend(fetched.records)
             return fetched
 
-        first = await page(1)
-        if first is None or first.total_pages <= 1:
-            return result
-        last = min(first.total_pages, max_pages)
-        result.truncated = last < first.total_pages
+        async def limited(pagina: int) -> None:
+            async with limiter:
+                await page(pagina)
+
         async with anyio.create_task_group() as tg:
-            for pagina in range(2, last + 1):
-                tg.start_soon(page, pagina)
+            async with limiter:
+                first = await page(1)
+                if first is None or first.total_pages <= 1:
+                    return result
+                last = min(first.total_pages, max_pages)
+                result.truncated = last < first.total_pages
+                for pagina in range(2, last + 1):
+                    tg.start_soon(limited, pagina)
+                await anyio.sleep(0)  # they take their places in the queue before this slot is free
         return result
 
 

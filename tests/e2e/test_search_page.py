@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, Response, expect
 
 from tests.conftest import free_port
+from tests.fakes.pncp import FakePNCP, Hold
 from tests.servers import ROOT, Server, queue_healthy, running_server, server_env, wait_for
 
 ARTIFACTS = ROOT / "artifacts"  # git-ignored; CI keeps what is there
@@ -166,6 +168,41 @@ def test_search_without_the_queue(page: Page, tmp_path: Path) -> None:
         expect(page.get_by_test_id("fonte")).to_have_attribute("data-fonte", "pncp")  # INDEX_DAYS=0
         shown = expect_finished_search(page)
         check_report(download_report(page, tmp_path), page, shown, answer["total_filtrado"])
+
+
+def test_each_ufs_rows_show_before_the_answer_and_the_final_table_after(
+    page: Page, tmp_path: Path, redis_url: str,
+) -> None:
+    released = threading.Event()
+    with FakePNCP() as fake:
+        fake.script([Hold(released)] * 4, uf="MG")  # MG's first page of each modalidade waits for the test
+        env = {"PNCP_BASE_URL": fake.base_url, "PNCP_TIMEOUT": "60"}  # INDEX_DAYS=0: read live, UF by UF
+        with search_server(tmp_path, redis_url, **env) as server:
+            open_page(page, server)
+            fill_form(page)
+            answers: list[Response] = []
+            page.on("response", lambda response: answers.append(response) if is_search(response) else None)
+            page.get_by_test_id("submit").click()
+
+            table = page.get_by_test_id("results-table")
+            expect(table).to_have_attribute("data-parcial", "true")
+            rows = table.get_by_test_id("result-row")
+            expect(rows.first).to_be_visible()
+            expect(page.get_by_test_id("resultados-parciais")).to_contain_text("1 de 2 UFs")
+            partial = rows.all_inner_texts()
+            assert answers == [], "the answer waits for MG: these rows came before it"
+            assert partial and all("\tSP" in row for row in partial), partial[:3]
+
+            released.set()
+            expect(table).to_have_attribute("data-parcial", "false")
+            expect(page.get_by_test_id("resultados-parciais")).to_have_count(0)
+            shown = expect_finished_search(page)
+            assert len(answers) == 1 and answers[0].status == 200
+            answer = answers[0].json()
+            assert shown == answer["total_filtrado"] >= len(partial)
+            assert {lic["uf"] for lic in answer["licitacoes"]} == {"SP", "MG"}
+            final = rows.all_inner_texts()
+            assert final[0].startswith(answer["licitacoes"][0]["objeto"][:40]), final[0]  # the final ranking
 
 
 def test_no_uf_chosen_is_explained_and_searches_nothing(page: Page, tmp_path: Path) -> None:

@@ -101,7 +101,17 @@ class Hang:
     kind: str = "hang"
 
 
-Scripted = Canned | Delay | Hang
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Wait until `released` is set (by the test), then serve normally: a UF that answers only
+    once the test has seen what it wanted meanwhile. Ends early like `Hang`."""
+
+    released: threading.Event
+    kind: str = "hold"
+
+
+Scripted = Canned | Delay | Hang | Hold
+_SCRIPTED = (Canned, Delay, Hang, Hold)
 
 
 def no_content() -> Canned:
@@ -295,9 +305,9 @@ class FakePNCP(LocalDouble):
         `endpoint` ("publicacao", "atualizacao" or "proposta") limits them to one endpoint; by
         default any.
         """
-        items = [responses] if isinstance(responses, (Canned, Delay, Hang)) else list(responses)
+        items = [responses] if isinstance(responses, _SCRIPTED) else list(responses)
         for item in items:
-            if not isinstance(item, (Canned, Delay, Hang)):
+            if not isinstance(item, _SCRIPTED):
                 raise TypeError(f"not a scripted response: {item!r}")
         with self._state.lock:
             self._state.scripts.append(_Script(deque(items), uf.upper() if uf else None, modalidade, pagina, endpoint))
@@ -378,6 +388,11 @@ class FakePNCP(LocalDouble):
             recorded.kind = scripted.kind
         if isinstance(scripted, (Delay, Hang)):
             await self._sleep(scripted.seconds, request)
+        if isinstance(scripted, Hold):
+            while not scripted.released.is_set() and not self._server.stopping.is_set():
+                await asyncio.sleep(0.05)
+                if await request.is_disconnected():
+                    break
         if isinstance(scripted, Canned):
             if scripted.after > 0:
                 await self._sleep(scripted.after, request)

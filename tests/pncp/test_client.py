@@ -201,3 +201,22 @@ async def test_demo_mode_uses_the_same_client() -> None:
         await pncp.aclose()
     assert not sp.failed and sp.pages >= 1 and len(sp.records) > 10
     assert {r["unidadeOrgao"]["ufSigla"] for r in sp.records} == {"SP"}
+
+
+async def test_the_first_uf_is_read_whole_before_the_next_one_starts(fake_pncp) -> None:
+    """Its later pages pass the next UF's first page: the first UF's rows can be shown at once."""
+    sp = [pncp_record(f"Aquisição de uniformes {i}", uf="SP", sequencial=i + 1) for i in range(150)]
+    rj = [pncp_record(f"Aquisição de fardas {i}", uf="RJ", sequencial=i + 501) for i in range(150)]
+    fake_pncp.set_records(sp + rj)
+    pncp = make_client(fake_pncp.base_url, concurrency=1)
+    done: list[str] = []
+
+    async def on_done(result) -> None:
+        done.append(result.uf)
+
+    try:
+        await pncp.fetch_ufs(["SP", "RJ"], [6], START, END, on_uf_done=on_done)
+    finally:
+        await pncp.aclose()
+    assert [r.uf for r in fake_pncp.requests] == ["SP"] * 3 + ["RJ"] * 3
+    assert done == ["SP", "RJ"]
