@@ -112,9 +112,10 @@ class Found:
     atualizado_em: datetime | None
 
 
-def _truncation_note(uf: str, modalidades: list[int], max_pages: int) -> str:
+def _truncation_note(uf: str, modalidades: list[int], max_pages: int, *, abertas: bool = False) -> str:
+    refine = "escolha menos modalidades" if abertas else "refine o período"
     return (f"{uf}: havia mais de {max_pages * 50} publicações por modalidade "
-            f"({', '.join(map(str, modalidades))}); refine o período para ver todas.")
+            f"({', '.join(map(str, modalidades))}); {refine} para ver todas.")
 
 
 def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: Criteria) -> list[Licitacao]:
@@ -139,8 +140,8 @@ class Selection:
     Matching a UF's records costs the same as matching them with everyone's, so the answer
     costs no more for having been shown early."""
 
-    def __init__(self, ufs: list[str], criteria: Criteria, emit: Callable[[events.ProgressEvent], Awaitable[str]],
-                 attempts: int) -> None:
+    def __init__(self, ufs: list[str], criteria: Criteria,
+                 emit: Callable[[list[events.ProgressEvent]], Awaitable[list[str]]], attempts: int) -> None:
         self._ufs = ufs
         self._criteria = criteria
         self._emit = emit
@@ -155,13 +156,15 @@ class Selection:
         by_uf: dict[str, list[Licitacao]] = {uf: [] for uf in counts}
         for licitacao in matched:
             by_uf.setdefault(licitacao.uf, []).append(licitacao)
+        batch = []
         for uf, count in counts.items():
             self._kept[uf] = best = by_uf[uf]
             done, total = len(self._kept), len(self._ufs)
             falha = (describe_failure(uf, errors[uf], partial=count > 0, attempts=self._attempts)
                      if errors.get(uf) else None)
-            await self._emit(events.fetching_event(uf, done, total, count))
-            await self._emit(events.partial_results_event(uf, done, total, best, len(best), falha))
+            batch += [events.fetching_event(uf, done, total, count),
+                      events.partial_results_event(uf, done, total, best, len(best), falha)]
+        await self._emit(batch)
 
     def final(self) -> tuple[list[Licitacao], bytes]:
         """Every UF's matches in one ranking, and written as JSON."""
@@ -229,7 +232,8 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     request, sector = ctx.request, ctx.sector
     emit = partial(services.progress.emit, str(ctx.search_id))
     criteria = criteria_for(request, sector)
-    selection = Selection(request.ufs, criteria, emit, services.pncp.attempts)
+    selection = Selection(request.ufs, criteria, partial(services.progress.emit_many, str(ctx.search_id)),
+                          services.pncp.attempts)
 
     with ctx.stage("fetch"):
         found = await (_from_index if services.index is not None else _from_pncp)(ctx, services, selection, criteria)
@@ -293,7 +297,7 @@ async def _from_index(ctx: SearchContext, services: Services, selection: Selecti
     attempts = services.pncp.attempts
     failures = [FalhaUF(uf=uf, mensagem=describe_failure(uf, errors, partial=gathered.partial[uf], attempts=attempts))
                 for uf, errors in gathered.errors.items()]
-    notes = [_truncation_note(uf, modalidades, services.pncp.max_pages)
+    notes = [_truncation_note(uf, modalidades, services.pncp.max_pages, abertas=request.abertas)
              for uf, modalidades in gathered.truncated.items()]
     return Found(total_raw=gathered.total_raw, failures=failures, notes=notes, fonte=gathered.fonte,
                  atualizado_em=gathered.atualizado_em)
@@ -321,7 +325,8 @@ async def _from_pncp(ctx: SearchContext, services: Services, selection: Selectio
     attempts = services.pncp.attempts
     failures = [FalhaUF(uf=r.uf, mensagem=describe_failure(r.uf, r.errors, partial=raw.get(r.uf, 0) > 0,
                                                            attempts=attempts)) for r in results if r.failed]
-    notes = [_truncation_note(r.uf, r.truncated, services.pncp.max_pages) for r in results if r.truncated]
+    notes = [_truncation_note(r.uf, r.truncated, services.pncp.max_pages, abertas=request.abertas)
+             for r in results if r.truncated]
     return Found(total_raw=sum(raw.values()), failures=failures, notes=notes, fonte="pncp", atualizado_em=started)
 
 

@@ -56,6 +56,7 @@ class Services:
     rate_limit: SearchRateLimit
     database_id: str  # the identity stored in the database: workers advertise it, web processes compare
     publications: PublicationStore  # the local index of PNCP (empty when INDEX_DAYS=0)
+    open_tenders: OpenTenderStore  # what PNCP lists as open for proposals, in the index
     index: IndexedSearch | None  # None with INDEX_DAYS=0: searches read PNCP live
     ingestion: Ingestion | None  # keeps the index fresh; runs in one process of the cluster at a time
 
@@ -121,9 +122,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         database_id = await store.database_id()
         sectors = load_sectors()
         publications = PublicationStore(store.engine)  # read by /v1/health and /ops even when off
+        open_tenders = OpenTenderStore(store.engine)
         index = ingestion = None
         if settings.index_on:
-            open_tenders = OpenTenderStore(store.engine)
             reads = IndexReads(pncp, publications, open_tenders, sectors, redis)
             stack.push_async_callback(reads.aclose)
             index = IndexedSearch(publications, open_tenders, reads, refresh_seconds=settings.index_refresh_seconds,
@@ -153,6 +154,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             rate_limit=SearchRateLimit.create(settings.search_rate_limit, redis),
             database_id=database_id,
             publications=publications,
+            open_tenders=open_tenders,
             index=index,
             ingestion=ingestion,
         )

@@ -20,6 +20,7 @@ from backend.api.deps import Services
 from backend.codes import BRASILIA
 from backend.index.status import index_health
 from backend.jobs import history
+from backend.store.publications import NATIONAL
 
 router = APIRouter(tags=["operações"], include_in_schema=False)
 logger = logging.getLogger(__name__)
@@ -56,11 +57,15 @@ async def _index_snapshot(services: Services) -> dict[str, Any] | None:
                                    modalidades=settings.indexed_modalidades,
                                    refresh_seconds=settings.index_refresh_seconds)
         last_pass = await services.publications.last_pass()
+        lists = await services.open_tenders.read_states(settings.indexed_modalidades)
     except Exception:  # the database failing: the rest of the page still helps
         logger.exception("ops: the index's state could not be read")
         return None
+    abertas = [{"modalidade": s.modalidade_id, "completo": s.completo, "registros": s.registros,
+                "lido_em": s.lido_em.isoformat() if s.lido_em else None}
+               for s in sorted(lists, key=lambda s: s.modalidade_id) if s.uf == NATIONAL]
     return {**asdict(index), "refreshed_at": index.refreshed_at.isoformat() if index.refreshed_at else None,
-            "last_pass": last_pass}
+            "last_pass": last_pass, "abertas": abertas}
 
 
 @router.get("/ops/data")
@@ -144,6 +149,11 @@ def _index(index: dict[str, Any] | None) -> str:
     lines = [f'<p data-testid="index">{escape(state)}: {index["days_ready"]} de {index["days"]} dias completos, '
              f'{index["slices_ready"]} de {index["slices_total"]} fatias, {index["records"]} publicações; '
              f'hoje lido em {escape(refreshed)}.</p>']
+    if index.get("abertas"):
+        lists = "; ".join(
+            f'modalidade {a["modalidade"]}: {a["registros"]} em {escape(a["lido_em"] or "leitura incompleta")}'
+            for a in index["abertas"])
+        lines.append(f'<p data-testid="index-abertas">Abertas agora (listas do PNCP): {lists}.</p>')
     last = index.get("last_pass")
     if last:
         lines.append(

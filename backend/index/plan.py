@@ -5,8 +5,9 @@ A search asks for cells (modalidade, day, UF). A cell is covered when the index 
 completely, nationally (every UF at once) or for its UF, and recently enough. What is missing is
 read in the cheaper of two ways, per modalidade, estimated from the volumes the index has seen:
 one national read per missing day (PNCP answers every UF at once), or one read per missing UF
-over each run of consecutive missing days. Without volumes to go by, per UF: a search's own
-cost, as before the index.
+over each run of consecutive missing days (national only when that saves a fifth of the
+requests: per UF, each UF's rows can be shown as soon as its reads end). Without volumes to go
+by, per UF: a search's own cost, as before the index.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Read:
         return self.uf == NATIONAL or self.uf == uf
 
 
+NATIONAL_SAVING = 0.8  # national reads only when they take at most this share of per-UF reads' requests
 ABERTAS_HORIZON = timedelta(days=365)  # `/proposta` lists what closes by its dataFinal: today + this
 
 
@@ -138,12 +140,15 @@ def plan_reads(missing: Mapping[int, Mapping[date, Sequence[str]]],
     """The reads that fill `missing`, the cheaper way per modalidade (see the module's docstring).
 
     `daily_volume[(uf, modalidade)]`: publications a day seen by the index (empty: unknown); a
-    national day expected beyond `national_max_pages` pages is read per UF."""
+    national day expected beyond `national_max_pages` pages is read per UF. National reads must
+    save a fifth of the requests (`NATIONAL_SAVING`): with per-UF reads each UF's rows go out as
+    soon as its own reads end, while a national read makes every UF wait for every day."""
     reads: list[Read] = []
     for modalidade, by_day in missing.items():
         national = [Read(modalidade, NATIONAL, day, day) for day in sorted(by_day)]
         per_uf = _per_uf_reads(modalidade, by_day)
-        if _cost(national, daily_volume, national_max_pages) < _cost(per_uf, daily_volume, national_max_pages):
+        if (_cost(national, daily_volume, national_max_pages)
+                <= NATIONAL_SAVING * _cost(per_uf, daily_volume, national_max_pages)):
             reads.extend(national)
         else:
             reads.extend(per_uf)

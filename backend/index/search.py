@@ -133,7 +133,7 @@ class IndexedSearch:
                                   errors={uf: errors[uf] for uf in some if uf in errors}))
 
         async def one(read: AnyRead) -> None:
-            place = 0 if read.uf == NATIONAL else rank[read.uf]
+            place = -1 if read.uf == NATIONAL else rank[read.uf]  # every UF waits for a national read
             outcome = outcomes[read] = await self._reads.read(read, "search", limiter.ranked(place))
             finished = []
             for uf in ufs:

@@ -1386,23 +1386,27 @@ def consulta_app(
     publicacao: RecordSource, atualizacao: RecordSource | None = None, proposta: OpenSource | None = None
 ) -> Starlette:
     """A Starlette app serving `/v1/contratacoes/publicacao` and, given their sources,
-    `/v1/contratacoes/atualizacao` and `/v1/contratacoes/proposta` (each under every root PNCP uses)."""
+    `/v1/contratacoes/atualizacao` and `/v1/contratacoes/proposta` (each under every root PNCP uses).
 
-    async def by_publication(request: Request) -> Response:
+    The handlers are plain functions, which Starlette runs in its thread pool: generating a
+    national page (a second of CPU the first time) never stops the event loop of the process
+    the demo runs in (`PNCP_BASE_URL=demo` serves it inside the service)."""
+
+    def by_publication(request: Request) -> Response:
         return publicacao_response(request.query_params, publicacao, request.url.path)
 
     routes = [Route(path, by_publication, methods=["GET"]) for path in PUBLICACAO_PATHS]
     if atualizacao is not None:
         updates = atualizacao
 
-        async def by_update(request: Request) -> Response:
+        def by_update(request: Request) -> Response:
             return atualizacao_response(request.query_params, updates, request.url.path)
 
         routes += [Route(path, by_update, methods=["GET"]) for path in ATUALIZACAO_PATHS]
     if proposta is not None:
         open_now = proposta
 
-        async def by_open_period(request: Request) -> Response:
+        def by_open_period(request: Request) -> Response:
             return proposta_response(request.query_params, open_now, request.url.path)
 
         routes += [Route(path, by_open_period, methods=["GET"]) for path in PROPOSTA_PATHS]

@@ -26,6 +26,7 @@ from backend.store.publications import (
     pncp_aberta_leitura,
     pncp_publicacao,
     pncp_publicacao_setor,
+    read_recorded,
 )
 from backend.store.search_cache import as_utc
 
@@ -38,6 +39,7 @@ class OpenReadState:
     uf: str  # NATIONAL: every UF
     completo: bool
     lido_em: datetime | None
+    registros: int = 0  # what its last read listed
 
 
 class OpenTenderStore:
@@ -54,14 +56,9 @@ class OpenTenderStore:
             modalidade_id=modalidade_id, uf=uf, completo=complete, lido_em=started_at if complete else None,
             tentado_em=started_at, registros=records, erro=error,
         )
-        excluded = statement.excluded
-        if complete:
-            set_ = {"completo": True, "lido_em": excluded.lido_em, "tentado_em": excluded.tentado_em,
-                    "registros": excluded.registros, "erro": None}
-        else:
-            set_ = {"tentado_em": excluded.tentado_em, "erro": excluded.erro}
         statement = statement.on_conflict_do_update(
-            index_elements=[pncp_aberta_leitura.c.modalidade_id, pncp_aberta_leitura.c.uf], set_=set_)
+            index_elements=[pncp_aberta_leitura.c.modalidade_id, pncp_aberta_leitura.c.uf],
+            set_=read_recorded(statement.excluded, complete=complete))
         async with self._engine.begin() as conn:
             await conn.execute(statement)
 
@@ -91,10 +88,11 @@ class OpenTenderStore:
 
     async def read_states(self, modalidades: Sequence[int]) -> list[OpenReadState]:
         c = pncp_aberta_leitura.c
-        query = sa.select(c.modalidade_id, c.uf, c.completo, c.lido_em).where(c.modalidade_id.in_(list(modalidades)))
+        query = sa.select(c.modalidade_id, c.uf, c.completo, c.lido_em, c.registros).where(
+            c.modalidade_id.in_(list(modalidades)))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [OpenReadState(r.modalidade_id, r.uf, bool(r.completo), as_utc(r.lido_em)) for r in rows]
+        return [OpenReadState(r.modalidade_id, r.uf, bool(r.completo), as_utc(r.lido_em), r.registros) for r in rows]
 
     async def counts_by_uf(self, ufs: Sequence[str], sources: Sources, now: datetime) -> dict[str, int]:
         """Licitações open after `now` (Brasília) in these lists, per UF (UFs without any left out)."""

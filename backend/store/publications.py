@@ -219,14 +219,9 @@ class PublicationStore:
             "lido_em": started_at if complete else None, "tentado_em": started_at, "registros": each, "erro": error,
         } for s in slices]
         statement = self._insert(pncp_fatia)
-        excluded = statement.excluded
-        if complete:
-            set_ = {"completo": True, "lido_em": excluded.lido_em, "tentado_em": excluded.tentado_em,
-                    "registros": excluded.registros, "erro": None}
-        else:
-            set_ = {"tentado_em": excluded.tentado_em, "erro": excluded.erro}
         statement = statement.on_conflict_do_update(
-            index_elements=[pncp_fatia.c.modalidade_id, pncp_fatia.c.dia, pncp_fatia.c.uf], set_=set_,
+            index_elements=[pncp_fatia.c.modalidade_id, pncp_fatia.c.dia, pncp_fatia.c.uf],
+            set_=read_recorded(statement.excluded, complete=complete),
         )
         for start in range(0, len(rows), _BATCH):
             async with self._engine.begin() as conn:
@@ -377,6 +372,15 @@ class PublicationStore:
         )
         async with self._engine.begin() as conn:
             await conn.execute(statement)
+
+
+def read_recorded(excluded: Any, *, complete: bool) -> dict[str, Any]:
+    """What a new read changes in the stored state of a read (a slice, a list of what is open):
+    a complete one replaces it; an incomplete one only says it was tried, and why it failed."""
+    if complete:
+        return {"completo": True, "lido_em": excluded.lido_em, "tentado_em": excluded.tentado_em,
+                "registros": excluded.registros, "erro": None}
+    return {"tentado_em": excluded.tentado_em, "erro": excluded.erro}
 
 
 def _of_ufs(column: sa.ColumnElement[str], ufs: Sequence[str]) -> sa.ColumnElement[bool]:

@@ -110,6 +110,11 @@ async def test_the_ingestion_keeps_what_is_open_so_abertas_asks_pncp_nothing(
 
         await eventually(listed, timeout=30, step=0.1, what="the ingestion's first pass")
         assert any(r.endpoint == "proposta" and not r.uf for r in fake_pncp.requests)  # every UF at once
+        ops = (await client.get("/ops/data", headers={"Authorization": "Bearer ops"})).json()["index"]
+        [listing] = ops["abertas"]
+        assert (listing["modalidade"], listing["completo"], listing["registros"]) == (6, True, 3)
+        page = (await client.get("/ops?token=ops")).text
+        assert "Abertas agora (listas do PNCP): modalidade 6: 3 em" in page
         fake_pncp.reset()
         answer = await buscar(client, {**abertas_body(), "modalidades": [6]})
         assert [r for r in fake_pncp.requests if r.endpoint == "proposta"] == []
@@ -147,3 +152,23 @@ async def test_each_uf_goes_out_as_partial_results_and_a_failing_uf_says_why(
     assert [f["uf"] for f in answer["ufs_com_falha"]] == ["RJ"]
     assert answer["ufs_com_falha"][0]["mensagem"] == failed["falha"]
     assert answer["total_filtrado"] == 55
+
+
+async def test_a_listed_tender_leaves_abertas_when_it_closes(make_settings, client_for, fake_pncp) -> None:
+    closing = now_brasilia().replace(microsecond=0) + timedelta(seconds=3)
+    soon = pncp_record("Licenças de software de BI", uf="SP", publicado=closing - timedelta(days=40),
+                       encerramento=closing)
+    later = pncp_record("Licenças de software de RH", uf="SP", publicado=closing - timedelta(days=40),
+                        encerramento=closing + timedelta(days=3))
+    fake_pncp.set_records([soon, later])
+    settings = make_settings(pncp_base_url=fake_pncp.base_url, index_days=30)
+    async with client_for(settings) as client:
+        before = await buscar(client, abertas_body(("SP",)))
+        assert codes(before) == [soon["numeroControlePNCP"], later["numeroControlePNCP"]]
+
+        async def closed() -> dict[str, Any] | None:  # the same kept list, asked again once it closed
+            return await buscar(client, abertas_body(("SP",))) if now_brasilia() > closing else None
+
+        after = await eventually(closed, timeout=30, step=0.5, what="the first tender's closing")
+    assert after["fonte"] == "indice"
+    assert codes(after) == [later["numeroControlePNCP"]]

@@ -53,6 +53,9 @@ def test_many_ufs_are_read_nationally_one_day_at_a_time_when_that_takes_fewer_re
     assert few == [Read(6, "AC", d[0], d[2])]  # one request against 9
     capped = plan_reads({6: {day: ufs for day in d}}, volumes, national_max_pages=2)
     assert all(read.uf != NATIONAL for read in capped)  # 3 pages a day would pass the cap
+    busier = {(uf, 6): 4.0 for uf in ufs} | {("SP", 6): 130.0}  # 4 pages a day: 12 requests against 12
+    close = plan_reads({6: {day: ufs for day in d}}, busier, national_max_pages=200)
+    assert all(read.uf != NATIONAL for read in close)  # no saving worth every UF waiting for every day
 
 
 def test_a_read_names_its_slices_and_the_ufs_it_covers() -> None:

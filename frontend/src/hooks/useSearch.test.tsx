@@ -2,20 +2,12 @@ import { act, renderHook } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeEventSource, type FakeResponse, calls, deferred, installEventSource, installFetch } from "../test/fakes";
-import { EVENTS, SEARCH_ID, answer, resumo, status } from "../test/fixtures";
+import { EVENTS, SEARCH_ID, answer, request, resumo, status } from "../test/fixtures";
 import type { ProgressEvent } from "../types";
 import { isSettled } from "./searchState";
 import { POLL_INTERVAL_MS, RECONNECT_DELAYS_MS, type SearchInput, useSearch } from "./useSearch";
 
-const REQUEST: SearchInput = {
-  setor_id: "vestuario",
-  ufs: ["RJ", "SP"],
-  modo: "publicacao",
-  data_inicial: "2026-11-10",
-  data_final: "2026-11-20",
-  modalidades: [4, 5, 6, 7],
-  somente_abertas: true,
-};
+const REQUEST: SearchInput = request();
 
 const STREAM = `/v1/buscar-progress/${SEARCH_ID}`;
 const STATUS = `GET /v1/buscar/${SEARCH_ID}/status`;
