@@ -65,7 +65,7 @@ async def buscar_progress(
             async for stored in follow(
                 services.progress, services.store, search_id, cursor, max_seconds=MAX_CONNECTION_SECONDS
             ):
-                yield ServerSentEvent(data=stored.event.model_dump_json(), id=format_event_id(stored.id))
+                yield ServerSentEvent(data=stored.json(), id=format_event_id(stored.id))
         finally:
             metrics.SSE_CLIENTS.dec()
 

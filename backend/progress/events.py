@@ -77,6 +77,10 @@ def format_event_id(event_id: tuple[int, int]) -> str:
 class StoredEvent:
     id: tuple[int, int]
     event: ProgressEvent
+    raw: str | None = None  # the event as stored (Redis), sent as it is instead of written again
+
+    def json(self) -> str:
+        return self.raw if self.raw is not None else self.event.model_dump_json()
 
 
 def _event_id_at(moment: datetime) -> tuple[int, int]:
@@ -133,8 +137,7 @@ def partial_results_event(uf: str, done: int, total: int, best: Sequence[Licitac
     message = f"{uf}: {matches} licitação(ões) encontrada(s)" + (f" ({falha})" if falha else "")
     return ProgressEvent(
         stage=PARTIAL_RESULTS.name, progress=PARTIAL_RESULTS.progress_at(done, total), message=message,
-        detail={"uf": uf, "licitacoes": [lic.model_dump(mode="json") for lic in shown], "total": matches,
-                "falha": falha},
+        detail={"uf": uf, "licitacoes": list(shown), "total": matches, "falha": falha},  # written in one pass
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import anyio
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -148,8 +149,11 @@ class ProgressTracker:
         events = []
         for _key, entries in answer or []:
             for raw_id, fields in entries:
-                raw = fields.get(b"data") or fields.get("data")
-                events.append(StoredEvent(parse_event_id(_text(raw_id)), ProgressEvent.model_validate_json(raw)))
+                raw = _text(fields.get(b"data") or fields.get("data"))
+                # Written by `emit`: read for its stage, and sent on as it is (a UF's partial
+                # results carry 50 licitações: validating and writing them again per client costs).
+                event = ProgressEvent.model_construct(**orjson.loads(raw))
+                events.append(StoredEvent(parse_event_id(_text(raw_id)), event, raw))
         return events
 
 
