@@ -149,9 +149,10 @@ class Selection:
         self._kept: dict[str, list[Licitacao]] = {}
 
     async def add(self, counts: dict[str, int], select: Callable[[], list[Licitacao]],
-                  errors: dict[str, list[str]]) -> None:
+                  errors: dict[str, list[str]], *, ahead: bool = True) -> None:
         """These UFs are read (`counts`: their publications); `select` gives their matches, ranked
-        (CPU work: run in a thread)."""
+        (CPU work: run in a thread). `ahead` False: the answer follows at once (the index covered
+        the whole search, nothing is read from PNCP), so only `fetching` goes out."""
         matched = await anyio.to_thread.run_sync(select)
         by_uf: dict[str, list[Licitacao]] = {uf: [] for uf in counts}
         for licitacao in matched:
@@ -162,8 +163,9 @@ class Selection:
             done, total = len(self._kept), len(self._ufs)
             falha = (describe_failure(uf, errors[uf], partial=count > 0, attempts=self._attempts)
                      if errors.get(uf) else None)
-            batch += [events.fetching_event(uf, done, total, count),
-                      events.partial_results_event(uf, done, total, best, len(best), falha)]
+            batch.append(events.fetching_event(uf, done, total, count))
+            if ahead:
+                batch.append(events.partial_results_event(uf, done, total, best, len(best), falha))
         await self._emit(batch)
 
     def final(self) -> tuple[list[Licitacao], bytes]:
@@ -286,7 +288,8 @@ async def _from_index(ctx: SearchContext, services: Services, selection: Selecti
     request, sector = ctx.request, ctx.sector
 
     async def on_read(read: UFsRead) -> None:
-        await selection.add(read.counts, partial(select_candidates, read, sector, criteria), read.errors)
+        await selection.add(read.counts, partial(select_candidates, read, sector, criteria), read.errors,
+                            ahead=read.ahead)
 
     if request.abertas:
         gathered = await services.index.gather_open(request.ufs, request.modalidades_efetivas, sector, on_read)

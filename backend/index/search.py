@@ -38,6 +38,7 @@ class UFsRead:
     candidates: list[Licitacao]
     keywords: list[list[str]] | None  # the sector's keywords in each candidate; None: to find in the text
     errors: dict[str, list[str]]  # uf -> why some of its slices are missing
+    ahead: bool = True  # the search reads PNCP, so the answer comes later: worth showing these first
 
 
 OnUFsRead = Callable[[UFsRead], Awaitable[None]]
@@ -130,7 +131,7 @@ class IndexedSearch:
             totals.update(counts)
             await on_read(UFsRead(counts={uf: counts.get(uf, 0) for uf in some}, candidates=candidates,
                                   keywords=keywords if current else None,
-                                  errors={uf: errors[uf] for uf in some if uf in errors}))
+                                  errors={uf: errors[uf] for uf in some if uf in errors}, ahead=bool(reads)))
 
         async def one(read: AnyRead) -> None:
             place = -1 if read.uf == NATIONAL else rank[read.uf]  # every UF waits for a national read

@@ -66,6 +66,9 @@ async def test_abertas_finds_a_tender_published_months_ago_and_not_one_closed_ye
         asked = [r for r in fake_pncp.requests if r.endpoint == "proposta"]
         fake_pncp.reset()
         again = await buscar(client, abertas_body())
+        again_events = await events_of(client, again["search_id"])
+        wider = await buscar(client, abertas_body(("SP", "RJ", "MG")))  # MG's lists still to read
+        wider_events = await events_of(client, wider["search_id"])
 
     wanted = [records["recent_open"]["numeroControlePNCP"], records["months_old_open"]["numeroControlePNCP"]]
     assert codes(first) == wanted  # nearest closing first
@@ -75,8 +78,16 @@ async def test_abertas_finds_a_tender_published_months_ago_and_not_one_closed_ye
     assert sorted((r.uf, r.modalidade) for r in asked) == sorted((uf, m) for uf in ("SP", "RJ") for m in (4, 5, 6, 7))
     assert all("dataInicial" not in r.params and r.params["dataFinal"] >= NOW.strftime("%Y%m%d") for r in asked)
     # The lists are kept: asked again, the index answers.
-    assert fake_pncp.requests == []
     assert codes(again) == wanted and again["fonte"] == "indice"
+    # Answered at once from the index: each UF's fetching event, no partial results ahead of it.
+    assert [e.data["detail"]["uf"] for e in again_events if e.stage == "fetching"] == ["SP", "RJ"]
+    assert "partial_results" not in [e.stage for e in again_events]
+    # Reading MG from PNCP: SP and RJ go out from the index at once, MG once read.
+    partials = [e.data["detail"] for e in wider_events if e.stage == "partial_results"]
+    assert [p["uf"] for p in partials] == ["SP", "RJ", "MG"] and wider["fonte"] == "misto"
+    assert [lic["codigo_pncp"] for p in partials for lic in p["licitacoes"]] == [
+        records["months_old_open"]["numeroControlePNCP"], records["recent_open"]["numeroControlePNCP"]]
+    assert {r.uf for r in fake_pncp.requests} == {"MG"}
 
 
 async def test_abertas_without_an_index_reads_pncp_live(make_settings, client_for, fake_pncp) -> None:
