@@ -181,7 +181,9 @@ def client_for() -> Callable[[Settings], Any]:
     @asynccontextmanager
     async def open_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(settings)
-        async with LifespanManager(app) as manager:
+        # Starting and stopping include the embedded worker and the index's ingestion; on a
+        # shared two-core machine under the whole suite that can pass asgi-lifespan's 5 s default.
+        async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://smartlic.test") as client:
                 yield client

@@ -93,7 +93,9 @@ class JobQueue:
         self._checked_at = 0.0
         self._available = False
         self._answered_at = float("-inf")  # when Redis last replied to a check
+        self._asked_at = float("-inf")  # when the question being answered was asked
         self._lock = asyncio.Lock()
+        self._asking: asyncio.Task[live_workers.Census] | None = None  # a check's question, maybe answered late
 
     async def is_queue_available(self) -> bool:
         """Redis answers and a live worker shares this database; cached for a second.
@@ -111,18 +113,30 @@ class JobQueue:
         return self._available
 
     async def _check(self) -> bool:
+        """One check. A reply later than `AVAILABILITY_TIMEOUT` still counts when it comes: the
+        question stays asked (a busy event loop reads replies late, it does not lose them), and
+        the next check takes its answer or keeps waiting for it."""
+        asking = self._asking
+        if asking is None or asking.done() and (
+                asking.cancelled() or asking.exception() is not None
+                or time.monotonic() - self._answered_at >= AVAILABILITY_CACHE_SECONDS):
+            self._asking = asking = asyncio.create_task(self._ask(), name="queue-census")
+            asking.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved, never logged
+            self._asked_at = time.monotonic()
         try:
             with anyio.fail_after(AVAILABILITY_TIMEOUT):
-                found = await live_workers.census(self.pool, self.database_id)
+                found = await asyncio.shield(asking)
         except TimeoutError:
-            if self._available and time.monotonic() - self._answered_at < SLOW_REDIS_GRACE_SECONDS:
+            # Missing for the grace period since it was asked: not since the last answer, which
+            # may be long ago only because nobody asked meanwhile.
+            waiting = time.monotonic() - self._asked_at
+            if self._available and waiting < SLOW_REDIS_GRACE_SECONDS:
                 return True
-            logger.info("queue unavailable: Redis has not answered for %.1f s", SLOW_REDIS_GRACE_SECONDS)
+            logger.info("queue unavailable: Redis has not answered for %.1f s", waiting)
             return False
         except (RedisError, OSError) as exc:
             logger.info("queue unavailable: %s", exc)
             return False
-        self._answered_at = time.monotonic()
         if found.same_database == 0 and found.other_databases and self._available:
             logger.error(
                 "no live worker reads this database, but %d read another one: jobs would never reach "
@@ -130,6 +144,11 @@ class JobQueue:
                 found.other_databases,
             )
         return found.same_database > 0
+
+    async def _ask(self) -> live_workers.Census:
+        found = await live_workers.census(self.pool, self.database_id)
+        self._answered_at = time.monotonic()
+        return found
 
     async def census(self) -> live_workers.Census | None:
         """The live workers as seen from this database; None when Redis does not answer."""

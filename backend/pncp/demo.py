@@ -1388,18 +1388,19 @@ def consulta_app(
     """A Starlette app serving `/v1/contratacoes/publicacao` and, given their sources,
     `/v1/contratacoes/atualizacao` and `/v1/contratacoes/proposta` (each under every root PNCP uses).
 
-    The handlers are plain functions, which Starlette runs in its thread pool: generating a
-    national page (a second of CPU the first time) never stops the event loop of the process
-    the demo runs in (`PNCP_BASE_URL=demo` serves it inside the service)."""
+    `/proposta`'s handler is a plain function, which Starlette runs in its thread pool: the
+    first national page of a day generates 50 days of records (a second of CPU), which must not
+    stop the event loop of the process the demo runs in (`PNCP_BASE_URL=demo` serves it inside
+    the service). The others generate one window's records, memoized, on the loop."""
 
-    def by_publication(request: Request) -> Response:
+    async def by_publication(request: Request) -> Response:
         return publicacao_response(request.query_params, publicacao, request.url.path)
 
     routes = [Route(path, by_publication, methods=["GET"]) for path in PUBLICACAO_PATHS]
     if atualizacao is not None:
         updates = atualizacao
 
-        def by_update(request: Request) -> Response:
+        async def by_update(request: Request) -> Response:
             return atualizacao_response(request.query_params, updates, request.url.path)
 
         routes += [Route(path, by_update, methods=["GET"]) for path in ATUALIZACAO_PATHS]

@@ -63,17 +63,25 @@ pncp_setor_versao = sa.Table(
     sa.Column("atualizado_em", sa.DateTime(timezone=True), nullable=False),
 )
 
+def _read_state() -> list[sa.Column[Any]]:
+    """How a read of PNCP went: complete or not, when its last complete read began, when it was
+    last tried, the rows it gave, why it was not complete (`read_recorded` updates them)."""
+    return [
+        sa.Column("completo", sa.Boolean, nullable=False),
+        sa.Column("lido_em", sa.DateTime(timezone=True)),
+        sa.Column("tentado_em", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("registros", sa.Integer, nullable=False),
+        sa.Column("erro", sa.Text),
+    ]
+
+
 pncp_fatia = sa.Table(
     "pncp_fatia",
     metadata,
     sa.Column("modalidade_id", sa.Integer, primary_key=True),
     sa.Column("dia", sa.Date, primary_key=True),
     sa.Column("uf", sa.String(2), primary_key=True),
-    sa.Column("completo", sa.Boolean, nullable=False),
-    sa.Column("lido_em", sa.DateTime(timezone=True)),
-    sa.Column("tentado_em", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("registros", sa.Integer, nullable=False),
-    sa.Column("erro", sa.Text),
+    *_read_state(),
 )
 
 # What one read of `/proposta` (open for proposals now) listed: `leitura` is the read, NATIONAL
@@ -93,11 +101,7 @@ pncp_aberta_leitura = sa.Table(
     metadata,
     sa.Column("modalidade_id", sa.Integer, primary_key=True),
     sa.Column("uf", sa.String(2), primary_key=True),
-    sa.Column("completo", sa.Boolean, nullable=False),
-    sa.Column("lido_em", sa.DateTime(timezone=True)),
-    sa.Column("tentado_em", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("registros", sa.Integer, nullable=False),
-    sa.Column("erro", sa.Text),
+    *_read_state(),
 )
 
 pncp_ingestao = sa.Table(
