@@ -338,9 +338,9 @@ def main() -> None:
                 f"{cold.incomplete} UFs incomplete", f"{rows_at(cold)} (goal <= 5 s)")
             double.reset()
             [cold_open] = asyncio.run(searches(server.url, ["software"], None, None, watch=True))
-            live = double.stats()
+            live_open = double.stats()  # `live` stays one person's period search: the crowd's yardstick
             row("INDEX_DAYS=0: abertas agora, 27 UFs, one person",
-                f"{cold_open.seconds:.1f} s, {cold_open.total_filtrado} licitações, {live['total']} requests, "
+                f"{cold_open.seconds:.1f} s, {cold_open.total_filtrado} licitações, {live_open['total']} requests, "
                 f"{cold_open.incomplete} UFs incomplete", rows_at(cold_open))
             if not args.skip_live_crowd:
                 double.reset()

@@ -180,7 +180,7 @@ class IndexReads:
         day = read.first if read.first == read.last else None
         rows = await anyio.to_thread.run_sync(partial(index_rows, pages.records, self._sectors, day=day))
         await self._store.write(rows)
-        error = self._error(pages)
+        error = _error(pages, NATIONAL_MAX_PAGES if read.uf == NATIONAL else self._pncp.max_pages)
         if pages.complete:  # what PNCP no longer lists there is gone
             await self._store.keep_only(read.modalidade_id, read.first, read.last, read.uf,
                                         {row.codigo_pncp for row in rows})
@@ -208,7 +208,7 @@ class IndexReads:
         rows = await anyio.to_thread.run_sync(partial(index_rows, pages.records, self._sectors, day=today))
         await self._store.write(rows)
         await self._open.list_open(read.uf, read.modalidade_id, rows, complete=pages.complete)
-        error = self._error(pages)
+        error = _error(pages, OPEN_MAX_PAGES if read.uf == NATIONAL else self._pncp.max_pages)
         await self._open.mark_read(read.modalidade_id, read.uf, started_at=started, complete=pages.complete,
                                    records=len(rows), error=error)
         if error:
@@ -216,9 +216,11 @@ class IndexReads:
         return ReadOutcome(complete=pages.complete, started_at=started_at, errors=list(pages.errors),
                            truncated=pages.truncated, token=token)
 
-    def _error(self, pages: Pages) -> str | None:
-        if pages.errors:
-            return "; ".join(pages.errors[:3])
-        if pages.truncated:
-            return f"mais de {self._pncp.max_pages} páginas"
-        return None
+
+def _error(pages: Pages, max_pages: int) -> str | None:
+    """Why a read is incomplete, in words; None when it is complete."""
+    if pages.errors:
+        return "; ".join(pages.errors[:3])
+    if pages.truncated:
+        return f"mais de {max_pages} páginas"
+    return None

@@ -265,13 +265,10 @@ class PublicationStore:
         async with self._engine.connect() as conn:
             return [(row[0], row[1]) for row in (await conn.execute(query)).all()]
 
-    async def count(self, ufs: Sequence[str], modalidades: Sequence[int], first: date, last: date) -> int:
-        """Publications of the period, UFs and modalidades: what a live read would have given."""
-        return sum((await self.counts_by_uf(ufs, modalidades, first, last)).values())
-
     async def counts_by_uf(self, ufs: Sequence[str], modalidades: Sequence[int], first: date,
                            last: date) -> dict[str, int]:
-        """The same, per UF (UFs without publications left out)."""
+        """Publications of the period, UFs and modalidades (what a live read would have given),
+        per UF (UFs without publications left out)."""
         p = pncp_publicacao.c
         query = (sa.select(p.uf, sa.func.count())
                  .where(p.dia.between(first, last), _of_ufs(p.uf, ufs), p.modalidade_id.in_(list(modalidades)))
