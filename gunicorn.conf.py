@@ -7,6 +7,7 @@ platform's draining time (railway.json: drainingSeconds) must exceed graceful_ti
 """
 
 from backend.runtime import metrics
+from backend.runtime.logs import configure_logging
 from backend.config import load_settings
 
 # A wrong value stops the master here, before it forks: its line on stderr, exit status 2.
@@ -20,6 +21,16 @@ graceful_timeout = int(_settings.worker_drain_seconds) + 10
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+
+
+def on_starting(_server) -> None:  # type: ignore[no-untyped-def]
+    """Before the master forks: the database is migrated once, and a table our migrations did not make
+    stops the master itself with one line and exit status 2 (a worker stopping would only be replaced)."""
+    # Imported here, not at the top: a wrong setting stops the master before it pays for SQLAlchemy.
+    from backend.store.preflight import migrate_before_start
+
+    configure_logging(_settings.log_format)
+    migrate_before_start(_settings.database_url)
 
 
 def child_exit(_server, worker) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@
 #                       embedded ARQ worker unless EMBEDDED_WORKER=false
 #   ./start.sh worker   a separate ARQ worker (for EMBEDDED_WORKER=false deployments)
 # Both check the settings first: a wrong value stops the start with one line naming it, exit status 2.
+# So does a table SmartLic's migrations did not make (gunicorn.conf.py migrates before forking; the worker on startup).
 # `exec` replaces this shell with the server, so SIGTERM reaches it directly.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -14,11 +14,13 @@ from typing import TypedDict
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
 from backend import api
-from backend.api.errors import install_error_handlers
+from backend.api.errors import UNEXPECTED, install_error_handlers
 from backend.api.guards import install_guards
+from backend.api.page import PageMount
+from backend.api.progresso import document_events
+from backend.codes import Clock, system_clock
 from backend.config import Settings, load_settings
 from backend.jobs.workers import EmbeddedWorker
 from backend.reports import keep_settling_overdue
@@ -34,13 +36,14 @@ class AppState(TypedDict):
     """This process's embedded worker; None with EMBEDDED_WORKER=false."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new app; settings come from the environment unless given (tests give their own)."""
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+    """A new app; settings come from the environment unless given, and the time from the
+    system's clock unless given (tests give their own)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[AppState]:
-        async with open_services(settings) as services:
+        async with open_services(settings, clock) as services:
             worker = EmbeddedWorker(services) if settings.embedded_worker else None
             if worker is not None:
                 worker.start()
@@ -60,12 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Licitações do PNCP filtradas pelo setor da sua empresa.",
         version="1.0.0",
         lifespan=lifespan,
+        responses=UNEXPECTED,  # what any route answers when something unforeseen fails
     )
     install_error_handlers(app)
     install_guards(app, settings)
     app.include_router(api.router)
     app.include_router(api.metrics.router)  # /metrics, where Prometheus looks by default
     app.include_router(api.ops.router)  # /ops, for the people who run the service
+    document_events(app)
     _serve_page(app, settings.frontend_dir)
     return app
 
@@ -73,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _serve_page(app: FastAPI, dist: Path) -> None:
     """The search page (built into `frontend/dist`) at `/`, same origin as the API."""
     if (dist / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=dist, html=True), name="page")
+        app.router.routes.append(PageMount(dist))
         return
 
     @app.get("/", include_in_schema=False)

@@ -6,7 +6,8 @@ The page gets these tables from here: `backend/page_codes.py` writes them into
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 BRASILIA = ZoneInfo("America/Sao_Paulo")
@@ -55,6 +56,26 @@ MAX_WINDOW_DAYS = 365
 SITUACAO_DIVULGADA = 1  # 2 Revogada, 3 Anulada, 4 Suspensa: no longer open to proposals
 
 
-def now_brasilia() -> datetime:
-    """Current Brasília wall-clock time without offset, comparable with PNCP's dates."""
-    return datetime.now(BRASILIA).replace(tzinfo=None)
+Clock = Callable[[], datetime]
+"""What time it is, as an aware UTC datetime: the system's (`system_clock`), or one a test gives
+the service (`create_app(settings, clock=...)`), so that every date it derives moves with it."""
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def now_brasilia(clock: Clock = system_clock) -> datetime:
+    """Brasília wall-clock time without offset, comparable with PNCP's dates."""
+    return clock().astimezone(BRASILIA).replace(tzinfo=None)
+
+
+def today_brasilia(clock: Clock = system_clock) -> date:
+    """Brasília's calendar day: PNCP publishes by it, whatever the machine's time zone."""
+    return now_brasilia(clock).date()
+
+
+def latest_publication_day(clock: Clock = system_clock) -> date:
+    """The last day a search may name: tomorrow in Brasília (a client a few hours ahead of
+    Brasília, on UTC, already says tomorrow); nothing is published on it yet."""
+    return today_brasilia(clock) + timedelta(days=1)

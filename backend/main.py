@@ -2,7 +2,9 @@
 root, `uvicorn main:app` from inside `backend/`, `gunicorn backend.main:app` (`./start.sh web`).
 
 Building `app` reads the settings (a bad one stops here, with a line that names it) and mounts
-the routes; it opens no connection: the lifespan does, when the server starts it.
+the routes; then the database is migrated, before any server starts, so that a table our
+migrations did not make stops here too, with one line and exit status 2 (from the lifespan,
+uvicorn would print it inside a traceback). Everything else is opened by the lifespan.
 """
 
 import sys
@@ -15,5 +17,9 @@ if __package__ in (None, ""):  # imported as `main`, from inside backend/: impor
     sys.path.insert(0, str(_here.parent))
 
 from backend.app import create_app  # noqa: E402
+from backend.config import load_settings  # noqa: E402
+from backend.store.preflight import migrate_before_start  # noqa: E402
 
-app = create_app()
+_settings = load_settings()
+app = create_app(_settings)  # configures logging: the migration's lines then look like the service's
+migrate_before_start(_settings.database_url)

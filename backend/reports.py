@@ -23,7 +23,7 @@ import anyio
 
 from backend.adapters.llm import ResumoError, gerar_resumo
 from backend.adapters.storage import StorageError
-from backend.codes import MODALIDADES
+from backend.codes import MODALIDADES, now_brasilia
 from backend.domain.formatting import formatar_dia, formatar_moeda
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
@@ -112,7 +112,7 @@ async def produce_summary(
         return None
     resumo = (
         await _write_resumo(services, licitacoes, sector_name, producer)
-        if use_llm else gerar_resumo_fallback(licitacoes, sector_name)
+        if use_llm else gerar_resumo_fallback(licitacoes, sector_name, now=now_brasilia(services.clock))
     )
     await _settle(services, search_id, producer, services.store.save_resumo(search_id, resumo),
                   events.llm_ready_event(resumo))
@@ -195,20 +195,20 @@ async def _write_resumo(
     services: Services, licitacoes: Sequence[Licitacao], sector_name: str, producer: Producer
 ) -> ResumoLicitacoes:
     """The LLM's summary, or the one computed from the data when there is no LLM or it fails."""
-    settings = services.settings
+    settings, now = services.settings, now_brasilia(services.clock)
     if services.llm is None or not licitacoes:
-        return gerar_resumo_fallback(licitacoes, sector_name)
+        return gerar_resumo_fallback(licitacoes, sector_name, now=now)
     try:
         with anyio.fail_after(settings.llm_job_timeout):
             return await gerar_resumo(
                 licitacoes, sector_name, client=services.llm, model=settings.llm_model,
-                timeout=settings.llm_job_timeout,
+                timeout=settings.llm_job_timeout, now=now,
             )
     except (ResumoError, TimeoutError) as exc:
         if not isinstance(exc, ResumoError) or exc.retryable:  # a refusal or a bad key won't change
             producer.production_failed(exc)
         logger.warning("summary by the LLM failed, using the fallback: %s", getattr(exc, "message", repr(exc)))
-        return gerar_resumo_fallback(licitacoes, sector_name)
+        return gerar_resumo_fallback(licitacoes, sector_name, now=now)
 
 
 def excel_failure_message(error: BaseException) -> str:

@@ -5,12 +5,15 @@ The pipeline decides; the adapters it is handed (`Services`) do the I/O.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,7 +22,7 @@ import anyio
 import orjson
 
 from backend import keys, reports
-from backend.codes import now_brasilia
+from backend.codes import latest_publication_day, now_brasilia, today_brasilia
 from backend.domain.filtering import (
     Criteria,
     TermMatcher,
@@ -40,6 +43,7 @@ from backend.runtime import metrics
 from backend.runtime.logs import log_context
 from backend.schemas import LICITACOES, BuscaRequest, BuscaResponse, FalhaUF, Fonte, Licitacao
 from backend.services import Services
+from backend.store.search_cache import StoredSearch
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,15 @@ class SearchRejected(Exception):
         super().__init__(message)
         self.field = field_name
         self.message = message
+
+
+class SearchIdTaken(Exception):
+    """The `search_id` names a search of another request: nothing of it may change."""
+
+    def __init__(self, search_id: UUID) -> None:
+        self.message = (f"O search_id {search_id} já pertence a outra busca, com outros parâmetros; "
+                        "gere um novo search_id para esta (a página gera um a cada busca).")
+        super().__init__(self.message)
 
 
 class SearchFailed(Exception):
@@ -82,9 +95,9 @@ class SearchContext:
             metrics.STAGE_SECONDS.labels(name).observe(seconds)
 
 
-def criteria_for(request: BuscaRequest, sector: Sector) -> Criteria:
+def criteria_for(request: BuscaRequest, sector: Sector, now: datetime | None = None) -> Criteria:
     """The request's filters; the sector's value range applies when the user gives none.
-    "abertas": any publication date, open now, nearest closing first."""
+    "abertas": any publication date, open now (`now`: Brasília time), nearest closing first."""
     own_range = request.valor_minimo is not None or request.valor_maximo is not None
     first, last = (None, None) if request.abertas else request.period
     return Criteria(
@@ -92,7 +105,7 @@ def criteria_for(request: BuscaRequest, sector: Sector) -> Criteria:
         modalidades=frozenset(request.modalidades_efetivas),
         data_inicial=first,
         data_final=last,
-        now=now_brasilia(),
+        now=now or now_brasilia(),
         valor_minimo=request.valor_minimo if own_range else sector.valor_minimo,
         valor_maximo=request.valor_maximo if own_range else sector.valor_maximo,
         somente_abertas=request.somente_abertas or request.abertas,
@@ -181,22 +194,128 @@ class Selection:
         return ranked, LICITACOES.dump_json(ranked)
 
 
+SEARCH_SIGN_OF_LIFE = 10.0  # seconds between a running search's signs of life in its stored row
+SEARCH_SILENT_FOR = timedelta(seconds=60)  # no sign of life for this long: its process died
+REPOST_POLL_SECONDS = 0.25  # how often a re-post of a running search looks whether it is answered
+
+
 async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
-    """The whole search, inline: stages 1-7, with progress events; returns the final answer."""
+    """The whole search, inline: stages 1-7, with progress events; returns the final answer.
+
+    A `search_id` names one search: posted again with the same request, the stored search is
+    answered as it stands (once answered, if it is still running), nothing read or queued again."""
     sector = services.sectors.get(request.setor_id)
     if sector is None:
         raise SearchRejected("setor_id", f"setor desconhecido: {request.setor_id!r}. Consulte GET /v1/setores.")
-    first, last = (None, None) if request.abertas else request.period
-    days = (last - first).days + 1 if first is not None and last is not None else 1
-    size, limit = len(request.ufs) * days, services.settings.max_uf_days
-    if size > limit:
-        raise SearchRejected(
-            "ufs", f"busca grande demais: {len(request.ufs)} UFs x {days} dias = {size}, e o limite é {limit}. "
-            "Escolha menos UFs ou um período menor.",
-        )
+    _check_period(request, services.settings.max_uf_days, latest_publication_day(services.clock))
     ctx = SearchContext(search_id=request.search_id or uuid4(), request=request, sector=sector)
     with log_context(search_id=str(ctx.search_id)):
-        return await _run(ctx, services)
+        stored = await _take_search_id(ctx, services)
+        if stored is not None:
+            logger.info("search %s posted again with the same request: answering the stored search", ctx.search_id)
+            return stored_answer(stored, sector, now_brasilia(services.clock))
+        async with _signs_of_life(ctx, services):
+            return await _run(ctx, services)
+
+
+def _check_period(request: BuscaRequest, max_uf_days: int, latest: date) -> None:
+    """No day after `latest` (nothing is published before its day begins in Brasília), and
+    at most `max_uf_days` UF-days in one search."""
+    if request.abertas:
+        days = 1
+    else:
+        first, last = request.period
+        if last > latest:
+            raise SearchRejected(
+                "data_final", f"a data final ({last.strftime('%d/%m/%Y')}) ainda não chegou no horário de Brasília: "
+                f"use até {latest.strftime('%d/%m/%Y')}.",
+            )
+        days = (last - first).days + 1
+    size = len(request.ufs) * days
+    if size > max_uf_days:
+        raise SearchRejected(
+            "ufs", f"busca grande demais: {len(request.ufs)} UFs x {days} dias = {size}, e o limite é {max_uf_days}. "
+            "Escolha menos UFs ou um período menor.",
+        )
+
+
+async def _take_search_id(ctx: SearchContext, services: Services) -> StoredSearch | None:
+    """None when this request is to run the search (its id was free, or the process running it
+    died); else the stored search of the same request, once it has its answer. Another request
+    under the same id: `SearchIdTaken`."""
+    store, request = services.store, ctx.request.model_dump(mode="json")
+    while not await store.begin(ctx.search_id, request=request, setor_id=ctx.sector.id):
+        stored = await store.get(ctx.search_id)
+        if stored is None:
+            continue  # it expired in between: take the id again
+        if _without_id(stored.request) != _without_id(request):
+            raise SearchIdTaken(ctx.search_id)
+        outcome = stored.outcome
+        if outcome.searching:
+            logger.info("search %s posted again while it runs: waiting for its answer", ctx.search_id)
+        while outcome is not None and outcome.searching:
+            if await store.take_over(ctx.search_id, silent_for=SEARCH_SILENT_FOR):
+                return None
+            await anyio.sleep(REPOST_POLL_SECONDS)
+            outcome = await store.get_outcome(ctx.search_id)
+        if outcome is None:
+            continue
+        if outcome.erro is not None:
+            raise SearchFailed(outcome.erro)
+        if outcome is not stored.outcome:
+            stored = await store.get(ctx.search_id)
+        if stored is not None:
+            return stored
+    return None
+
+
+def _without_id(request: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in request.items() if name != "search_id"}
+
+
+@asynccontextmanager
+async def _signs_of_life(ctx: SearchContext, services: Services) -> AsyncIterator[None]:
+    """Marks the stored row alive while the search runs, so a re-post waits for it instead of
+    taking it over (`SEARCH_SILENT_FOR`)."""
+
+    async def beat() -> None:
+        while True:
+            await anyio.sleep(SEARCH_SIGN_OF_LIFE)
+            try:
+                await services.store.still_searching(ctx.search_id)
+            except Exception:  # the database is away: the search itself will say so
+                logger.warning("search %s: could not record a sign of life", ctx.search_id)
+
+    beating = asyncio.create_task(beat(), name=f"search {ctx.search_id} alive")
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
+def stored_answer(stored: StoredSearch, sector: Sector, now: datetime) -> BuscaResponse:
+    """A stored search's answer as it stands at `now` (Brasília): results, statuses, summary and link."""
+    outcome = stored.outcome
+    pending = outcome.llm_status == "processing" or outcome.excel_status == "processing"
+    return BuscaResponse(
+        search_id=outcome.search_id,
+        modo=stored.request.get("modo", "publicacao"),
+        licitacoes=stored.licitacoes,
+        total_raw=stored.total_raw,
+        total_filtrado=outcome.total_filtrado,
+        ufs_com_falha=stored.ufs_com_falha,
+        avisos=stored.avisos,
+        resumo=outcome.resumo or gerar_resumo_fallback(stored.licitacoes, sector.nome, now=now),
+        llm_status=outcome.llm_status,  # type: ignore[arg-type]
+        excel_status=outcome.excel_status,  # type: ignore[arg-type]
+        excel_url=outcome.excel_url,
+        excel_error=outcome.excel_error,
+        processamento="fila" if pending else "inline",
+        fonte=stored.fonte,  # type: ignore[arg-type]
+        atualizado_em=stored.atualizado_em,
+    )
 
 
 async def _run(ctx: SearchContext, services: Services) -> BuscaResponse:
@@ -233,7 +352,7 @@ async def _find_licitacoes(ctx: SearchContext, services: Services) -> BuscaRespo
     """Stages 1-5 and persistence: the answer the user could see at once."""
     request, sector = ctx.request, ctx.sector
     emit = partial(services.progress.emit, str(ctx.search_id))
-    criteria = criteria_for(request, sector)
+    criteria = criteria_for(request, sector, now_brasilia(services.clock))
     selection = Selection(request.ufs, criteria, partial(services.progress.emit_many, str(ctx.search_id)),
                           services.pncp.attempts)
 
@@ -310,7 +429,7 @@ async def _from_pncp(ctx: SearchContext, services: Services, selection: Selectio
     """Every slice read live (INDEX_DAYS=0); each UF's records matched as it comes and let go
     (PNCP's records weigh ~5 KB each; only the matches go on)."""
     request, sector = ctx.request, ctx.sector
-    started = datetime.now(UTC)
+    started = services.clock()
     raw: dict[str, int] = {}
 
     async def uf_done(result: UFResult) -> None:
@@ -319,10 +438,15 @@ async def _from_pncp(ctx: SearchContext, services: Services, selection: Selectio
         errors = {result.uf: result.errors} if result.errors else {}
         await selection.add({result.uf: len(records)}, partial(select_licitacoes, records, sector, criteria), errors)
 
+    today = today_brasilia(services.clock)
     if request.abertas:
-        first, last, path = None, now_brasilia().date() + ABERTAS_HORIZON, PROPOSTA_PATH
+        first, last, path = None, today + ABERTAS_HORIZON, PROPOSTA_PATH
     else:
         (first, last), path = request.period, PUBLICACAO_PATH
+        last = min(last, today)  # a later day has no publication yet
+        if first > last:
+            await selection.add(dict.fromkeys(request.ufs, 0), list, {}, ahead=False)
+            return Found(total_raw=0, failures=[], notes=[], fonte="pncp", atualizado_em=started)
     results = await services.pncp.fetch_ufs(request.ufs, request.modalidades_efetivas, first, last,
                                             on_uf_done=uf_done, path=path)
     attempts = services.pncp.attempts
@@ -353,7 +477,7 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
     if queued:
         answer.processamento = "fila"
         # Ready at once from the data; the LLM's arrives over SSE as llm_ready.
-        answer.resumo = gerar_resumo_fallback(answer.licitacoes, ctx.sector.nome)
+        answer.resumo = gerar_resumo_fallback(answer.licitacoes, ctx.sector.nome, now=now_brasilia(services.clock))
         answer.tempos_ms = ctx.timings_ms
         return
     with ctx.stage("resumo"):

@@ -25,6 +25,7 @@ from backend.adapters.excel_process import ExcelBuilder
 from backend.adapters.queue_client import JobQueue, get_arq_pool
 from backend.adapters.rate_limit import SearchRateLimit
 from backend.adapters.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
+from backend.codes import Clock, system_clock
 from backend.config import Settings
 from backend.domain.sectors import Sector, load_sectors
 from backend.index.ingestion import Ingestion
@@ -59,6 +60,7 @@ class Services:
     open_tenders: OpenTenderStore  # what PNCP lists as open for proposals, in the index
     index: IndexedSearch | None  # None with INDEX_DAYS=0: searches read PNCP live
     ingestion: Ingestion | None  # keeps the index fresh; runs in one process of the cluster at a time
+    clock: Clock  # what time it is: every "today" (Brasília's) and every stored moment comes from it
 
 
 _current: Services | None = None
@@ -72,13 +74,14 @@ def current() -> Services:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[Services]:
     global _current
     limit_arenas()
     async with AsyncExitStack() as stack:
         if settings.sqlite_path is not None:
             settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        store = SearchCache.from_url(settings.database_url, ttl=timedelta(hours=settings.search_ttl_hours))
+        store = SearchCache.from_url(settings.database_url, ttl=timedelta(hours=settings.search_ttl_hours),
+                                    clock=clock)
         stack.push_async_callback(store.close)
         await store.migrate()
         expired = await store.delete_expired()
@@ -121,20 +124,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # with the event loop stopped) whenever big job payloads trigger one.
         database_id = await store.database_id()
         sectors = load_sectors()
-        publications = PublicationStore(store.engine)  # read by /v1/health and /ops even when off
+        publications = PublicationStore(store.engine, clock)  # read by /v1/health and /ops even when off
         open_tenders = OpenTenderStore(store.engine)
         index = ingestion = None
         if settings.index_on:
-            reads = IndexReads(pncp, publications, open_tenders, sectors, redis)
+            reads = IndexReads(pncp, publications, open_tenders, sectors, redis, clock)
             stack.push_async_callback(reads.aclose)
             index = IndexedSearch(publications, open_tenders, reads, refresh_seconds=settings.index_refresh_seconds,
-                                  index_days=settings.index_days, concurrency=settings.pncp_concurrency)
+                                  index_days=settings.index_days, concurrency=settings.pncp_concurrency, clock=clock)
             ingestion = Ingestion(
                 store=publications, open_tenders=open_tenders, reads=reads, pncp=pncp, sectors=sectors, redis=redis,
                 index_days=settings.index_days, modalidades=settings.indexed_modalidades,
                 refresh_seconds=settings.index_refresh_seconds, name=f"{socket.gethostname()}:{os.getpid()}",
                 lease_seconds=3 * settings.worker_health_interval,  # three missed heartbeats, like a worker's
-                pages_at_once=settings.pncp_concurrency,
+                pages_at_once=settings.pncp_concurrency, clock=clock,
             )
             stack.push_async_callback(ingestion.aclose)
         gc.freeze()
@@ -157,6 +160,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             open_tenders=open_tenders,
             index=index,
             ingestion=ingestion,
+            clock=clock,
         )
         previous, _current = _current, services
         try:

@@ -19,6 +19,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from backend.app import create_app
+from backend.codes import Clock, system_clock
 from backend.config import Settings
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -175,12 +176,13 @@ def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
 
 @pytest.fixture
 def client_for() -> Callable[[Settings], Any]:
-    """`async with client_for(settings) as client`: the app through its lifespan, over ASGI."""
+    """`async with client_for(settings) as client`: the app through its lifespan, over ASGI
+    (`client_for(settings, clock)`: with the time a test gives it)."""
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def open_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings)
+    async def open_client(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings, clock)
         # Starting and stopping include the embedded worker and the index's ingestion; on a
         # shared two-core machine under the whole suite that can pass asgi-lifespan's 5 s default.
         async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:

@@ -106,7 +106,7 @@ async def _index_state(services: AppServices) -> IndexState | None:
         with anyio.fail_after(CHECK_TIMEOUT):
             state = await index_health(services.publications, index_days=settings.index_days,
                                        modalidades=settings.indexed_modalidades,
-                                       refresh_seconds=settings.index_refresh_seconds)
+                                       refresh_seconds=settings.index_refresh_seconds, clock=services.clock)
     except Exception as exc:  # reported as unknown, never raised
         logger.warning("health: index state unknown: %s", type(exc).__name__)
         return None

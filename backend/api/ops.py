@@ -55,7 +55,7 @@ async def _index_snapshot(services: Services) -> dict[str, Any] | None:
     try:
         index = await index_health(services.publications, index_days=settings.index_days,
                                    modalidades=settings.indexed_modalidades,
-                                   refresh_seconds=settings.index_refresh_seconds)
+                                   refresh_seconds=settings.index_refresh_seconds, clock=services.clock)
         last_pass = await services.publications.last_pass()
         lists = await services.open_tenders.read_states(settings.indexed_modalidades)
     except Exception:  # the database failing: the rest of the page still helps

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 import anyio
@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 
 from backend import keys
 from backend.adapters import claims
-from backend.codes import now_brasilia
+from backend.codes import Clock, now_brasilia, system_clock, today_brasilia
 from backend.domain.filtering import normalize, sector_keywords
 from backend.domain.sectors import Sector
 from backend.index import plan
@@ -74,8 +74,10 @@ class Ingestion:
     def __init__(self, *, store: PublicationStore, open_tenders: OpenTenderStore, reads: IndexReads,
                  pncp: PNCPClient,
                  sectors: Mapping[str, Sector], redis: Redis, index_days: int, modalidades: tuple[int, ...],
-                 refresh_seconds: float, name: str, lease_seconds: float, pages_at_once: int) -> None:
+                 refresh_seconds: float, name: str, lease_seconds: float, pages_at_once: int,
+                 clock: Clock = system_clock) -> None:
         self._store = store
+        self._clock = clock
         self._open = open_tenders
         self._reads = reads
         self._pncp = pncp
@@ -169,7 +171,7 @@ class Ingestion:
 
     async def run_pass(self) -> PassReport:
         started = time.perf_counter()
-        report = PassReport(started_at=datetime.now(UTC), worker=self._name)
+        report = PassReport(started_at=self._clock(), worker=self._name)
         report.rematched = await self._rematch_sectors()
         reads = await self._due_reads()
         report.reads = len(reads)
@@ -185,9 +187,9 @@ class Ingestion:
             for one in reads:
                 tg.start_soon(read, one)
         report.changed = await self._apply_changes()
-        first, _ = window(self._days)
-        now = now_brasilia()
-        report.removed = await self._store.prune(before=first, read_before=datetime.now(UTC) - OUTSIDE_WINDOW_KEEP,
+        first, _ = window(self._days, today_brasilia(self._clock))
+        now = now_brasilia(self._clock)
+        report.removed = await self._store.prune(before=first, read_before=self._clock() - OUTSIDE_WINDOW_KEEP,
                                                  now=now)
         await self._open.prune(now)
         report.seconds = round(time.perf_counter() - started, 3)
@@ -203,8 +205,8 @@ class Ingestion:
         """What is open now, then newest day first: national lists and slices never read
         completely, or read while still changing (what is open, today's, yesterday's) and older
         than INDEX_REFRESH_SECONDS."""
-        first, today = window(self._days)
-        now = datetime.now(UTC)
+        first, today = window(self._days, today_brasilia(self._clock))
+        now = self._clock()
         lists = {s.modalidade_id: s for s in await self._open.read_states(self._modalidades) if s.uf == NATIONAL}
         due: list[plan.Read | plan.OpenRead] = [
             plan.OpenRead(modalidade, NATIONAL) for modalidade in self._modalidades
@@ -237,7 +239,7 @@ class Ingestion:
         """Writes over the stored rows what PNCP changed since the last pass (`/atualizacao`),
         one day at a time (a day's changes fit its pages; a long gap does not), moving on from a
         day only once every modalidade of it was read completely."""
-        first, today = window(self._days)
+        first, today = window(self._days, today_brasilia(self._clock))
         since_text = await self._store.get_state(_CHANGES_FROM)
         if since_text is None:  # a new index: the backfill reads today's state of everything
             await self._store.set_state(_CHANGES_FROM, today.isoformat())
@@ -262,9 +264,9 @@ class Ingestion:
 
     async def _update_gauges(self) -> None:
         health = await index_health(self._store, index_days=self._days, modalidades=self._modalidades,
-                                    refresh_seconds=self._refresh.total_seconds())
+                                    refresh_seconds=self._refresh.total_seconds(), clock=self._clock)
         metrics.INDEX_RECORDS.set(health.records)
-        age = (datetime.now(UTC) - health.refreshed_at).total_seconds() if health.refreshed_at else -1
+        age = (self._clock() - health.refreshed_at).total_seconds() if health.refreshed_at else -1
         metrics.INDEX_TODAY_AGE.set(age)
 
 def _keywords(sector: Sector, stored: list[str]) -> list[list[str]]:

@@ -101,6 +101,12 @@ def days_of(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def published_days(first: date, last: date, today: date) -> list[date]:
+    """The days of `first`..`last` that can hold publications: up to Brasília's `today`. A later
+    day has none yet, so it is covered as it is (empty) and never asked of PNCP."""
+    return days_of(first, min(last, today))
+
+
 def final(state: SliceState) -> bool:
     """Read completely once its day was over and PNCP done with it (two days later, Brasília):
     nothing more is published for that day, and only `/atualizacao` can change it."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from redis.exceptions import RedisError
 
 from backend import keys
 from backend.adapters import claims
-from backend.codes import now_brasilia
+from backend.codes import Clock, system_clock, today_brasilia
 from backend.domain.sectors import Sector
 from backend.index.plan import ABERTAS_HORIZON, OpenRead, Read
 from backend.index.publications import index_rows
@@ -61,8 +60,9 @@ class IndexReads:
     """Reads of PNCP into the index, single-flight within the process and across the cluster."""
 
     def __init__(self, pncp: PNCPClient, store: PublicationStore, open_tenders: OpenTenderStore,
-                 sectors: Mapping[str, Sector], redis: Redis | None) -> None:
+                 sectors: Mapping[str, Sector], redis: Redis | None, clock: Clock = system_clock) -> None:
         self._pncp = pncp
+        self._clock = clock
         self._store = store
         self._open = open_tenders
         self._sectors = sectors
@@ -166,8 +166,8 @@ class IndexReads:
                               token: str) -> ReadOutcome:
         if isinstance(read, OpenRead):
             return await self._read_open(read, who, limiter, token)
-        started_at = time.time()
-        started = datetime.fromtimestamp(started_at, UTC)
+        started = self._clock()
+        started_at = started.timestamp()
         # Noted first: a day outside the window being read is not pruned under the read.
         await self._store.mark_read(read.slices, started_at=started, complete=False, records=0)
         asker = caller.set(who)
@@ -194,17 +194,17 @@ class IndexReads:
     async def _read_open(self, read: OpenRead, who: Caller, limiter: Limiter | None,
                          token: str) -> ReadOutcome:
         """`/proposta`: what is open now, closing within `ABERTAS_HORIZON`, into the index and its list."""
-        started_at = time.time()
-        started = datetime.fromtimestamp(started_at, UTC)
+        started = self._clock()
+        started_at = started.timestamp()
         await self._open.mark_read(read.modalidade_id, read.uf, started_at=started, complete=False, records=0)
         asker = caller.set(who)
         try:
             pages = await self._pncp.fetch_all(
-                read.modalidade_id, read.uf or None, None, now_brasilia().date() + ABERTAS_HORIZON,
+                read.modalidade_id, read.uf or None, None, today_brasilia(self._clock) + ABERTAS_HORIZON,
                 path=PROPOSTA_PATH, limiter=limiter, max_pages=OPEN_MAX_PAGES if read.uf == NATIONAL else None)
         finally:
             caller.reset(asker)
-        today = now_brasilia().date()
+        today = today_brasilia(self._clock)
         rows = await anyio.to_thread.run_sync(partial(index_rows, pages.records, self._sectors, day=today))
         await self._store.write(rows)
         await self._open.list_open(read.uf, read.modalidade_id, rows, complete=pages.complete)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import anyio
 import orjson
 
-from backend.codes import now_brasilia
+from backend.codes import Clock, now_brasilia, system_clock, today_brasilia
 from backend.domain.sectors import Sector
 from backend.index import plan
 from backend.index.publications import sector_signature
@@ -69,8 +69,9 @@ AnyRead = plan.Read | plan.OpenRead
 
 class IndexedSearch:
     def __init__(self, store: PublicationStore, open_tenders: OpenTenderStore, reads: IndexReads, *,
-                 refresh_seconds: float, index_days: int, concurrency: int) -> None:
+                 refresh_seconds: float, index_days: int, concurrency: int, clock: Clock = system_clock) -> None:
         self._store = store
+        self._clock = clock
         self._open = open_tenders
         self._reads = reads
         self._concurrency = concurrency  # PNCP requests in flight for one search, all its reads together
@@ -81,9 +82,10 @@ class IndexedSearch:
     async def gather(self, ufs: Sequence[str], modalidades: Sequence[int], first: date, last: date,
                      sector: Sector, on_read: OnUFsRead) -> Gathered:
         """The publications of `first`..`last`: UFs the index covers at once, the others as
-        their missing slices are read from PNCP (into the index)."""
-        days = plan.days_of(first, last)
-        now = datetime.now(UTC)
+        their missing slices are read from PNCP (into the index). Days after Brasília's today
+        have nothing to read."""
+        now = self._clock()
+        days = plan.published_days(first, last, today_brasilia(self._clock))
         states = await self._store.slice_states(modalidades, first, last)
         covered = plan.covered_cells(states, lambda s: plan.usable(s, now=now, fresh_for=self._fresh_for))
         missing = plan.missing_cells(ufs, modalidades, days, covered)
@@ -101,11 +103,11 @@ class IndexedSearch:
         """Every licitação open for proposals now, from the lists `/proposta` gave: a fresh
         national one per modalidade (the ingestion keeps them), else one read per UF now."""
         states = await self._open.read_states(modalidades)
-        reads, sources, used = plan.plan_open_reads(ufs, modalidades, states, now=datetime.now(UTC),
+        reads, sources, used = plan.plan_open_reads(ufs, modalidades, states, now=self._clock(),
                                                     fresh_for=self._fresh_for)
         scope = _Scope(
-            counts_by_uf=lambda some: self._open.counts_by_uf(some, sources, now_brasilia()),
-            candidates=lambda setor, some: self._open.candidates(setor, some, sources, now_brasilia()),
+            counts_by_uf=lambda some: self._open.counts_by_uf(some, sources, now_brasilia(self._clock)),
+            candidates=lambda setor, some: self._open.candidates(setor, some, sources, now_brasilia(self._clock)),
         )
         return await self._collect(ufs, reads, scope, sector, on_read,
                                    used=[_Used(s.lido_em) for s in used])
@@ -166,7 +168,7 @@ class IndexedSearch:
         if self._volumes is not None and time.monotonic() - self._volumes[0] < VOLUMES_FOR.total_seconds():
             return self._volumes[1]
         days = max(self._index_days, 1)
-        today = now_brasilia().date()
+        today = today_brasilia(self._clock)
         counts = await self._store.volumes(today - timedelta(days=days - 1), today)
         volumes = {key: count / days for key, count in counts.items()}
         self._volumes = (time.monotonic(), volumes)

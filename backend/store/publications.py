@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.codes import UFS
+from backend.codes import UFS, Clock, system_clock
 from backend.store.search_cache import as_utc, metadata
 
 NATIONAL = ""  # the uf of a slice read for every UF at once
@@ -148,8 +148,9 @@ class SliceState:
 class PublicationStore:
     """Reads and writes the index tables, on the engine of the search cache."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock = system_clock) -> None:
         self._engine = engine
+        self._clock = clock
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
 
@@ -167,7 +168,7 @@ class PublicationStore:
             if kept is None or publication.atualizado_pncp >= kept.atualizado_pncp:
                 latest[publication.codigo_pncp] = publication
         rows = [latest[codigo] for codigo in sorted(latest)]
-        now = datetime.now(UTC)
+        now = self._clock()
         p = pncp_publicacao.c
         for start in range(0, len(rows), _BATCH):
             batch = rows[start:start + _BATCH]
@@ -327,7 +328,7 @@ class PublicationStore:
 
     async def set_sector_signature(self, setor_id: str, signature: str) -> None:
         statement = self._insert(pncp_setor_versao).values(
-            setor_id=setor_id, assinatura=signature, atualizado_em=datetime.now(UTC)
+            setor_id=setor_id, assinatura=signature, atualizado_em=self._clock()
         )
         statement = statement.on_conflict_do_update(
             index_elements=[pncp_setor_versao.c.setor_id],
@@ -366,7 +367,7 @@ class PublicationStore:
                 sa.select(pncp_ingestao.c.valor).where(pncp_ingestao.c.chave == chave))).scalar_one_or_none()
 
     async def set_state(self, chave: str, valor: str) -> None:
-        statement = self._insert(pncp_ingestao).values(chave=chave, valor=valor, atualizado_em=datetime.now(UTC))
+        statement = self._insert(pncp_ingestao).values(chave=chave, valor=valor, atualizado_em=self._clock())
         statement = statement.on_conflict_do_update(
             index_elements=[pncp_ingestao.c.chave],
             set_={"valor": statement.excluded.valor, "atualizado_em": statement.excluded.atualizado_em},

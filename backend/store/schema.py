@@ -12,8 +12,9 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Not Alembic's default `alembic_version`: the database may be shared with another app's migrations.
 VERSION_TABLE = "smartlic_alembic_version"
+# Starts the line that stops a process on a foreign table, as `smartlic: configuration error: ` a wrong setting's.
+ERROR_PREFIX = "smartlic: database error: "
 # Key of the pg_advisory_xact_lock held by the migrating transaction: b"SmartLic" as a bigint.
 PG_LOCK_KEY = 0x536D6172744C6963
 
@@ -62,6 +65,18 @@ _CREATED_BY: dict[str, tuple[str, frozenset[str]]] = {
 
 class SchemaError(RuntimeError):
     """A table with one of our names that our migrations did not make: the service must not start."""
+
+
+@contextmanager
+def stop_on_schema_error() -> Iterator[None]:
+    """Ends the process on a SchemaError with its one line on stderr and exit status 2, as a wrong setting
+    does: the operator needs the line, and a traceback around it would bury it."""
+    try:
+        yield
+    except SchemaError as error:
+        sys.stderr.write(f"{ERROR_PREFIX}{error}\n")
+        sys.stderr.flush()
+        raise SystemExit(2) from None
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

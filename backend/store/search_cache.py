@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from backend.codes import Clock, system_clock
 from backend.schemas import LICITACOES, FalhaUF, Licitacao, ResumoLicitacoes
 from backend.store.schema import upgrade_database
 
@@ -78,7 +79,7 @@ _OUTCOME_COLUMNS = [
     search_cache.c.search_id, search_cache.c.total_filtrado, search_cache.c.results_at,
     search_cache.c.llm_status, search_cache.c.resumo_json, search_cache.c.resumo_at,
     search_cache.c.excel_status, search_cache.c.excel_url, search_cache.c.excel_error, search_cache.c.excel_at,
-    search_cache.c.erro, search_cache.c.erro_at,
+    search_cache.c.erro, search_cache.c.erro_at, search_cache.c.updated_at,
 ]
 
 
@@ -101,6 +102,12 @@ class SearchOutcome:
     excel_at: datetime | None
     erro: str | None
     erro_at: datetime | None
+    updated_at: datetime | None = None  # the last sign of life of whoever works on it
+
+    @property
+    def searching(self) -> bool:
+        """Begun, and neither answered nor failed yet."""
+        return self.results_at is None and self.erro is None
 
     @property
     def settled(self) -> bool:
@@ -143,16 +150,17 @@ def database_engine(url: str) -> AsyncEngine:
 class SearchCache:
     """Reads and writes `search_cache` rows."""
 
-    def __init__(self, engine: AsyncEngine, *, ttl: timedelta) -> None:
+    def __init__(self, engine: AsyncEngine, *, ttl: timedelta, clock: Clock = system_clock) -> None:
         self._engine = engine
         self._ttl = ttl
+        self._clock = clock
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
         self._database_id: str | None = None
 
     @classmethod
-    def from_url(cls, url: str, *, ttl: timedelta = timedelta(hours=24)) -> SearchCache:
-        return cls(database_engine(url), ttl=ttl)
+    def from_url(cls, url: str, *, ttl: timedelta = timedelta(hours=24), clock: Clock = system_clock) -> SearchCache:
+        return cls(database_engine(url), ttl=ttl, clock=clock)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -182,6 +190,44 @@ class SearchCache:
         async with self._engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
+    async def begin(self, search_id: UUID, *, request: dict[str, Any], setor_id: str) -> bool:
+        """Takes `search_id` for a search of `request`: True when it was free (never used, or
+        its search expired), atomically, so of two processes given the same id one runs it.
+        The row says "searching" until `save_results` or `save_failure`."""
+        now = self._clock()
+        row = self._new_row(search_id, request, setor_id, now)
+        statement = self._insert(search_cache).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=[search_cache.c.search_id],
+            set_={k: statement.excluded[k] for k in row if k != "search_id"},
+            where=search_cache.c.expires_at <= now,
+        )
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement)
+        return result.rowcount == 1
+
+    async def still_searching(self, search_id: UUID) -> None:
+        """A sign of life of the search that began `search_id` (see `take_over`)."""
+        c = search_cache.c
+        statement = (sa.update(search_cache)
+                     .where(c.search_id == str(search_id), c.results_at.is_(None), c.erro.is_(None))
+                     .values(updated_at=self._clock()))
+        async with self._engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def take_over(self, search_id: UUID, *, silent_for: timedelta) -> bool:
+        """Takes a search still searching whose process gave no sign of life for `silent_for`
+        (it died): True for the one caller that may run it again."""
+        c = search_cache.c
+        now = self._clock()
+        statement = (sa.update(search_cache)
+                     .where(c.search_id == str(search_id), c.results_at.is_(None), c.erro.is_(None),
+                            c.updated_at < now - silent_for)
+                     .values(updated_at=now, expires_at=now + self._ttl))
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement)
+        return result.rowcount == 1
+
     async def save_results(
         self,
         search_id: UUID,
@@ -201,7 +247,7 @@ class SearchCache:
 
         Saving the same search again replaces it whole.
         """
-        now = datetime.now(UTC)
+        now = self._clock()
         await self._upsert(self._new_row(
             search_id, request, setor_id, now,
             total_raw=total_raw,
@@ -216,7 +262,7 @@ class SearchCache:
 
     async def save_failure(self, search_id: UUID, *, request: dict[str, Any], setor_id: str, erro: str) -> None:
         """Records a search that could not be done, so every process can tell its users why."""
-        now = datetime.now(UTC)
+        now = self._clock()
         await self._upsert(self._new_row(
             search_id, request, setor_id, now, llm_status="ready", excel_status="skipped", erro=erro, erro_at=now
         ))
@@ -237,14 +283,14 @@ class SearchCache:
 
     async def save_resumo(self, search_id: UUID, resumo: ResumoLicitacoes) -> None:
         """The summary is ready; saving it again leaves the same row."""
-        now = datetime.now(UTC)
+        now = self._clock()
         await self._update(search_id, llm_status="ready", resumo_json=resumo.model_dump_json(), resumo_at=now)
 
     async def save_excel(
         self, search_id: UUID, *, status: str, url: str | None = None, error: str | None = None
     ) -> None:
         """The Excel report settled: ready with its link, failed with a readable error, or skipped."""
-        now = datetime.now(UTC)
+        now = self._clock()
         await self._update(search_id, excel_status=status, excel_url=url, excel_error=error, excel_at=now)
 
     async def claim(self, search_id: UUID, output: Output, owner: str, lease_seconds: float) -> bool:
@@ -253,7 +299,7 @@ class SearchCache:
         True when `owner` may go on: the output is still processing and nobody else holds a live
         lease. A producer run twice (a retried job) holds its own lease again.
         """
-        now = datetime.now(UTC)
+        now = self._clock()
         owner_col = search_cache.c[f"{output}_owner"]
         until_col = search_cache.c[f"{output}_lease_until"]
         statement = (
@@ -280,7 +326,7 @@ class SearchCache:
                 c.llm_status != "processing",
                 c.excel_status != "processing",
             )
-            .values(completed_at=datetime.now(UTC))
+            .values(completed_at=self._clock())
         )
         async with self._engine.begin() as conn:
             result = await conn.execute(statement)
@@ -288,7 +334,7 @@ class SearchCache:
 
     async def stalled(self, older_than: timedelta, limit: int = 20) -> list[UUID]:
         """Searches still processing whose producers left no live lease for `older_than`."""
-        now = datetime.now(UTC)
+        now = self._clock()
         cutoff = now - older_than
         c = search_cache.c
 
@@ -310,7 +356,7 @@ class SearchCache:
         return [UUID(row) for row in rows]
 
     async def _update(self, search_id: UUID, **values: Any) -> None:
-        values["updated_at"] = datetime.now(UTC)
+        values["updated_at"] = self._clock()
         statement = sa.update(search_cache).where(search_cache.c.search_id == str(search_id)).values(**values)
         async with self._engine.begin() as conn:
             await conn.execute(statement)
@@ -327,7 +373,7 @@ class SearchCache:
     async def _row(self, search_id: UUID, columns: list[Any]) -> Any:
         query = sa.select(*columns).where(
             search_cache.c.search_id == str(search_id),
-            search_cache.c.expires_at > datetime.now(UTC),
+            search_cache.c.expires_at > self._clock(),
         )
         async with self._engine.connect() as conn:
             return (await conn.execute(query)).mappings().first()
@@ -365,7 +411,7 @@ class SearchCache:
     async def delete_expired(self) -> int:
         """Removes searches past their expiry; returns how many."""
         async with self._engine.begin() as conn:
-            result = await conn.execute(sa.delete(search_cache).where(search_cache.c.expires_at <= datetime.now(UTC)))
+            result = await conn.execute(sa.delete(search_cache).where(search_cache.c.expires_at <= self._clock()))
         return result.rowcount or 0
 
 
@@ -383,6 +429,7 @@ def _outcome(row: Any) -> SearchOutcome:
         excel_at=as_utc(row["excel_at"]),
         erro=row["erro"],
         erro_at=as_utc(row["erro_at"]),
+        updated_at=as_utc(row["updated_at"]),
     )
 
 

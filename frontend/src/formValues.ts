@@ -1,7 +1,7 @@
 /** The search form's values, their defaults, and the checks made before posting. */
 import { DEFAULT_MODALIDADES, MAX_WINDOW_DAYS } from "./codes";
-import { daysBetween, isoDate } from "./format";
-import type { Modo, SearchInput } from "./types";
+import { addDias, daysBetween, formatDataHora, hojeBrasilia } from "./format";
+import type { Modo, SearchInput, Uf } from "./types";
 
 export interface FormValues {
   setorId: string;
@@ -20,15 +20,15 @@ export interface FormValues {
 /** Days before today where the default window starts. */
 export const DEFAULT_WINDOW_DAYS = 10;
 
-export function defaultValues(today: Date = new Date()): FormValues {
-  const start = new Date(today);
-  start.setDate(start.getDate() - DEFAULT_WINDOW_DAYS);
+/** The form as it opens at `agora` (ms): the last days' publications, up to Brasília's today. */
+export function defaultValues(agora: number = Date.now()): FormValues {
+  const hoje = hojeBrasilia(agora);
   return {
     setorId: "",
     ufs: [],
     modo: "publicacao",
-    dataInicial: isoDate(start),
-    dataFinal: isoDate(today),
+    dataInicial: addDias(hoje, -DEFAULT_WINDOW_DAYS),
+    dataFinal: hoje,
     valorMinimo: "",
     valorMaximo: "",
     modalidades: [...DEFAULT_MODALIDADES],
@@ -39,8 +39,8 @@ export function defaultValues(today: Date = new Date()): FormValues {
 
 export type Checked = { ok: true; request: SearchInput } | { ok: false; errors: string[] };
 
-/** The request to post, or what the user must fix first (in Portuguese). */
-export function checkValues(values: FormValues): Checked {
+/** The request to post at `agora` (ms), or what the user must fix first (in Portuguese). */
+export function checkValues(values: FormValues, agora: number = Date.now()): Checked {
   const errors: string[] = [];
   if (!values.setorId) errors.push("Escolha um setor.");
   if (values.ufs.length === 0) errors.push("Escolha ao menos um estado (UF).");
@@ -49,7 +49,10 @@ export function checkValues(values: FormValues): Checked {
   if (porPeriodo && !values.dataFinal) errors.push("Informe a data final.");
   if (porPeriodo && values.dataInicial && values.dataFinal) {
     const days = daysBetween(values.dataInicial, values.dataFinal);
-    if (days < 0) errors.push("A data final não pode ser anterior à data inicial.");
+    const hoje = hojeBrasilia(agora);
+    if (values.dataFinal > hoje) {
+      errors.push(`A data final não pode passar de hoje, ${formatDataHora(hoje)} em Brasília: ainda não há publicações depois.`);
+    } else if (days < 0) errors.push("A data final não pode ser anterior à data inicial.");
     else if (days > MAX_WINDOW_DAYS) {
       errors.push(`O período não pode passar de ${MAX_WINDOW_DAYS} dias; divida a busca.`);
     }
@@ -69,7 +72,7 @@ export function checkValues(values: FormValues): Checked {
     ok: true,
     request: {
       setor_id: values.setorId,
-      ufs: [...values.ufs].sort(),
+      ufs: [...values.ufs].sort() as Uf[], // codes of `UFS`, the ones the API lists
       modo: values.modo,
       // "abertas" has no period; and all it finds still take proposals.
       ...(porPeriodo ? { data_inicial: values.dataInicial, data_final: values.dataFinal } : {}),

@@ -22,15 +22,14 @@ export function formatDataHora(value: string | null | undefined): string {
   return hora === undefined ? data : `${data} ${hora}:${minuto}`;
 }
 
-/** A local date as the `YYYY-MM-DD` of `<input type="date">` and of the API. */
-export function isoDate(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-}
-
 /** Whole days from one `YYYY-MM-DD` to another. */
 export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/** The `YYYY-MM-DD` `dias` days after (or before, when negative) another. */
+export function addDias(day: string, dias: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + dias * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** ISO 8601 date-time with seconds optional, fraction optional and offset required. */
@@ -108,6 +107,14 @@ const BRASILIA_RELOGIO = new Intl.DateTimeFormat("en-US", {
 export function relogioBrasilia(agora: number): string {
   const p = Object.fromEntries(BRASILIA_RELOGIO.formatToParts(agora).map((part) => [part.type, part.value]));
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+}
+
+/**
+ * Brasília's calendar day at a moment (ms), as `YYYY-MM-DD`: the day PNCP publishes by, whatever
+ * the browser's time zone (from 21:00 in Brasília a browser on UTC is already on the next day).
+ */
+export function hojeBrasilia(agora: number): string {
+  return relogioBrasilia(agora).slice(0, 10);
 }
 
 const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?)?/;

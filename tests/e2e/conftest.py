@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from tests.servers import ROOT
 
 ARTIFACTS = ROOT / "artifacts"
+BROWSER_TIMEZONE = "Asia/Tokyo"
 TIMEOUT_MS = 30_000  # the machine is small: two cores shared with the server and its worker
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -59,6 +60,9 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(
         accept_downloads=True,
         locale="pt-BR",
+        # Never Brasília's zone: the page must say Brasília's dates whatever the browser's. Tokyo's
+        # calendar is a day ahead of Brasília's half of each day.
+        timezone_id=BROWSER_TIMEZONE,
         viewport={"width": 1280, "height": 900},
         reduced_motion="reduce",  # no transitions half way in a screenshot
     )

@@ -8,14 +8,19 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from openpyxl import load_workbook
 from playwright.sync_api import Page, Response, expect
 
+from backend.codes import BRASILIA
+from tests.clocks import latest_late_evening
 from tests.conftest import free_port
+from tests.e2e.conftest import BROWSER_TIMEZONE
 from tests.fakes.pncp import FakePNCP, Hold
 from tests.servers import ROOT, Server, queue_healthy, running_server, server_env, wait_for
 
@@ -48,8 +53,11 @@ def search_server(tmp_path: Path, redis_url: str, **env: str) -> Iterator[Server
         yield server
 
 
-def open_page(page: Page, server: Server) -> None:
+def open_page(page: Page, server: Server, *, at: datetime | None = None) -> None:
+    """The page at `server`; its clock reads `at` (timers run as usual) when given."""
     page.add_init_script(RECORD_STAGES)
+    if at is not None:
+        page.clock.set_fixed_time(at)
     page.goto(f"{server.url}/")
     expect(page.get_by_test_id("search-form")).to_be_visible()
 
@@ -68,12 +76,18 @@ def check_only(page: Page, ufs: tuple[str, ...]) -> None:
     assert checked == {f"uf-{uf}" for uf in ufs}, checked
 
 
-def fill_form(page: Page) -> None:
+def fill_form(page: Page, *, at: datetime | None = None) -> None:
+    """Sector and UFs chosen; the default dates kept: the last ten days up to Brasília's day at
+    `at` (the page's clock), whatever the browser's time zone says."""
     page.get_by_test_id("setor-select").select_option("alimentos")  # waits for the sectors to load
     check_only(page, CHOSEN_UFS)
-    # Default dates: whatever the page proposes must be filled in.
-    expect(page.get_by_test_id("data-inicial")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
-    expect(page.get_by_test_id("data-final")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+    if at is None:
+        expect(page.get_by_test_id("data-final")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+        return
+    today = at.astimezone(BRASILIA).date()
+    assert at.astimezone(ZoneInfo(BROWSER_TIMEZONE)).date() != today  # the browser's calendar says otherwise
+    expect(page.get_by_test_id("data-final")).to_have_value(today.isoformat())
+    expect(page.get_by_test_id("data-inicial")).to_have_value((today - timedelta(days=10)).isoformat())
 
 
 def is_search(response: Response) -> bool:
@@ -144,8 +158,9 @@ def test_search_with_the_queue(page: Page, tmp_path: Path, redis_url: str) -> No
     with search_server(tmp_path, redis_url, INDEX_DAYS="40") as server:  # the page's default period fits
         wait_for(lambda: queue_healthy(server), 30, "the embedded worker")
         wait_for(lambda: index_ready(server), 60, "the index to be ready")
-        open_page(page, server)
-        fill_form(page)
+        late = latest_late_evening("23:30 Brasília")
+        open_page(page, server, at=late)
+        fill_form(page, at=late)
         answer = submit_search(page)
         assert answer["processamento"] == "fila" and answer["total_filtrado"] > 0, answer["processamento"]
         assert answer["fonte"] == "indice", answer["fonte"]
@@ -161,8 +176,9 @@ def test_search_without_the_queue(page: Page, tmp_path: Path) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     with search_server(tmp_path, nowhere) as server:
         assert httpx.get(f"{server.url}/v1/health", timeout=5).json()["queue"] == "unavailable"
-        open_page(page, server)
-        fill_form(page)
+        late = latest_late_evening("01:30 UTC")
+        open_page(page, server, at=late)
+        fill_form(page, at=late)
         answer = submit_search(page)
         assert answer["processamento"] == "inline" and answer["total_filtrado"] > 0, answer["processamento"]
         expect(page.get_by_test_id("fonte")).to_have_attribute("data-fonte", "pncp")  # INDEX_DAYS=0

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 
 import { type FormValues, checkValues, defaultValues } from "../formValues";
+import { hojeBrasilia } from "../format";
 import { useSetores } from "../hooks/useSetores";
 import type { SearchInput } from "../types";
 import { ModalidadesPicker } from "./ModalidadesPicker";
@@ -76,6 +77,7 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
           <PeriodoFields
             dataInicial={values.dataInicial}
             dataFinal={values.dataFinal}
+            hoje={hojeBrasilia(Date.now())}
             onChange={(key, value) => set(key, value)}
           />
         ) : (
@@ -142,6 +144,8 @@ export function SearchForm({ onSearch, busy, serverErrors }: Props) {
 function PeriodoFields(props: {
   dataInicial: string;
   dataFinal: string;
+  /** Brasília's today: no publication after it yet. */
+  hoje: string;
   onChange: (key: "dataInicial" | "dataFinal", value: string) => void;
 }) {
   return (
@@ -153,7 +157,7 @@ function PeriodoFields(props: {
           type="date"
           data-testid="data-inicial"
           value={props.dataInicial}
-          max={props.dataFinal || undefined}
+          max={props.dataFinal || props.hoje}
           onChange={(e) => props.onChange("dataInicial", e.target.value)}
         />
       </div>
@@ -165,6 +169,7 @@ function PeriodoFields(props: {
           data-testid="data-final"
           value={props.dataFinal}
           min={props.dataInicial || undefined}
+          max={props.hoje}
           onChange={(e) => props.onChange("dataFinal", e.target.value)}
         />
       </div>
