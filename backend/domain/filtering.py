@@ -141,10 +141,11 @@ class TermMatcher:
 
 
 def split_terms(text: str | None) -> list[str]:
-    """User terms separated by commas or semicolons ("jaleco, avental")."""
+    """User terms separated by commas or semicolons ("jaleco, avental"); a term with no letter
+    or digit ("!!!", "*") has nothing to look for and is left out."""
     if not text:
         return []
-    return [t.strip() for t in re.split(r"[,;\n]", text) if t.strip()]
+    return [t.strip() for t in re.split(r"[,;\n]", text) if normalize(t)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,6 +191,12 @@ def test_matcher_rejects_a_term_without_words() -> None:
 def test_split_terms_on_commas_semicolons_and_newlines() -> None:
     assert split_terms("jaleco, avental; touca\nbota") == ["jaleco", "avental", "touca", "bota"]
     assert split_terms(" jaleco ,, ; ") == ["jaleco"]
+
+
+def test_terms_with_nothing_to_look_for_are_left_out() -> None:
+    assert split_terms("!!!, *; -") == []
+    assert split_terms("jaleco, !!!, a*") == ["jaleco", "a*"]
+    assert TermMatcher.build(split_terms("!!!")).terms == ()  # it used to raise: a 500 for "!!!"
     assert split_terms("") == []
     assert split_terms(None) == []
 

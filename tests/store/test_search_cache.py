@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -184,3 +184,27 @@ def test_processes_starting_together_create_the_schema_once(
         process.join(timeout=60)
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
     assert len(asyncio.run(_identities(url))) == 1
+
+
+async def test_a_search_id_is_begun_once_until_its_search_expires_or_goes_silent(store: SearchCache) -> None:
+    search_id, request = uuid4(), {"ufs": ["SP"], "setor_id": "vestuario"}
+    assert await store.begin(search_id, request=request, setor_id="vestuario")
+    assert not await store.begin(search_id, request=request, setor_id="vestuario")  # one search per id
+    begun = await store.get_outcome(search_id)
+    assert begun is not None and begun.searching and not begun.settled
+    assert not await store.take_over(search_id, silent_for=timedelta(minutes=1))  # alive: nobody takes it
+
+    later = datetime.now(UTC) + timedelta(minutes=2)  # the same database, read two minutes on
+    after_silence = SearchCache(store.engine, ttl=timedelta(hours=1), clock=lambda: later)
+    assert await after_silence.take_over(search_id, silent_for=timedelta(minutes=1))
+    assert not await after_silence.take_over(search_id, silent_for=timedelta(minutes=1))  # taken once
+
+    await store.save_results(search_id, request=request, setor_id="vestuario", total_raw=0, licitacoes=[],
+                             ufs_com_falha=[], avisos=[])
+    answered = await store.get_outcome(search_id)
+    assert answered is not None and not answered.searching
+    assert not await after_silence.take_over(search_id, silent_for=timedelta(minutes=1))  # answered: kept
+
+    expired = SearchCache(store.engine, ttl=timedelta(hours=1), clock=lambda: later + timedelta(hours=2))
+    assert await expired.begin(search_id, request={"ufs": ["RJ"]}, setor_id="alimentos")  # its id is free again
+    assert (await expired.get_request(search_id)) == ({"ufs": ["RJ"]}, "alimentos")
