@@ -2,60 +2,125 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from backend.codes import DEFAULT_MODALIDADES, MAX_WINDOW_DAYS, MODALIDADES, UFS
 
 Modo = Literal["publicacao", "abertas"]
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    """A day as the schema says it, text in YYYY-MM-DD (pydantic alone also takes Unix times)."""
+    if value is None or isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("data inválida: use o formato AAAA-MM-DD.")
+
+
+def _whole_number(value: Any) -> Any:
+    """An integer as JSON counts them: 12 or 12.0, not "12" nor true."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError("deve ser um número inteiro.")
+
+
+# What the validators below check, said in the OpenAPI schema too (JSON Schema cannot say the rest:
+# one date against the other or against today, one value against the other, the sector's id).
+UfCode = Annotated[str, Field(json_schema_extra={"enum": list(UFS)})]
+Day = Annotated[date | None, BeforeValidator(_iso_day)]
+Modalidade = Annotated[int, BeforeValidator(_whole_number),
+                       Field(json_schema_extra={"minimum": min(MODALIDADES), "maximum": max(MODALIDADES)})]
+LocalDateTime = Annotated[datetime, WithJsonSchema(
+    {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$"}
+)]
+"""A wall-clock time without offset (Brasília's, as PNCP gives it): not JSON Schema's `date-time`."""
 
 
 class BuscaRequest(BaseModel):
     """A search: which states, which sector, and either the publications of a period or every
     licitação still taking proposals."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # Modo "publicacao" (the default) needs both dates.
+        json_schema_extra={
+            "if": {"properties": {"modo": {"const": "abertas"}}, "required": ["modo"]},
+            "else": {
+                "properties": {"data_inicial": {"type": "string"}, "data_final": {"type": "string"}},
+                "required": ["data_inicial", "data_final"],
+            },
+            "examples": [{"ufs": ["SP", "RJ"], "data_inicial": "2025-06-02", "data_final": "2025-06-06",
+                          "setor_id": "vestuario"}],
+        },
+    )
 
     search_id: UUID | None = Field(default=None, description="Client-made UUID; the server makes one when absent.")
-    ufs: Annotated[list[str], Field(min_length=1, max_length=27, description="UF codes, e.g. ['SP', 'RJ'].")]
+    ufs: Annotated[list[UfCode], Field(
+        min_length=1, max_length=27,
+        description="UF codes in capitals, e.g. ['SP', 'RJ']; a code given twice counts once.",
+    )]
     modo: Modo = Field(
         default="publicacao",
         description="'publicacao': the publications of data_inicial..data_final; 'abertas': every licitação "
                     "still taking proposals now (Brasília time), whenever it was published; no dates needed.",
     )
-    data_inicial: date | None = Field(
-        default=None, validate_default=True, description="First publication date (YYYY-MM-DD); modo 'publicacao'."
-    )
-    data_final: date | None = Field(
+    data_inicial: Day = Field(
         default=None, validate_default=True,
-        description=f"Last publication date (YYYY-MM-DD), at most {MAX_WINDOW_DAYS} days after data_inicial; "
-                    "modo 'publicacao'.",
+        description="First publication date (YYYY-MM-DD); needed by modo 'publicacao', ignored by 'abertas'.",
+    )
+    data_final: Day = Field(
+        default=None, validate_default=True,
+        description=f"Last publication date (YYYY-MM-DD), not before data_inicial, at most {MAX_WINDOW_DAYS} days "
+                    "after it and at most one day after Brasília's today; needed by modo 'publicacao', ignored by "
+                    "'abertas'.",
     )
     setor_id: str = Field(description="A sector id from GET /v1/setores.")
-    modalidades: list[int] | None = Field(
-        default=None, description="PNCP modalidade codes; default 4, 5, 6, 7 (concorrências and pregões)."
+    modalidades: Annotated[list[Modalidade], Field(json_schema_extra={"minItems": 1})] | None = Field(
+        default=None,
+        description=f"PNCP modalidade codes ({min(MODALIDADES)} to {max(MODALIDADES)}); default "
+                    f"{', '.join(map(str, DEFAULT_MODALIDADES))} (concorrências and pregões).",
     )
-    valor_minimo: float | None = Field(default=None, ge=0)
-    valor_maximo: float | None = Field(default=None, ge=0)
+    valor_minimo: float | None = Field(default=None, ge=0, strict=True)
+    valor_maximo: float | None = Field(
+        default=None, ge=0, strict=True, description="Not less than valor_minimo."
+    )
     termos_busca: str | None = Field(
         default=None,
         max_length=500,
-        description="Extra terms separated by commas; when given, a licitação must also contain one of them.",
+        description="Extra terms separated by commas; when given, a licitação must also contain one of them. "
+                    "Terms with no letter or digit are ignored.",
     )
-    somente_abertas: bool = Field(default=True, description="Keep only licitações still taking proposals.")
+    somente_abertas: bool = Field(
+        default=True, strict=True, description="Keep only licitações still taking proposals."
+    )
 
     @field_validator("ufs")
     @classmethod
     def _known_ufs(cls, ufs: list[str]) -> list[str]:
-        normalized = [uf.strip().upper() for uf in ufs]
-        unknown = [uf for uf in normalized if uf not in UFS]
+        # Exactly the codes the schema lists: what it does not say ("sp", " SP") is refused, not guessed.
+        unknown = [uf or '""' for uf in ufs if uf not in UFS]
         if unknown:
-            raise ValueError(f"UF desconhecida: {', '.join(unknown)}. Use siglas como SP, RJ, MG.")
-        return list(dict.fromkeys(normalized))
+            raise ValueError(f"UF desconhecida: {', '.join(unknown)}. Use as siglas em maiúsculas, como SP, RJ, MG.")
+        return list(dict.fromkeys(ufs))
 
     @field_validator("modalidades")
     @classmethod
@@ -138,9 +203,9 @@ class Licitacao(BaseModel):
     )
     modalidade: str
     modalidade_id: int
-    data_publicacao: datetime | None = Field(default=None, description="Brasília time, no offset.")
-    data_abertura: datetime | None = None
-    data_encerramento: datetime | None = None
+    data_publicacao: LocalDateTime | None = Field(default=None, description="Brasília time, no offset.")
+    data_abertura: LocalDateTime | None = Field(default=None, description="Brasília time, no offset.")
+    data_encerramento: LocalDateTime | None = Field(default=None, description="Brasília time, no offset.")
     situacao: str
     situacao_id: int
     link: str = Field(description="Where to bid: the origin system, or the PNCP page when PNCP has no origin link.")

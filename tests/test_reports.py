@@ -16,12 +16,12 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.supabase_storage import FakeSupabaseStorage
 from tests.records import pncp_record
 
-TODAY = now_brasilia().date()
 KEY = "service-role-key-for-tests"
 
 
 def busca(**overrides):
-    body = {"ufs": ["SP"], "data_inicial": str(TODAY - timedelta(days=10)), "data_final": str(TODAY),
+    today = now_brasilia().date()  # Brasília's day when the search is made
+    body = {"ufs": ["SP"], "data_inicial": str(today - timedelta(days=10)), "data_final": str(today),
             "setor_id": "vestuario", "search_id": str(uuid4())}
     return {**body, **overrides}
 
@@ -69,7 +69,8 @@ async def test_summary_comes_from_the_llm_with_totals_from_the_data(
     assert resumo["resumo_executivo"] == "Duas oportunidades de uniformes em SP."
     assert resumo["total_oportunidades"] == 2 and resumo["valor_total"] == 120_000.0
     [request] = llm.requests
-    assert request.model == "modelo-local" and request.temperature == 0.3
+    assert request.model == "modelo-local"  # the configured model, at the configured base URL
+    assert request.status == 200  # a request OpenAI would take (the double refuses the rest with OpenAI's 400)
     assert request.authorization == "Bearer sk-test"
 
 

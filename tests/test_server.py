@@ -21,12 +21,11 @@ from tests.fakes.openai_server import FakeOpenAI, answer, slow
 from tests.servers import ROOT, queue_healthy, running_server, server_env, wait_for
 from tests.sse import collect
 
-TODAY = now_brasilia().date()
-
 
 def search_body() -> dict:
-    return {"search_id": str(uuid4()), "ufs": ["SP", "MG", "BA"], "data_inicial": str(TODAY - timedelta(days=10)),
-            "data_final": str(TODAY), "setor_id": "alimentos"}
+    today = now_brasilia().date()  # Brasília's day when the search is made
+    return {"search_id": str(uuid4()), "ufs": ["SP", "MG", "BA"], "data_inicial": str(today - timedelta(days=10)),
+            "data_final": str(today), "setor_id": "alimentos"}
 
 
 def follow_to_the_end(url: str, search_id: str) -> dict[str, dict]:

@@ -71,6 +71,16 @@ class ExcelBuilder:
         self._executor: ProcessPoolExecutor | None = None
         self._submitted = 0
 
+    @property
+    def child_pids(self) -> frozenset[int]:
+        """The process ids of the current pool's children (empty before the first report and
+        after a child died): a new pool shows as new ids."""
+        executor = self._executor
+        if executor is None:
+            return frozenset()
+        processes = list((executor._processes or {}).values())  # one C call: the pool's thread may change it
+        return frozenset(process.pid for process in processes)
+
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is not None and self._submitted >= self._reports_per_pool:
             self._executor.shutdown(wait=False)  # its processes end after the reports they hold

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -85,12 +85,17 @@ def get_arq_pool(settings: Settings) -> ArqRedis:
 
 
 class JobQueue:
-    """Enqueues jobs and says whether a worker that reads this process's database will run them."""
+    """Enqueues jobs and says whether a worker that reads this process's database will run them.
 
-    def __init__(self, pool: ArqRedis, database_id: str) -> None:
+    `clock` is the process's own time (seconds, monotonic): it ages the cached answer and the
+    grace given to slow replies. Tests pass one they advance instead of waiting.
+    """
+
+    def __init__(self, pool: ArqRedis, database_id: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.pool = pool
         self.database_id = database_id
-        self._checked_at = 0.0
+        self._clock = clock
+        self._checked_at = float("-inf")  # when the cached answer was found (none yet)
         self._available = False
         self._answered_at = float("-inf")  # when Redis last replied to a check
         self._asked_at = float("-inf")  # when the question being answered was asked
@@ -104,12 +109,12 @@ class JobQueue:
         missing for `SLOW_REDIS_GRACE_SECONDS`. One slow reply while the event loop is busy is
         not that: the last answer stands meanwhile. Concurrent searches share one check.
         """
-        if time.monotonic() - self._checked_at < AVAILABILITY_CACHE_SECONDS:
+        if self._clock() - self._checked_at < AVAILABILITY_CACHE_SECONDS:
             return self._available
         async with self._lock:
-            if time.monotonic() - self._checked_at >= AVAILABILITY_CACHE_SECONDS:
+            if self._clock() - self._checked_at >= AVAILABILITY_CACHE_SECONDS:
                 self._available = await self._check()
-                self._checked_at = time.monotonic()
+                self._checked_at = self._clock()
         return self._available
 
     async def _check(self) -> bool:
@@ -119,17 +124,17 @@ class JobQueue:
         asking = self._asking
         if asking is None or asking.done() and (
                 asking.cancelled() or asking.exception() is not None
-                or time.monotonic() - self._answered_at >= AVAILABILITY_CACHE_SECONDS):
+                or self._clock() - self._answered_at >= AVAILABILITY_CACHE_SECONDS):
             self._asking = asking = asyncio.create_task(self._ask(), name="queue-census")
             asking.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved, never logged
-            self._asked_at = time.monotonic()
+            self._asked_at = self._clock()
         try:
             with anyio.fail_after(AVAILABILITY_TIMEOUT):
                 found = await asyncio.shield(asking)
         except TimeoutError:
             # Missing for the grace period since it was asked: not since the last answer, which
             # may be long ago only because nobody asked meanwhile.
-            waiting = time.monotonic() - self._asked_at
+            waiting = self._clock() - self._asked_at
             if self._available and waiting < SLOW_REDIS_GRACE_SECONDS:
                 return True
             logger.info("queue unavailable: Redis has not answered for %.1f s", waiting)
@@ -147,7 +152,7 @@ class JobQueue:
 
     async def _ask(self) -> live_workers.Census:
         found = await live_workers.census(self.pool, self.database_id)
-        self._answered_at = time.monotonic()
+        self._answered_at = self._clock()
         return found
 
     async def census(self) -> live_workers.Census | None:
@@ -166,7 +171,7 @@ class JobQueue:
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("could not enqueue %s: %r", job_id, exc)
             if isinstance(exc, (RedisConnectionError, OSError)):  # gone, not slow: stop trying for a while
-                self._available, self._checked_at = False, time.monotonic()
+                self._available, self._checked_at = False, self._clock()
             return False
         if job is None:  # queued or running already under this id
             return True

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from backend.adapters.storage import XLSX_CONTENT_TYPE, FileGone, LinkRejected, LocalStorage, download_filename
+from backend.api.errors import INVALID, erro
 
 router = APIRouter(tags=["arquivos"])
 
@@ -29,8 +30,9 @@ def _error(status: int, message: str) -> JSONResponse:
     response_class=FileResponse,
     responses={
         200: {"content": {XLSX_CONTENT_TYPE: {}}, "description": "A planilha da busca."},
-        403: {"description": "Link inválido, adulterado ou expirado."},
-        404: {"description": "A planilha não existe mais."},
+        403: erro("Link inválido, adulterado ou expirado."),
+        404: erro("A planilha não existe mais (ou os relatórios ficam no Supabase Storage)."),
+        **INVALID,
     },
 )
 async def baixar_arquivo(

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from backend.api.deps import Services
+from backend.api.errors import INVALID, erro
 from backend.api.guards import TooManySearches, client_address
 from backend.schemas import BuscaRequest, BuscaResponse, SearchStatus
 from backend.search_pipeline import run_search
@@ -17,7 +18,16 @@ router = APIRouter(tags=["busca"])
 @router.post(
     "/buscar",
     response_model=BuscaResponse,
-    responses={413: {"description": "Body too large"}, 429: {"description": "Too many searches; see Retry-After"}},
+    responses={
+        409: erro("The search_id already names another search (another request, or another user's)."),
+        413: erro("The body is larger than MAX_BODY_BYTES."),
+        **INVALID,
+        429: erro(
+            "Too many searches from this client; try again after Retry-After seconds.",
+            headers={"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+        ),
+        502: erro("PNCP could not be read for this search."),
+    },
 )
 async def buscar(request: BuscaRequest, services: Services, http: Request) -> Response:
     """Licitações of the chosen UFs and dates that match the sector, best first."""
@@ -30,7 +40,11 @@ async def buscar(request: BuscaRequest, services: Services, http: Request) -> Re
     return Response(answer.json_bytes(), media_type="application/json")
 
 
-@router.get("/buscar/{search_id}/status", response_model=SearchStatus)
+@router.get(
+    "/buscar/{search_id}/status",
+    response_model=SearchStatus,
+    responses={404: erro("No such search, or it expired."), **INVALID},
+)
 async def status(search_id: UUID, services: Services) -> SearchStatus:
     stored = await services.store.get(search_id)
     if stored is None:

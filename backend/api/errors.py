@@ -7,11 +7,49 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
-from backend.search_pipeline import SearchFailed, SearchRejected
+from backend.search_pipeline import SearchFailed, SearchIdTaken, SearchRejected
 
 logger = logging.getLogger(__name__)
+
+
+class CampoInvalido(BaseModel):
+    campo: str = Field(description="The field, as the request names it ('ufs', 'modalidades.1', 'search_id'); "
+                                   "'corpo' for the body as a whole.")
+    msg: str = Field(description="What is wrong with it, in Portuguese.")
+
+
+class ErroDeValidacao(BaseModel):
+    """A 422: the request, or one of its fields, is not what the API takes."""
+
+    detail: list[CampoInvalido] = Field(description="One entry per bad field.")
+    mensagem: str = Field(description="Every problem in one line, for a person.")
+
+
+class Erro(BaseModel):
+    """Every other error answer."""
+
+    detail: str = Field(description="What went wrong, in Portuguese.")
+    mensagem: str = Field(description="The same, for a person (every error answer of the API has it).")
+
+
+def erro(description: str, **extra: Any) -> dict[str, Any]:
+    """An error answer for a route's `responses=`: an `Erro` body (plus, e.g., `headers`)."""
+    return {"model": Erro, "description": description, **extra}
+
+
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErroDeValidacao, "description": "A bad field or parameter: one entry per problem."},
+}
+"""The 422 every route with a parameter or a body can give, in place of FastAPI's `HTTPValidationError`."""
+
+UNEXPECTED: dict[int | str, dict[str, Any]] = {
+    500: erro("An unexpected error (logged); the answer carries no detail of it."),
+}
 
 _TYPE_MESSAGES = {
     "missing": "campo obrigatório.",
@@ -49,6 +87,10 @@ def _message(error: dict[str, Any]) -> str:
         return f"no máximo {ctx.get('max_length')} item(ns) ou caracteres."
     if kind == "greater_than_equal":
         return f"deve ser maior ou igual a {ctx.get('ge')}."
+    if kind == "less_than_equal":
+        return f"deve ser menor ou igual a {ctx.get('le')}."
+    if kind in ("literal_error", "enum"):
+        return f"deve ser um destes valores: {ctx.get('expected')}."
     return str(error["msg"])
 
 
@@ -71,18 +113,38 @@ async def _search_rejected(_: Request, exc: SearchRejected) -> JSONResponse:
     return _unprocessable([(exc.field, exc.message)])
 
 
+def _said(status: int, message: str) -> JSONResponse:
+    """An error told in one sentence: the `Erro` body."""
+    return JSONResponse(status_code=status, content={"detail": message, "mensagem": message})
+
+
 async def _search_failed(_: Request, exc: SearchFailed) -> JSONResponse:
-    return JSONResponse(status_code=502, content={"detail": exc.message, "mensagem": exc.message})
+    return _said(502, exc.message)
+
+
+async def _search_id_taken(_: Request, exc: SearchIdTaken) -> JSONResponse:
+    return _said(409, exc.message)
+
+
+async def _http_error(_: Request, exc: HTTPException) -> Response:
+    """FastAPI's own answer (404 of an unknown search, 405, ...), with the `mensagem` every error has."""
+    if not is_body_allowed_for_status_code(exc.status_code):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    content = {"detail": exc.detail}
+    if isinstance(exc.detail, str):
+        content["mensagem"] = exc.detail
+    return JSONResponse(status_code=exc.status_code, content=content, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
-    message = "Erro interno inesperado. Tente novamente; se persistir, avise o suporte."
-    return JSONResponse(status_code=500, content={"detail": message, "mensagem": message})
+    return _said(500, "Erro interno inesperado. Tente novamente; se persistir, avise o suporte.")
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(SearchRejected, _search_rejected)  # type: ignore[arg-type]
     app.add_exception_handler(SearchFailed, _search_failed)  # type: ignore[arg-type]
+    app.add_exception_handler(SearchIdTaken, _search_id_taken)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

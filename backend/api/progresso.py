@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, FastAPI, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.api.deps import Services
+from backend.api.errors import INVALID
 from backend.progress.events import derived_events, format_event_id, parse_event_id
 from backend.progress.follow import follow
 from backend.runtime import metrics
@@ -22,6 +23,38 @@ router = APIRouter(tags=["busca"])
 HEARTBEAT_SECONDS = 15
 MAX_CONNECTION_SECONDS = 300.0  # then the browser reconnects with Last-Event-ID
 RECONNECT_MS = 2000
+
+PROGRESS_EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "The stream entry id, for Last-Event-ID."},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/ProgressEvent"},
+        },
+    },
+    "required": ["data"],
+}
+"""One message of the stream (the Open API 3.2 way, FastAPI's own for its SSE routes)."""
+
+
+def document_events(app: FastAPI) -> None:
+    """Puts `ProgressEvent`, which `PROGRESS_EVENT` refers to, among the OpenAPI document's schemas
+    (so among the page's generated types): no route's JSON body or answer is one, so FastAPI alone
+    would leave it out."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # FastAPI's, made once and kept
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "ProgressEvent" not in schemas:
+            schemas["ProgressEvent"] = ProgressEvent.model_json_schema(
+                mode="serialization", ref_template="#/components/schemas/{model}"
+            )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
 
 
 async def _search_known(services: Services, search_id: UUID) -> bool:
@@ -39,8 +72,13 @@ async def _search_known(services: Services, search_id: UUID) -> bool:
     "/buscar-progress/{search_id}",
     response_class=EventSourceResponse,
     responses={
-        200: {"model": ProgressEvent, "description": "Server-Sent Events; each `data:` is a ProgressEvent."},
+        200: {
+            "description": "Server-Sent Events, until the search completes or fails (or after "
+                           f"{MAX_CONNECTION_SECONDS:.0f} s: reconnect with Last-Event-ID).",
+            "content": {"text/event-stream": {"itemSchema": PROGRESS_EVENT}},
+        },
         204: {"description": "Unknown or expired search, or nothing left to send."},
+        **INVALID,
     },
 )
 async def buscar_progress(

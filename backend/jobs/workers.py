@@ -26,6 +26,7 @@ from backend.jobs.options import job_timeout, worker_options
 from backend.runtime import metrics
 from backend.runtime.logs import configure_logging
 from backend.services import Services, open_services
+from backend.store.schema import stop_on_schema_error
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ async def _separate_worker_startup(ctx: JobContext) -> None:
     ctx["exit_stack"] = stack
     settings = load_settings()
     configure_logging(settings.log_format)
-    services = ctx["services"] = await stack.enter_async_context(open_services(settings))
+    with stop_on_schema_error():  # one line and exit status 2, not arq's traceback
+        services = ctx["services"] = await stack.enter_async_context(open_services(settings))
     if settings.worker_metrics_port is not None:  # a separate service has no web process to scrape
         metrics.serve_on(settings.worker_metrics_port)
     announcer = asyncio.create_task(_announce_separate_worker(services), name="worker-announcer")
@@ -137,10 +139,17 @@ class WakeableWorker(Worker):
 
 class EmbeddedWorker:
     """An ARQ worker inside a web process, supervised: restarted with backoff when Redis fails,
-    drained on shutdown (running jobs get a grace period; the rest go back to the queue)."""
+    drained on shutdown (running jobs get a grace period; the rest go back to the queue).
 
-    def __init__(self, services: Services) -> None:
+    `clock` (monotonic seconds) and `sleep` are the supervisor's time: how long a worker ran,
+    and the wait before the next one. Tests pass their own to see the backoff without waiting it.
+    """
+
+    def __init__(self, services: Services, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self._services = services
+        self._clock = clock
+        self._sleep = sleep
         self._settings = services.settings
         self._worker: Worker | None = None
         self._task: asyncio.Task[None] | None = None
@@ -181,7 +190,7 @@ class EmbeddedWorker:
         backoff = 1.0
         while not self._stopping:
             worker = self._worker = self._new_worker()
-            started = time.monotonic()
+            started = self._clock()
             try:
                 await worker.main()
             except asyncio.CancelledError:
@@ -193,9 +202,9 @@ class EmbeddedWorker:
             await _quietly(worker.pool.aclose())
             if self._stopping:
                 return
-            if time.monotonic() - started > 60:
+            if self._clock() - started > 60:
                 backoff = 1.0
-            await asyncio.sleep(backoff)
+            await self._sleep(backoff)
             backoff = min(backoff * 2, 30.0)
             self.restarts += 1
 

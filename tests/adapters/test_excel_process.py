@@ -24,6 +24,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
 def rows_of(data: bytes) -> list[tuple]:
     workbook = load_workbook(io.BytesIO(data), read_only=True)
     return list(workbook["Licitações"].iter_rows(values_only=True))
@@ -49,28 +58,39 @@ async def test_a_payload_of_dicts_gives_the_same_rows_as_the_objects() -> None:
 
 async def test_pools_are_replaced_without_losing_a_report() -> None:
     builder = ExcelBuilder(reports_per_pool=2)
+    built_by = []  # the child process of the pool that built each report
     try:
         for n in range(7):  # four pools in turn
             data = await builder.build([licitacao(n + 1)], parametros={}, resumo=None, sector_name="Setor")
             assert rows_of(data)[1][0] == licitacao(n + 1).codigo_pncp
+            (child,) = builder.child_pids  # one process per pool here
+            built_by.append(child)
     finally:
         await builder.aclose()
+    # Two reports per pool, then a new pool with a new process: four processes, in turn.
+    pools = list(dict.fromkeys(built_by))
+    assert len(pools) == 4 and built_by == [pools[n // 2] for n in range(7)], built_by
+    # The replaced pools' processes end (what bounds the memory openpyxl leaves behind), and
+    # aclose ends the last one.
+    await eventually(lambda: not any(alive(pid) for pid in pools), timeout=10, what="the pools' processes to end")
 
 
 async def test_a_child_killed_mid_report_fails_that_report_only() -> None:
     builder = ExcelBuilder()
     try:
         await builder.build([licitacao()], parametros={}, resumo=None, sector_name="Setor")  # starts the child
-        (child,) = builder._executor._processes.values()  # the child to kill
-        idle = cpu_seconds(child.pid)
+        (child,) = builder.child_pids  # the child to kill
+        idle = cpu_seconds(child)
         building = builder.build(demo_licitacoes(20_000), parametros={}, resumo=None, sector_name="Setor")
         task = asyncio.ensure_future(building)
         # Its CPU time growing: it is building the report (about 3 s of work for 20,000 rows).
-        await eventually(lambda: cpu_seconds(child.pid) - idle >= 0.2, timeout=30, what="the child to start the report")
-        os.kill(child.pid, signal.SIGKILL)
+        await eventually(lambda: cpu_seconds(child) - idle >= 0.2, timeout=30, what="the child to start the report")
+        os.kill(child, signal.SIGKILL)
         with pytest.raises(BrokenProcessPool):
             await task
         data = await builder.build([licitacao(2)], parametros={}, resumo=None, sector_name="Setor")
         assert rows_of(data)[1][0] == licitacao(2).codigo_pncp
+        (replacement,) = builder.child_pids
+        assert replacement != child  # built by a new process
     finally:
         await builder.aclose()

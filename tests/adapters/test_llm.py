@@ -127,15 +127,17 @@ async def test_default_answer_is_valid(fake: FakeOpenAI, client: openai.AsyncOpe
 async def test_request_shape(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     await resumir(sample(), client)
     [request] = fake.requests
-    assert request.path == "/v1/chat/completions"
+    assert request.path == "/v1/chat/completions"  # under the configured base URL (the double's /v1)
     assert request.authorization == f"Bearer {API_KEY}"
     assert request.model == MODEL
-    assert request.temperature == 0.3
+    # Taken as OpenAI takes a request: a temperature within 0..2, a schema name of OpenAI's
+    # pattern, a strict schema that requires every field and allows no other (the double
+    # refuses the rest with OpenAI's 400, as test_the_double_refuses_what_openai_refuses shows).
+    assert request.status == 200
     assert request.body.get("stream") in (None, False)
     fmt = request.response_format
     assert fmt["type"] == "json_schema"
     assert fmt["json_schema"]["strict"] is True
-    assert fmt["json_schema"]["name"] == llm.SCHEMA_NAME
     schema = fmt["json_schema"]["schema"]
     assert set(schema["properties"]) == {"resumo_executivo", "destaques", "alerta_urgencia"}
     assert set(schema["required"]) == set(schema["properties"])
@@ -330,13 +332,52 @@ async def test_connection_refused() -> None:
     assert time.monotonic() - started < 2
 
 
-def test_build_client() -> None:
+def test_build_client_without_a_base_url_talks_to_openai_whatever_the_environment_says(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The settings are the only source: the openai package's own OPENAI_BASE_URL (here the
+    # double's) is not read. (A given base URL is used: see test_request_shape.)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
     client = build_client(API_KEY, None, timeout=12.0)
-    assert str(client.base_url).rstrip("/") == llm.OPENAI_BASE_URL
+    assert (client.base_url.scheme, client.base_url.host, client.base_url.path) == ("https", "api.openai.com", "/v1/")
     assert client.max_retries == 0
     assert client.timeout == 12.0
-    custom = build_client(API_KEY, "http://127.0.0.1:9/v1", timeout=1.0)
-    assert str(custom.base_url).startswith("http://127.0.0.1:9/v1")
+
+
+def strict_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
+SCHEMA = {"type": "object", "properties": {"texto": {"type": "string"}}, "required": ["texto"],
+          "additionalProperties": False}
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "param"),
+    [
+        ({"temperature": 2.5}, "temperature"),
+        ({"temperature": -0.1}, "temperature"),
+        ({"response_format": strict_format("resumo das licitações", SCHEMA)}, "response_format.json_schema.name"),
+        ({"response_format": strict_format("r" * 65, SCHEMA)}, "response_format.json_schema.name"),
+        ({"response_format": strict_format("resumo", {**SCHEMA, "required": []})}, "response_format"),
+        ({"response_format": strict_format("resumo", {**SCHEMA, "additionalProperties": True})}, "response_format"),
+    ],
+    ids=["temperature-above-2", "temperature-below-0", "name-with-spaces", "name-too-long", "strict-not-required",
+         "strict-open-object"],
+)
+async def test_the_double_refuses_what_openai_refuses(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI, request_fields: dict[str, Any], param: str
+) -> None:
+    """What makes test_request_shape's `status == 200` mean that OpenAI would take the request."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "oi"}],
+                                             **request_fields)
+    assert refused.value.param == param
+    [request] = fake.requests
+    assert request.status == 400
+    fine = {"temperature": 0.0, "response_format": strict_format("resumo_licitacoes-2", SCHEMA)}
+    await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "oi"}], **fine)
+    assert fake.requests[-1].status == 200
 
 
 # ------------------------------------------------------------------------------------------

@@ -252,20 +252,28 @@ def test_concurrent_key_creation_from_threads_ends_with_one_key(tmp_path: Path) 
 
 def test_concurrent_key_creation_from_processes_ends_with_one_key(tmp_path: Path) -> None:
     directory = tmp_path / "files"
-    start_at = time.time() + 1.5  # every process is imported and waiting by then
+    # A barrier across processes: each one, imported, says so and blocks reading a pipe; closing
+    # the pipe's write end, once all have said so, releases them together.
+    go_read, go_write = os.pipe()
     code = (
-        "import sys, time; from pathlib import Path; from backend.adapters.storage import signing_key_for\n"
-        "start = float(sys.argv[2])\n"
-        "time.sleep(max(0.0, start - time.time()))\n"
+        "import os, sys; from pathlib import Path; from backend.adapters.storage import signing_key_for\n"
+        "print('ready', flush=True)\n"
+        "os.read(int(sys.argv[2]), 1)  # returns (empty) when the test closes the write end\n"
         "print(signing_key_for(Path(sys.argv[1]), None).hex())\n"
     )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(directory), str(start_at)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for _ in range(8)
-    ]
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for _ in range(8):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-c", code, str(directory), str(go_read)], pass_fds=(go_read,),
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            ))
+        for proc in procs:
+            assert proc.stdout is not None
+            assert (line := proc.stdout.readline()) == "ready\n", f"a process did not get ready: {line!r}"
+    finally:
+        os.close(go_read)
+        os.close(go_write)  # go
     outputs = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)

@@ -12,17 +12,19 @@ from tests.fakes.pncp import db_error_500, rate_limited
 from tests.records import pncp_record
 from tests.servers import eventually
 
-TODAY = now_brasilia().date()
+class DaysAgo(int):
+    """A date field given as days before today: `busca` turns it into the date when the test runs."""
 
 
 def busca(**overrides):
+    today = now_brasilia().date()  # Brasília's day when the search is made, not when this module was imported
     body = {
         "ufs": ["SP", "RJ"],
-        "data_inicial": str(TODAY - timedelta(days=10)),
-        "data_final": str(TODAY),
+        "data_inicial": str(today - timedelta(days=10)),
+        "data_final": str(today),
         "setor_id": "vestuario",
     }
-    body.update(overrides)
+    body.update({k: str(today - timedelta(days=v)) if isinstance(v, DaysAgo) else v for k, v in overrides.items()})
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -84,7 +86,8 @@ async def test_requests_follow_pncp_rules(client, fake_pncp) -> None:
     fake_pncp.set_records(
         [pncp_record(f"Aquisição de uniformes item {i}", uf="SP", sequencial=100 + i) for i in range(120)]
     )
-    response = await client.post("/v1/buscar", json=busca(ufs=["SP"], modalidades=[6], valor_minimo=0))
+    body = busca(ufs=["SP"], modalidades=[6], valor_minimo=0)
+    response = await client.post("/v1/buscar", json=body)
     assert response.status_code == 200, response.text
     assert response.json()["total_filtrado"] == 120
     params = [r.params for r in fake_pncp.requests]
@@ -93,8 +96,8 @@ async def test_requests_follow_pncp_rules(client, fake_pncp) -> None:
         assert p["tamanhoPagina"] == "50"
         assert p["codigoModalidadeContratacao"] == "6"
         assert p["uf"] == "SP"
-        assert p["dataInicial"] == (TODAY - timedelta(days=10)).strftime("%Y%m%d")
-        assert p["dataFinal"] == TODAY.strftime("%Y%m%d")
+        assert p["dataInicial"] == body["data_inicial"].replace("-", "")  # PNCP's AAAAMMDD
+        assert p["dataFinal"] == body["data_final"].replace("-", "")
 
 
 async def test_failing_uf_is_named_and_other_ufs_still_answer(client, fake_pncp) -> None:
@@ -174,8 +177,8 @@ async def test_status_of_unknown_search_is_404_and_bad_id_422(client) -> None:
         ({"ufs": ["SP", "XX"]}, "ufs", "UF desconhecida: XX"),
         ({"ufs": []}, "ufs", "ao menos 1"),
         ({"ufs": ["SP"] * 28}, "ufs", "no máximo 27"),
-        ({"data_final": str(TODAY - timedelta(days=20))}, "data_final", "anterior à data inicial"),
-        ({"data_inicial": str(TODAY - timedelta(days=400))}, "data_final", "365 dias"),
+        ({"data_final": DaysAgo(20)}, "data_final", "anterior à data inicial"),
+        ({"data_inicial": DaysAgo(400)}, "data_final", "365 dias"),
         ({"data_inicial": "28/11/2026"}, "data_inicial", "AAAA-MM-DD"),
         ({"setor_id": "astronautas"}, "setor_id", "setor desconhecido"),
         ({"valor_minimo": 500, "valor_maximo": 100}, "valor_maximo", "menor que o valor mínimo"),

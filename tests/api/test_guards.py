@@ -13,11 +13,10 @@ from backend.codes import UFS, now_brasilia
 from tests.conftest import free_port
 from tests.servers import running_server, server_env
 
-TODAY = now_brasilia().date()
-
-
-def busca(**overrides: object) -> dict:
-    body = {"ufs": ["SP"], "data_inicial": str(TODAY - timedelta(days=5)), "data_final": str(TODAY),
+def busca(days: int = 6, **overrides: object) -> dict:
+    """A search of the `days` days up to today, Brasília's day when the search is made."""
+    today = now_brasilia().date()
+    body = {"ufs": ["SP"], "data_inicial": str(today - timedelta(days=days - 1)), "data_final": str(today),
             "setor_id": "vestuario"}
     body.update(overrides)
     return body
@@ -99,7 +98,7 @@ async def test_cors_is_closed_unless_configured(make_settings, client_for) -> No
 
 async def test_a_search_too_big_is_refused_with_its_size(make_settings, client_for) -> None:
     async with client_for(make_settings(max_uf_days=100)) as client:
-        five_ufs_30_days = busca(ufs=sorted(UFS)[:5], data_inicial=str(TODAY - timedelta(days=29)))
+        five_ufs_30_days = busca(30, ufs=sorted(UFS)[:5])
         answer = await client.post("/v1/buscar", json=five_ufs_30_days)
         assert answer.status_code == 422
         problem = answer.json()["detail"][0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -10,17 +11,18 @@ from uuid import uuid4
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from backend.adapters.queue_client import JobQueue, get_arq_pool
 from backend.codes import now_brasilia
+from backend.config import Settings
 from tests.fakes.openai_server import FakeOpenAI, server_error
 from tests.servers import queue_healthy, running_server, server_env, wait_for
 from tests.sse import collect
 
-TODAY = now_brasilia().date()
-
 
 def search_body() -> dict:
-    return {"search_id": str(uuid4()), "ufs": ["SP"], "data_inicial": str(TODAY - timedelta(days=10)),
-            "data_final": str(TODAY), "setor_id": "alimentos"}
+    today = now_brasilia().date()  # Brasília's day when the search is made
+    return {"search_id": str(uuid4()), "ufs": ["SP"], "data_inicial": str(today - timedelta(days=10)),
+            "data_final": str(today), "setor_id": "alimentos"}
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -69,8 +71,9 @@ def test_metrics_add_up_over_two_gunicorn_processes(tmp_path: Path, redis_url: s
             log = server.log()
     pids = {line.split("pid: ")[1] for line in log.splitlines() if "Booting worker with pid:" in line}
     assert len(pids) == 2
-    for scrape in scrapes:  # read from Redis at each scrape (a cron run may be waiting), the rest from the processes
-        assert scrape.pop(("smartlic_queue_depth", ())) >= 0
+    for scrape in scrapes:  # read from Redis at each scrape, the rest added up from the processes
+        # None of the searches' jobs is left waiting: at most the next runs of the three cron jobs.
+        assert scrape.pop(("smartlic_queue_depth", ())) <= 3
     found = scrapes[0]
     assert all(s == found for s in scrapes[1:])
     assert value(found, "smartlic_searches_total", mode="fila") == 4
@@ -95,13 +98,28 @@ def test_metrics_add_up_over_two_gunicorn_processes(tmp_path: Path, redis_url: s
     assert value(found, "smartlic_pncp_requests_total", caller="ingestion", outcome="ok") == 0  # INDEX_DAYS=0
 
 
-def test_searches_without_a_worker_count_as_inline_fallbacks(tmp_path: Path, redis_url: str) -> None:
+async def enqueue_jobs(settings: Settings, count: int) -> None:
+    """`count` jobs queued as a search queues them, with nobody to run them."""
+    pool = get_arq_pool(settings)
+    try:
+        queue = JobQueue(pool, "no-worker")
+        for n in range(count):
+            assert await queue.enqueue_job("llm_summary_job", f"s{n}", [], "Alimentos", job_id=f"llm:s{n}")
+    finally:
+        await pool.aclose()
+
+
+def test_searches_without_a_worker_count_as_inline_fallbacks(tmp_path: Path, redis_url: str, make_settings) -> None:
     env = server_env(tmp_path, redis_url, EMBEDDED_WORKER="false")
     with running_server(env, tmp_path / "server.log") as server:
         for _ in range(2):
             answer = httpx.post(f"{server.url}/v1/buscar", json=search_body(), timeout=60).json()
             assert answer["processamento"] == "inline"
         found = samples(httpx.get(f"{server.url}/metrics").text)
+        asyncio.run(enqueue_jobs(make_settings(), 3))  # waiting: no worker runs them
+        waiting = samples(httpx.get(f"{server.url}/metrics").text)
     assert value(found, "smartlic_searches_total", mode="inline") == 2
     assert value(found, "smartlic_inline_fallbacks_total", reason="queue_unavailable") == 2
     assert value(found, "smartlic_search_stage_seconds_count", stage="excel") == 2
+    assert value(found, "smartlic_queue_depth") == 0  # the searches queued nothing
+    assert value(waiting, "smartlic_queue_depth") == 3  # read from the queue at the scrape

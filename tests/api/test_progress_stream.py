@@ -15,13 +15,13 @@ from tests.conftest import free_port
 from tests.servers import running_server, server_env, wait_for
 from tests.sse import Event, collect
 
-TODAY = now_brasilia().date()
 UFS = ["SP", "MG", "BA"]
 
 
 def search_body(search_id: str) -> dict:
-    return {"search_id": search_id, "ufs": UFS, "data_inicial": str(TODAY - timedelta(days=10)),
-            "data_final": str(TODAY), "setor_id": "alimentos"}
+    today = now_brasilia().date()  # Brasília's day when the search is made
+    return {"search_id": search_id, "ufs": UFS, "data_inicial": str(today - timedelta(days=10)),
+            "data_final": str(today), "setor_id": "alimentos"}
 
 
 @pytest.fixture

@@ -4,12 +4,17 @@
         fake.script([server_error(), refusal(), answer({...})])
         client = openai.AsyncOpenAI(api_key="sk-test", base_url=fake.base_url)
         ...
-        assert fake.requests[0].temperature == 0.3
+        assert fake.requests[0].status == 200        # OpenAI would have taken it
 
 `POST /v1/chat/completions` answers with a `chat.completion` object. By default its content is
 `DEFAULT_SUMMARY` (a valid summary for `backend.adapters.llm`'s schema). Scripted responses are used one
 per request, in order; requests left unscripted get the default answer. Everything is
 thread-safe: tests run in the main thread while uvicorn serves from its own.
+
+Like OpenAI, it first refuses (HTTP 400, OpenAI's error body) a request OpenAI would refuse:
+a `temperature` outside 0..2, a `json_schema` response format whose name breaks OpenAI's
+pattern, or a strict schema that leaves a property out of `required` or allows additional
+properties. A request it accepted (`status` 200) is one OpenAI would take.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -142,6 +148,68 @@ def raw(status: int, body: bytes | str, content_type: str | None = "application/
     """Anything else, e.g. a 200 whose body is not a completion."""
     data = body.encode() if isinstance(body, str) else body
     return Raw(status, data, content_type, kind="raw")
+
+
+# ------------------------------------------------------------------------------------------
+# What OpenAI refuses
+# ------------------------------------------------------------------------------------------
+
+SCHEMA_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # OpenAI's rule for `json_schema.name`
+
+
+def _strict_schema_problem(schema: Any, context: tuple[str, ...] = ()) -> str | None:
+    """What OpenAI's structured outputs refuse in a strict schema: an object whose `required` does
+    not list every property, or without `additionalProperties: false`."""
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        missing = [key for key in properties if key not in (schema.get("required") or [])]
+        if missing:
+            return (f"In context={context}, 'required' is required to be supplied and to be an array including "
+                    f"every key in properties. Missing '{missing[0]}'.")
+        if schema.get("additionalProperties") is not False:
+            return f"In context={context}, 'additionalProperties' is required to be supplied and to be false."
+        for key, value in properties.items():
+            if problem := _strict_schema_problem(value, (*context, "properties", key)):
+                return problem
+    if "items" in schema:
+        return _strict_schema_problem(schema["items"], (*context, "items"))
+    return None
+
+
+def invalid_request(body: Mapping[str, Any]) -> tuple[str, str | None, str] | None:
+    """(message, param, code) of OpenAI's 400 for a request it refuses; None when it takes it."""
+    temperature = body.get("temperature")
+    if temperature is not None:
+        if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+            return (f"Invalid type for 'temperature': expected a decimal, but got {type(temperature).__name__}.",
+                    "temperature", "invalid_type")
+        if temperature > 2:
+            return (f"Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got "
+                    f"{temperature} instead."), "temperature", "decimal_above_max_value"
+        if temperature < 0:
+            return (f"Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got "
+                    f"{temperature} instead."), "temperature", "decimal_below_min_value"
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            return ("Missing required parameter: 'response_format.json_schema.name'.",
+                    "response_format.json_schema.name", "missing_required_parameter")
+        name = spec["name"]
+        if not SCHEMA_NAME_PATTERN.fullmatch(name):
+            return ("Invalid 'response_format.json_schema.name': string does not match pattern. Expected a string "
+                    "that matches the pattern '^[a-zA-Z0-9_-]+$'."), "response_format.json_schema.name", "invalid_value"
+        if spec.get("strict") is True:
+            schema = spec.get("schema")
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                return (f"Invalid schema for response_format '{name}': schema must be a JSON Schema of "
+                        "'type: \"object\"'."), "response_format", "invalid_json_schema"
+            if problem := _strict_schema_problem(schema):
+                return (f"Invalid schema for response_format '{name}': {problem}", "response_format",
+                        "invalid_json_schema")
+    return None
 
 
 # ------------------------------------------------------------------------------------------
@@ -348,6 +416,13 @@ class FakeOpenAI(LocalDouble):
                         "code": None,
                     }
                 },
+                status_code=400,
+            )
+        if (refused := invalid_request(body)) is not None:
+            message, param, code = refused
+            recorded.kind = "http-400"
+            return JSONResponse(
+                {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}},
                 status_code=400,
             )
         if scripted is not None:

@@ -4,7 +4,7 @@ Redis, the database on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,22 +15,24 @@ from tests.records import pncp_record
 from tests.servers import eventually
 from tests.sse import Event, read_events
 
-NOW = now_brasilia().replace(microsecond=0)
+def brasilia_now() -> datetime:
+    """Brasília's wall-clock time when the test runs (not when this module was imported)."""
+    return now_brasilia().replace(microsecond=0)
 
 
-def tenders() -> dict[str, dict[str, Any]]:
+def tenders(now: datetime) -> dict[str, dict[str, Any]]:
     """Software tenders of SP and RJ: published long ago and still open, closed yesterday, revoked..."""
     return {
         "months_old_open": pncp_record("Aquisição de licenças de software de gestão", uf="SP",
-                                       publicado=NOW - timedelta(days=95), encerramento=NOW + timedelta(days=7)),
+                                       publicado=now - timedelta(days=95), encerramento=now + timedelta(days=7)),
         "closed_yesterday": pncp_record("Contratação de software de protocolo", uf="SP",
-                                        publicado=NOW - timedelta(days=20), encerramento=NOW - timedelta(days=1)),
+                                        publicado=now - timedelta(days=20), encerramento=now - timedelta(days=1)),
         "revoked": pncp_record("Licenças de software antivírus", uf="SP", situacao=2,
-                               publicado=NOW - timedelta(days=10), encerramento=NOW + timedelta(days=5)),
+                               publicado=now - timedelta(days=10), encerramento=now + timedelta(days=5)),
         "recent_open": pncp_record("Sistema de software para a saúde", uf="RJ",
-                                   publicado=NOW - timedelta(days=3), encerramento=NOW + timedelta(days=2)),
+                                   publicado=now - timedelta(days=3), encerramento=now + timedelta(days=2)),
         "other_sector": pncp_record("Aquisição de cadeiras de escritório", uf="RJ",
-                                    publicado=NOW - timedelta(days=3), encerramento=NOW + timedelta(days=4)),
+                                    publicado=now - timedelta(days=3), encerramento=now + timedelta(days=4)),
     }
 
 
@@ -58,7 +60,8 @@ def codes(answer: dict[str, Any]) -> list[str]:
 async def test_abertas_finds_a_tender_published_months_ago_and_not_one_closed_yesterday(
     make_settings, client_for, fake_pncp, database_url,
 ) -> None:
-    records = tenders()
+    now = brasilia_now()
+    records = tenders(now)
     fake_pncp.set_records(records.values())
     settings = make_settings(database_url=database_url, pncp_base_url=fake_pncp.base_url, index_days=30)
     async with client_for(settings) as client:  # no worker: no ingestion; the search reads /proposta itself
@@ -73,10 +76,10 @@ async def test_abertas_finds_a_tender_published_months_ago_and_not_one_closed_ye
     wanted = [records["recent_open"]["numeroControlePNCP"], records["months_old_open"]["numeroControlePNCP"]]
     assert codes(first) == wanted  # nearest closing first
     assert first["modo"] == "abertas" and first["fonte"] == "pncp" and first["total_raw"] == 3
-    assert all(lic["data_encerramento"] > NOW.isoformat() for lic in first["licitacoes"])
+    assert all(lic["data_encerramento"] > now.isoformat() for lic in first["licitacoes"])
     # One read per UF and modalidade, up to a year ahead, no publication dates.
     assert sorted((r.uf, r.modalidade) for r in asked) == sorted((uf, m) for uf in ("SP", "RJ") for m in (4, 5, 6, 7))
-    assert all("dataInicial" not in r.params and r.params["dataFinal"] >= NOW.strftime("%Y%m%d") for r in asked)
+    assert all("dataInicial" not in r.params and r.params["dataFinal"] >= now.strftime("%Y%m%d") for r in asked)
     # The lists are kept: asked again, the index answers.
     assert codes(again) == wanted and again["fonte"] == "indice"
     # Answered at once from the index: each UF's fetching event, no partial results ahead of it.
@@ -91,7 +94,7 @@ async def test_abertas_finds_a_tender_published_months_ago_and_not_one_closed_ye
 
 
 async def test_abertas_without_an_index_reads_pncp_live(make_settings, client_for, fake_pncp) -> None:
-    records = tenders()
+    records = tenders(brasilia_now())
     fake_pncp.set_records(records.values())
     settings = make_settings(pncp_base_url=fake_pncp.base_url)  # INDEX_DAYS=0
     async with client_for(settings) as client:
@@ -110,7 +113,7 @@ async def test_abertas_without_an_index_reads_pncp_live(make_settings, client_fo
 async def test_the_ingestion_keeps_what_is_open_so_abertas_asks_pncp_nothing(
     make_settings, client_for, fake_pncp, database_url,
 ) -> None:
-    records = tenders()
+    records = tenders(brasilia_now())
     fake_pncp.set_records(records.values())
     settings = make_settings(database_url=database_url, pncp_base_url=fake_pncp.base_url, embedded_worker=True,
                              index_days=2, index_modalidades="6", ops_token="ops")
@@ -137,7 +140,7 @@ async def test_the_ingestion_keeps_what_is_open_so_abertas_asks_pncp_nothing(
 async def test_each_uf_goes_out_as_partial_results_and_a_failing_uf_says_why(
     make_settings, client_for, fake_pncp,
 ) -> None:
-    day = NOW - timedelta(days=1)
+    day = brasilia_now() - timedelta(days=1)
     sp = [pncp_record(f"Licenças de software {n}", uf="SP", publicado=day, valor=50_000.0 + 1000 * n) for n in range(1, 56)]
     fake_pncp.set_records(sp)
     fake_pncp.script([db_error_500()] * 12, uf="RJ")  # RJ fails every attempt of every modalidade

@@ -14,7 +14,6 @@ from backend.codes import now_brasilia
 from tests.records import pncp_record
 from tests.servers import eventually
 
-TODAY = now_brasilia().date()
 FMT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -65,7 +64,8 @@ async def test_the_index_fills_and_then_answers_without_asking_pncp_what_a_live_
 ) -> None:
     settings = make_settings(database_url=database_url, pncp_base_url=fake_pncp.base_url, embedded_worker=True,
                              index_days=3, index_modalidades="4,5,6,7", ops_token="ops")
-    body = search_body(TODAY - timedelta(days=2), TODAY)
+    today = now_brasilia().date()  # Brasília's day when the test runs
+    body = search_body(today - timedelta(days=2), today)
     async with client_for(settings) as client:
         assert (await index_state(client))["status"] == "warming"
         state = await ready(client)
@@ -104,7 +104,7 @@ async def test_a_missing_slice_is_read_once_for_two_searches_at_once_and_then_co
     # No worker: no ingestion; the window is empty, so every slice is missing.
     settings = make_settings(database_url=database_url, pncp_base_url=fake_pncp.base_url, index_days=30)
     fake_pncp.latency = 0.05  # the second search arrives while the first one's reads are in flight
-    old = TODAY - timedelta(days=45)
+    old = now_brasilia().date() - timedelta(days=45)
     body = search_body(old, old + timedelta(days=4), ufs=("SP", "RJ"))
     async with client_for(settings) as client:
         first, second = await asyncio.gather(buscar(client, body), buscar(client, body))
@@ -163,17 +163,25 @@ async def test_ingestion_carries_on_after_redis_is_flushed_and_after_a_restart(
     import redis.asyncio as aioredis
 
     fake_pncp.latency = 0.02
+    # The double makes a national day of demo data on its first request (seconds on a busy machine,
+    # more on some days than others): past the 2 s of the tests' settings that page would be asked
+    # again, by design, and this test counts requests.
     settings = make_settings(database_url=database_url, pncp_base_url=fake_pncp.base_url, embedded_worker=True,
-                             index_days=6, index_modalidades="4,6")
+                             index_days=6, index_modalidades="4,6", pncp_timeout=30.0, ops_token="ops")
     async with client_for(settings) as client:
         async def some_days() -> bool:
             return (await index_state(client))["days_ready"] >= 1
+
+        async def pass_ended() -> bool:  # ready may come before the pass has written all it read
+            ops = (await client.get("/ops/data", headers={"Authorization": "Bearer ops"})).json()["index"]
+            return ops["last_pass"] is not None
 
         await eventually(some_days, timeout=30, step=0.05, what="a first day in the index")
         flusher = aioredis.Redis.from_url(redis_url)
         await flusher.flushdb()  # the lease, the pacer's schedule and the queue go
         await flusher.aclose()
         await ready(client)
+        await eventually(pass_ended, timeout=60, step=0.1, what="the ingestion's pass to end")
     read_before = national_publicacao_pages(fake_pncp)
     fake_pncp.reset()
     async with client_for(settings) as client:  # a restart: what is in the database stays

@@ -49,15 +49,18 @@ from tests.fakes.supabase_storage import FakeSupabaseStorage
 from tests.records import pncp_record
 from tests.servers import ROOT, eventually
 
-TODAY = now_brasilia().date()
 KEY = "service-role-key-for-tests"
 SECTOR = "Vestuário e uniformes"  # the name of sector "vestuario"
-REQUEST = {
-    "ufs": ["SP", "RJ"],
-    "data_inicial": str(TODAY - timedelta(days=10)),
-    "data_final": str(TODAY),
-    "setor_id": "vestuario",
-}
+CACHED_FOR = 1.0  # seconds: "is_queue_available ... cached for a second"
+
+
+def search_request() -> dict[str, Any]:
+    """A search of the ten days up to today, Brasília's day when the test runs."""
+    today = now_brasilia().date()
+    return {"ufs": ["SP", "RJ"], "data_inicial": str(today - timedelta(days=10)), "data_final": str(today),
+            "setor_id": "vestuario"}
+
+
 LLM_TEXT = {
     "resumo_executivo": "Três oportunidades de uniformes em SP e RJ.",
     "destaques": ["Uniformes escolares em Campinas: R$ 120.000,00"],
@@ -66,6 +69,19 @@ LLM_TEXT = {
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand, for `JobQueue(clock=...)`."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +126,7 @@ async def saved_search(services: Services, items: list[Licitacao] | None = None)
     """A search whose results are stored and whose summary and report are still processing."""
     sid = uuid4()
     await services.store.save_results(
-        sid, request=REQUEST, setor_id="vestuario", total_raw=40,
+        sid, request=search_request(), setor_id="vestuario", total_raw=40,
         licitacoes=licitacoes() if items is None else items, ufs_com_falha=[], avisos=[],
     )
     return sid
@@ -215,19 +231,22 @@ async def test_same_job_id_is_queued_once(make_settings, raw_redis) -> None:
 
 
 async def test_queue_needs_a_live_worker_of_this_database_and_caches_the_answer(make_settings, raw_redis) -> None:
+    clock = Clock()
     async with open_services(make_settings()) as services:
-        queue = services.queue
+        queue = JobQueue(services.queue.pool, services.database_id, clock=clock)
         assert await raw_redis.ping()
         assert await queue.is_queue_available() is False  # Redis answers, but no worker
 
         await live_workers.heartbeat(raw_redis, services.database_id, {"mode": "separate"}, interval=5)
-        assert await queue.is_queue_available() is False  # cached for about a second
-        await asyncio.sleep(1.1)  # a sleep: the cache's lifetime is what is tested
-        assert await queue.is_queue_available() is True
+        clock.advance(CACHED_FOR * 0.75)
+        assert await queue.is_queue_available() is False  # the cached answer, within its second
+        clock.advance(CACHED_FOR * 0.25)
+        assert await queue.is_queue_available() is True  # the second is up: asked again
 
         await live_workers.leave(raw_redis, services.database_id)
+        clock.advance(CACHED_FOR * 0.75)
         assert await queue.is_queue_available() is True  # still the cached answer
-        await asyncio.sleep(1.1)  # a sleep: the cache's lifetime is what is tested
+        clock.advance(CACHED_FOR * 0.25)
         assert await queue.is_queue_available() is False
 
 
@@ -240,13 +259,15 @@ async def test_a_worker_of_another_database_does_not_make_the_queue_available(ma
 
 async def test_a_slow_reply_does_not_make_the_queue_unavailable(make_settings, raw_redis) -> None:
     """Redis replying late (here: paused for 0.6 s) is not evidence that the queue is gone."""
+    clock = Clock()
     async with open_services(make_settings()) as services:
+        queue = JobQueue(services.queue.pool, services.database_id, clock=clock)
         await live_workers.heartbeat(raw_redis, services.database_id, {"mode": "separate"}, interval=5)
-        assert await services.queue.is_queue_available() is True
-        await asyncio.sleep(1.05)  # a sleep past the cached answer: the next call must ask the paused Redis
+        assert await queue.is_queue_available() is True
+        clock.advance(CACHED_FOR)  # past the cached answer: the next call asks the paused Redis
         await raw_redis.execute_command("CLIENT", "PAUSE", 600, "ALL")
         started = time.monotonic()
-        assert await services.queue.is_queue_available() is True
+        assert await queue.is_queue_available() is True
         assert time.monotonic() - started < 0.5  # the search did not wait for the late reply
     async with open_services(make_settings()) as services:  # a process that never had an answer
         await raw_redis.ping()  # answered once the first pause is over
@@ -288,12 +309,13 @@ async def test_black_holed_redis_costs_at_most_a_fraction_of_a_second(make_setti
         port = black_hole.getsockname()[1]
         settings = make_settings(redis_url=f"redis://127.0.0.1:{port}/0")
         pool = get_arq_pool(settings)
+        clock = Clock()
         try:
-            queue = JobQueue(pool, "test-database")
+            queue = JobQueue(pool, "test-database", clock=clock)
             started = time.monotonic()
             assert await queue.is_queue_available() is False
             assert time.monotonic() - started < 1.0
-            await asyncio.sleep(1.05)  # a sleep past the cache: the next call must ask the black hole again
+            clock.advance(CACHED_FOR)  # past the cache: the next call asks the black hole again
             started = time.monotonic()
             assert await queue.is_queue_available() is False
             assert time.monotonic() - started < 1.0
@@ -750,7 +772,7 @@ async def test_a_busy_event_loop_still_queues_searches(make_settings, client_for
 
         async def search(delay: float) -> str:
             await asyncio.sleep(delay)  # a sleep: arrivals spread over 4 s, across expiries of the cache
-            body = {**REQUEST, "ufs": ["SP"], "search_id": str(uuid4())}
+            body = {**search_request(), "ufs": ["SP"], "search_id": str(uuid4())}
             return (await client.post("/v1/buscar", json=body)).json()["processamento"]
 
         busy = asyncio.create_task(keep_busy())
@@ -838,7 +860,7 @@ async def test_app_with_embedded_worker_queues_a_search_and_settles_it(make_sett
         # The worker's first heartbeat comes with its first poll.
         await eventually(lambda: healthy(client), timeout=5, what="the worker's first heartbeat")
         search_id = str(uuid4())
-        body = {**REQUEST, "ufs": ["SP"], "search_id": search_id}
+        body = {**search_request(), "ufs": ["SP"], "search_id": search_id}
         answer = (await client.post("/v1/buscar", json=body)).json()
         assert answer["processamento"] == "fila"
         assert answer["resumo"]["origem"] == "fallback"  # ready at once; the job's arrives later
@@ -907,22 +929,57 @@ async def test_search_saved_again_with_the_same_id_gets_its_jobs_run_again(make_
             await asyncio.wait_for(worker.stop(), timeout=10)
 
 
-async def test_embedded_worker_without_redis_keeps_retrying_and_stops_at_once(make_settings) -> None:
+class SupervisorTime:
+    """The embedded worker's supervisor time: each wait is recorded and ends at once, up to
+    `waits`; the next one lasts until the worker is stopped. `clock` moves `run_seconds` at
+    each reading, so every worker seems to have run that long before it failed."""
+
+    def __init__(self, waits: int, run_seconds: float = 0.0) -> None:
+        self.waited: list[float] = []
+        self.waits = waits
+        self.run_seconds = run_seconds
+        self.now = 0.0
+        self.waiting_for_good = asyncio.Event()
+
+    def clock(self) -> float:
+        self.now += self.run_seconds
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waited.append(seconds)
+        if len(self.waited) > self.waits:
+            self.waiting_for_good.set()
+            await asyncio.Event().wait()  # until the supervisor is cancelled
+
+
+async def test_embedded_worker_without_redis_restarts_with_growing_backoff_and_stops_at_once(make_settings) -> None:
+    supervisor = SupervisorTime(waits=7)
     async with open_services(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")) as services:
-        worker = EmbeddedWorker(services)
+        worker = EmbeddedWorker(services, clock=supervisor.clock, sleep=supervisor.sleep)
         worker.start()
-        # A sleep: the supervisor's backoff is what is tested. The first attempt fails at once,
-        # the supervisor waits 1 s and tries again; at 1.5 s it is in its second (2 s) wait.
-        await asyncio.sleep(1.5)
+        # Every attempt fails at once (connection refused); each wait is twice the last, up to 30 s.
+        await asyncio.wait_for(supervisor.waiting_for_good.wait(), timeout=10)  # the eighth wait
+        assert supervisor.waited == [1, 2, 4, 8, 16, 30, 30, 30]
+        assert worker.restarts == 7 and worker.state["restarts"] == 7
         assert worker.state["running"] is False
-        assert worker.restarts >= 1
         started = time.monotonic()
-        await asyncio.wait_for(worker.stop(), timeout=10)
+        await asyncio.wait_for(worker.stop(), timeout=10)  # in the middle of a wait
         assert time.monotonic() - started < 3.0
         assert worker.state["running"] is False
 
 
+async def test_embedded_worker_that_ran_a_while_is_restarted_after_the_shortest_wait(make_settings) -> None:
+    supervisor = SupervisorTime(waits=3, run_seconds=61)  # each worker ran for over a minute before it failed
+    async with open_services(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")) as services:
+        worker = EmbeddedWorker(services, clock=supervisor.clock, sleep=supervisor.sleep)
+        worker.start()
+        await asyncio.wait_for(supervisor.waiting_for_good.wait(), timeout=10)  # the fourth wait
+        assert supervisor.waited == [1, 1, 1, 1]  # the backoff starts over: not 2, 4, 8
+        await asyncio.wait_for(worker.stop(), timeout=10)
+
+
 async def saved_search_again(services: Services, sid: UUID) -> None:
     await services.store.save_results(
-        sid, request=REQUEST, setor_id="vestuario", total_raw=40, licitacoes=licitacoes(), ufs_com_falha=[], avisos=[],
+        sid, request=search_request(), setor_id="vestuario", total_raw=40, licitacoes=licitacoes(),
+        ufs_com_falha=[], avisos=[],
     )

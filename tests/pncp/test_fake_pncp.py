@@ -233,9 +233,11 @@ def test_script_rejects_other_things(fake: FakePNCP) -> None:
 
 def test_requests_recorded(fake: FakePNCP, client: httpx.Client) -> None:
     fake.script([rate_limited()], pagina=1)
-    client.get(PATH, params=params(pagina=1))
-    client.get(PATH, params=params(pagina=1))
-    client.get(PATH, params=params(pagina=2))
+    calls = []  # when each call was made and answered, by the clock the fake records with
+    for pagina in (1, 1, 2):
+        sent = time.monotonic()
+        client.get(PATH, params=params(pagina=pagina))
+        calls.append((sent, time.monotonic()))
     reqs = fake.requests
     assert [r.status for r in reqs] == [429, 200, 200]
     assert [r.pagina for r in reqs] == [1, 1, 2]
@@ -243,8 +245,9 @@ def test_requests_recorded(fake: FakePNCP, client: httpx.Client) -> None:
     assert reqs[0].params["uf"] == "SP" and reqs[0].params["dataInicial"] == "20260302"
     assert reqs[0].uf == "SP" and reqs[0].modalidade == 6
     assert reqs[0].path == "/api/consulta" + PATH
-    assert all(r.duration is not None and r.duration >= 0 for r in reqs)
-    assert reqs[0].started <= reqs[1].started <= reqs[2].started
+    # Each request recorded from its arrival to its answer, within the client's call.
+    for r, (sent, answered) in zip(reqs, calls, strict=True):
+        assert r.duration is not None and sent <= r.started <= r.started + r.duration <= answered
     fake.reset()
     assert fake.requests == [] and fake.pending == 0
 

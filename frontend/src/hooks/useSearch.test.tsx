@@ -5,9 +5,14 @@ import { FakeEventSource, type FakeResponse, calls, deferred, installEventSource
 import { EVENTS, SEARCH_ID, answer, request, resumo, status } from "../test/fixtures";
 import type { ProgressEvent } from "../types";
 import { isSettled } from "./searchState";
-import { POLL_INTERVAL_MS, RECONNECT_DELAYS_MS, type SearchInput, useSearch } from "./useSearch";
+import { type SearchInput, useSearch } from "./useSearch";
 
 const REQUEST: SearchInput = request();
+
+// frontend/README.md: a stream the browser gave up on is reopened after 1 s, 2 s and 4 s; then
+// the status route is polled every 2 s. The tests hold the hook to these, not to its constants.
+const REOPEN_AFTER_MS = [1000, 2000, 4000];
+const POLL_EVERY_MS = 2000;
 
 const STREAM = `/v1/buscar-progress/${SEARCH_ID}`;
 const STATUS = `GET /v1/buscar/${SEARCH_ID}/status`;
@@ -168,45 +173,47 @@ describe("useSearch", () => {
 
     const resumeUrl = `${STREAM}?last_event_id=${EVENTS.filtering.id}`;
     let stream = first;
-    for (const delay of RECONNECT_DELAYS_MS) {
+    for (const delay of REOPEN_AFTER_MS) {
       act(() => stream.giveUp()); // e.g. a deploy: the proxy answers 502
       expect(hook.result.current.state.connection).toBe("reconnecting");
       const opened = FakeEventSource.instances.length;
       await act(() => vi.advanceTimersByTimeAsync(delay - 1));
-      expect(FakeEventSource.instances).toHaveLength(opened); // not before the backoff delay
+      expect(FakeEventSource.instances).toHaveLength(opened); // not before its delay...
       await act(() => vi.advanceTimersByTimeAsync(1));
-      expect(FakeEventSource.instances).toHaveLength(opened + 1);
+      expect(FakeEventSource.instances).toHaveLength(opened + 1); // ...and right at it
       stream = FakeEventSource.latest;
       expect(stream.url).toBe(resumeUrl);
     }
-    expect(RECONNECT_DELAYS_MS).toEqual([1000, 2000, 4000]);
 
-    // The third reopening fails too: poll the status route every 2 s.
+    // The third reopening fails too: poll the status route at once, then every 2 s.
     const postOnly = fetchMock.mock.calls.length;
     await act(async () => stream.giveUp());
     expect(hook.result.current.state.connection).toBe("polling");
     expect(fetchMock.mock.calls.length).toBe(postOnly + 1);
     expect(calls.at(-1)).toBe(STATUS);
 
-    await act(() => vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS));
-    expect(fetchMock.mock.calls.length).toBe(postOnly + 2);
+    const polled = fetchMock.mock.calls.length;
+    await act(() => vi.advanceTimersByTimeAsync(POLL_EVERY_MS - 1));
+    expect(fetchMock.mock.calls.length).toBe(polled); // not before 2 s...
+    await act(() => vi.advanceTimersByTimeAsync(1));
+    expect(fetchMock.mock.calls.length).toBe(polled + 1); // ...and right at it
     expect(hook.result.current.state.llmStatus).toBe("processing");
 
     statusAnswer = status({ llm_status: "ready", resumo: resumo() });
-    await act(() => vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS));
+    await act(() => vi.advanceTimersByTimeAsync(POLL_EVERY_MS));
     expect(hook.result.current.state.llmStatus).toBe("ready");
     expect(isSettled(hook.result.current.state)).toBe(false); // the Excel is still processing
 
     statusAnswer = status({ llm_status: "ready", resumo: resumo(), excel_status: "ready", excel_url: EXCEL_URL });
-    await act(() => vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS));
+    await act(() => vi.advanceTimersByTimeAsync(POLL_EVERY_MS));
     const state = hook.result.current.state;
     expect(state.excelUrl).toBe(EXCEL_URL);
     expect(isSettled(state)).toBe(true);
 
     const settledAt = fetchMock.mock.calls.length;
-    await act(() => vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS * 5));
+    await act(() => vi.advanceTimersByTimeAsync(POLL_EVERY_MS * 5));
     expect(fetchMock.mock.calls.length).toBe(settledAt); // settled: polling stopped
-    expect(FakeEventSource.instances).toHaveLength(1 + RECONNECT_DELAYS_MS.length);
+    expect(FakeEventSource.instances).toHaveLength(1 + REOPEN_AFTER_MS.length);
   });
 
   it("starts the backoff over once a reopened stream works", async () => {
@@ -228,13 +235,13 @@ describe("useSearch", () => {
       { status: 200, body: status({ llm_status: "ready", resumo: resumo(), excel_status: "skipped" }) },
     ];
     const { hook, answerWith } = await startSearch({ [STATUS]: () => replies.shift() ?? replies[0]! });
-    for (const delay of RECONNECT_DELAYS_MS) {
+    for (const delay of REOPEN_AFTER_MS) {
       act(() => FakeEventSource.latest.giveUp());
       await act(() => vi.advanceTimersByTimeAsync(delay));
     }
     await act(async () => FakeEventSource.latest.giveUp());
     expect(hook.result.current.state.error).toBeNull();
-    await act(() => vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS));
+    await act(() => vi.advanceTimersByTimeAsync(POLL_EVERY_MS));
     expect(hook.result.current.state.excelStatus).toBe("skipped");
     await answerWith({ status: 200, body: answer() });
     expect(hook.result.current.state.answer).not.toBeNull();

@@ -123,21 +123,30 @@ export interface components {
          * BuscaRequest
          * @description A search: which states, which sector, and either the publications of a period or every
          *     licitação still taking proposals.
+         * @example {
+         *       "data_final": "2025-06-06",
+         *       "data_inicial": "2025-06-02",
+         *       "setor_id": "vestuario",
+         *       "ufs": [
+         *         "SP",
+         *         "RJ"
+         *       ]
+         *     }
          */
         BuscaRequest: {
             /**
              * Data Final
-             * @description Last publication date (YYYY-MM-DD), at most 365 days after data_inicial; modo 'publicacao'.
+             * @description Last publication date (YYYY-MM-DD), not before data_inicial, at most 365 days after it and at most one day after Brasília's today; needed by modo 'publicacao', ignored by 'abertas'.
              */
             data_final?: string | null;
             /**
              * Data Inicial
-             * @description First publication date (YYYY-MM-DD); modo 'publicacao'.
+             * @description First publication date (YYYY-MM-DD); needed by modo 'publicacao', ignored by 'abertas'.
              */
             data_inicial?: string | null;
             /**
              * Modalidades
-             * @description PNCP modalidade codes; default 4, 5, 6, 7 (concorrências and pregões).
+             * @description PNCP modalidade codes (1 to 13); default 4, 5, 6, 7 (concorrências and pregões).
              */
             modalidades?: number[] | null;
             /**
@@ -165,15 +174,18 @@ export interface components {
             somente_abertas: boolean;
             /**
              * Termos Busca
-             * @description Extra terms separated by commas; when given, a licitação must also contain one of them.
+             * @description Extra terms separated by commas; when given, a licitação must also contain one of them. Terms with no letter or digit are ignored.
              */
             termos_busca?: string | null;
             /**
              * Ufs
-             * @description UF codes, e.g. ['SP', 'RJ'].
+             * @description UF codes in capitals, e.g. ['SP', 'RJ']; a code given twice counts once.
              */
-            ufs: string[];
-            /** Valor Maximo */
+            ufs: ("AC" | "AL" | "AP" | "AM" | "BA" | "CE" | "DF" | "ES" | "GO" | "MA" | "MT" | "MS" | "MG" | "PA" | "PB" | "PR" | "PE" | "PI" | "RJ" | "RN" | "RS" | "RO" | "RR" | "SC" | "SP" | "SE" | "TO")[];
+            /**
+             * Valor Maximo
+             * @description Not less than valor_minimo.
+             */
             valor_maximo?: number | null;
             /** Valor Minimo */
             valor_minimo?: number | null;
@@ -250,17 +262,57 @@ export interface components {
              */
             ufs_com_falha?: components["schemas"]["FalhaUF"][];
         };
+        /** CampoInvalido */
+        CampoInvalido: {
+            /**
+             * Campo
+             * @description The field, as the request names it ('ufs', 'modalidades.1', 'search_id'); 'corpo' for the body as a whole.
+             */
+            campo: string;
+            /**
+             * Msg
+             * @description What is wrong with it, in Portuguese.
+             */
+            msg: string;
+        };
+        /**
+         * Erro
+         * @description Every other error answer.
+         */
+        Erro: {
+            /**
+             * Detail
+             * @description What went wrong, in Portuguese.
+             */
+            detail: string;
+            /**
+             * Mensagem
+             * @description The same, for a person (every error answer of the API has it).
+             */
+            mensagem: string;
+        };
+        /**
+         * ErroDeValidacao
+         * @description A 422: the request, or one of its fields, is not what the API takes.
+         */
+        ErroDeValidacao: {
+            /**
+             * Detail
+             * @description One entry per bad field.
+             */
+            detail: components["schemas"]["CampoInvalido"][];
+            /**
+             * Mensagem
+             * @description Every problem in one line, for a person.
+             */
+            mensagem: string;
+        };
         /** FalhaUF */
         FalhaUF: {
             /** Mensagem */
             mensagem: string;
             /** Uf */
             uf: string;
-        };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
         };
         /** Health */
         Health: {
@@ -326,9 +378,15 @@ export interface components {
              * @description numeroControlePNCP, unique across PNCP.
              */
             codigo_pncp: string;
-            /** Data Abertura */
+            /**
+             * Data Abertura
+             * @description Brasília time, no offset.
+             */
             data_abertura?: string | null;
-            /** Data Encerramento */
+            /**
+             * Data Encerramento
+             * @description Brasília time, no offset.
+             */
             data_encerramento?: string | null;
             /**
              * Data Publicacao
@@ -488,19 +546,6 @@ export interface components {
             /** Nome */
             nome: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
         /** WorkerState */
         WorkerState: {
             /**
@@ -565,22 +610,35 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
             };
-            /** @description A planilha não existe mais. */
+            /** @description A planilha não existe mais (ou os relatórios ficam no Supabase Storage). */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
             };
-            /** @description Validation Error */
+            /** @description A bad field or parameter: one entry per problem. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErroDeValidacao"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
                 };
             };
         };
@@ -607,28 +665,61 @@ export interface operations {
                     "application/json": components["schemas"]["BuscaResponse"];
                 };
             };
-            /** @description Body too large */
+            /** @description The search_id already names another search (another request, or another user's). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description The body is larger than MAX_BODY_BYTES. */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
             };
-            /** @description Validation Error */
+            /** @description A bad field or parameter: one entry per problem. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErroDeValidacao"];
                 };
             };
-            /** @description Too many searches; see Retry-After */
+            /** @description Too many searches from this client; try again after Retry-After seconds. */
             429: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description PNCP could not be read for this search. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
             };
         };
     };
@@ -648,13 +739,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events; each `data:` is a ProgressEvent. */
+            /** @description Server-Sent Events, until the search completes or fails (or after 300 s: reconnect with Last-Event-ID). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ProgressEvent"];
+                    "text/event-stream": unknown;
                 };
             };
             /** @description Unknown or expired search, or nothing left to send. */
@@ -664,13 +755,22 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description A bad field or parameter: one entry per problem. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErroDeValidacao"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
                 };
             };
         };
@@ -695,13 +795,31 @@ export interface operations {
                     "application/json": components["schemas"]["SearchStatus"];
                 };
             };
-            /** @description Validation Error */
+            /** @description No such search, or it expired. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description A bad field or parameter: one entry per problem. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErroDeValidacao"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
                 };
             };
         };
@@ -724,6 +842,15 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
         };
     };
     setores_v1_setores_get: {
@@ -742,6 +869,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Setor"][];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
                 };
             };
         };

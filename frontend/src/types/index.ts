@@ -1,7 +1,7 @@
 /**
  * Friendly names for the API's shapes. Everything comes from `api.ts`, which openapi-typescript
  * generates from `openapi.json` (`npm run gen:types`); nothing here is written by hand but the
- * two shapes the OpenAPI schema does not describe (see below).
+ * shape the OpenAPI schema does not describe (see below).
  */
 import type { components } from "./api";
 
@@ -15,6 +15,8 @@ export type SearchStatus = Schemas["SearchStatus"];
 export type Setor = Schemas["Setor"];
 export type FalhaUF = Schemas["FalhaUF"];
 
+/** A UF code the API takes (the schema lists them; `UFS` in codes.generated.ts names them). */
+export type Uf = BuscaRequest["ufs"][number];
 /** What the page posts; the search id is added when the search starts. */
 export type SearchInput = Omit<BuscaRequest, "search_id">;
 /** "publicacao": the publications of a period; "abertas": every licitação still taking proposals now. */
@@ -25,20 +27,8 @@ export type ExcelStatus = BuscaResponse["excel_status"];
 /** Where a search's data came from: the local copy of PNCP, PNCP live, or both. */
 export type Fonte = NonNullable<BuscaResponse["fonte"]>;
 
-/**
- * One SSE message's `data` (backend `schemas.ProgressEvent`). The SSE route does not declare it
- * in the OpenAPI schema yet, so this falls back to the same shape written here; once the schema
- * lists `ProgressEvent`, the generated type is used instead.
- */
-export type ProgressEvent = Schemas extends { ProgressEvent: infer Generated }
-  ? Generated
-  : {
-      stage: string;
-      /** 0-100, or -1 for an error. */
-      progress: number;
-      message: string;
-      detail?: { [key: string]: unknown };
-    };
+/** One SSE message's `data` (backend `schemas.ProgressEvent`; the stream's `itemSchema` names it). */
+export type ProgressEvent = Schemas["ProgressEvent"];
 
 /**
  * `detail` of a `partial_results` event (backend `progress.events.partial_results_event`), one per
@@ -53,13 +43,14 @@ export interface PartialResultsDetail {
   falha: string | null;
 }
 
+/** An error answer of the API (`backend/api/errors.py`): a text `detail` and a readable `mensagem`. */
+export type Erro = Schemas["Erro"];
+/** A 422: one `{campo, msg}` per bad field, and every problem in one `mensagem`. */
+export type ErroDeValidacao = Schemas["ErroDeValidacao"];
+export type CampoInvalido = Schemas["CampoInvalido"];
 /**
- * Error bodies of this API (`backend/api/errors.py`): a 422 has one `{campo, msg}` per bad field,
- * other errors a text `detail`; both carry a readable `mensagem`. (The OpenAPI schema shows
- * FastAPI's default `HTTPValidationError`, which the app replaces.)
+ * An error body as the page reads it: the API's (`Erro`, or `ErroDeValidacao` for a 422), every
+ * field optional since a proxy in between may answer something else.
  */
-export interface ApiErrorBody {
-  detail?: string | { campo: string; msg: string }[];
-  mensagem?: string;
-}
+export type ApiErrorBody = Partial<Erro> | Partial<ErroDeValidacao>;
 
