@@ -146,3 +146,26 @@ def queue_healthy(server: Server) -> bool:
         return httpx.get(f"{server.url}/v1/health", timeout=2).json()["queue"] == "healthy"
     except httpx.HTTPError:
         return False
+
+
+@dataclass
+class Ended:
+    """How a process that was expected to stop by itself ended: `returncode` None if it did not."""
+
+    returncode: int | None
+    out: str
+    err: str
+
+
+def run_until_exit(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> Ended:
+    """Runs `args` until it exits; past `timeout` its whole process group is killed."""
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        return Ended(None, out, err)
+    return Ended(process.returncode, out, err)
+

@@ -5,9 +5,7 @@ the table is left as it was."""
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from backend.store.schema import ERROR_PREFIX, SchemaError, stop_on_schema_error
 from tests.conftest import free_port
-from tests.servers import ROOT, server_env
+from tests.servers import ROOT, run_until_exit, server_env
 
 FOREIGN_TABLE = [
     "CREATE TABLE search_cache (id INTEGER PRIMARY KEY, owner TEXT, payload TEXT)",
@@ -73,19 +71,15 @@ def refused_start(name: str, folder: Path, redis_url: str, timeout: float = 90) 
     args, cwd = command(name)
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            **server_env(folder, redis_url), "PORT": str(free_port())}
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, err = process.communicate()
+    ended = run_until_exit(args, cwd=cwd, env=env, timeout=timeout)
+    out, err = ended.out, ended.err
+    if ended.returncode is None:
         return f"{name}: still running after {timeout}s\nstdout: {out}\nstderr: {err}"
     refusals = [line for line in err.splitlines() if line.startswith(REFUSAL) and line.endswith(REFUSAL_END)]
     others = [line for line in out.splitlines() + err.splitlines() if line not in refusals]
     unexpected = [line for line in others if not any(start in line for start in STARTUP_LINES[name])]
-    if process.returncode != 2 or len(refusals) != 1 or unexpected or "Traceback" in out + err:
-        return f"{name}: exit status {process.returncode}\nstdout: {out}\nstderr: {err}"
+    if ended.returncode != 2 or len(refusals) != 1 or unexpected or "Traceback" in out + err:
+        return f"{name}: exit status {ended.returncode}\nstdout: {out}\nstderr: {err}"
     if dump(database) != before:
         return f"{name}: the database changed:\n{dump(database)}"
     return None

@@ -4,8 +4,6 @@ with one line that names it (exit status 2, no traceback)."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -28,7 +26,7 @@ from backend.config import (
     without_blank_values,
 )
 from tests.conftest import free_port
-from tests.servers import ROOT, queue_healthy, running_server, server_env, wait_for
+from tests.servers import ROOT, queue_healthy, run_until_exit, running_server, server_env, wait_for
 
 SECRET = "sb-secret-value-never-shown"
 OPTIONAL = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "OPS_TOKEN",
@@ -237,16 +235,12 @@ def entry_point(kind: str, port: int) -> list[str]:
 
 def stopped_start(kind: str, env: dict[str, str], line: str, timeout: float = 30) -> str | None:
     """Starts `kind` with `env`; None if it stopped with status 2 and `line` alone on stderr, else what went wrong."""
-    process = subprocess.Popen(entry_point(kind, free_port()), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, err = process.communicate()
+    ended = run_until_exit(entry_point(kind, free_port()), cwd=ROOT, env=env, timeout=timeout)
+    out, err = ended.out, ended.err
+    if ended.returncode is None:
         return f"{kind}: still running after {timeout}s\n{err}"
-    if process.returncode != 2 or f"{ERROR_PREFIX}{line}\n" not in err or "Traceback" in out + err:
-        return f"{kind}: exit status {process.returncode}\nstdout: {out}\nstderr: {err}"
+    if ended.returncode != 2 or f"{ERROR_PREFIX}{line}\n" not in err or "Traceback" in out + err:
+        return f"{kind}: exit status {ended.returncode}\nstdout: {out}\nstderr: {err}"
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from backend.index.plan import Read, covered_cells, days_of, missing_cells, plan_reads, usable
+from backend.index.plan import Read, covered_cells, days_of, missing_cells, plan_reads, published_days, usable
 from backend.store.publications import NATIONAL, Slice, SliceState
 
 TODAY = date(2026, 12, 1)
@@ -65,3 +65,10 @@ def test_a_read_names_its_slices_and_the_ufs_it_covers() -> None:
     assert Read(6, NATIONAL, TODAY, TODAY).covers("RJ")
     assert read.key == "6:SP:2026-11-30:2026-12-01"
     assert Read(6, NATIONAL, TODAY, TODAY).key == "6:BR:2026-12-01:2026-12-01"
+
+
+def test_days_after_brasilias_today_have_nothing_to_read() -> None:
+    today = date(2026, 3, 10)
+    assert published_days(date(2026, 3, 8), date(2026, 3, 11), today) == days_of(date(2026, 3, 8), today)
+    assert published_days(date(2026, 3, 11), date(2026, 3, 11), today) == []  # tomorrow: nothing yet
+    assert published_days(date(2026, 3, 1), date(2026, 3, 2), today) == days_of(date(2026, 3, 1), date(2026, 3, 2))
