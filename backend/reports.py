@@ -145,7 +145,7 @@ async def produce_report(
         try:
             with anyio.fail_after(services.settings.excel_job_timeout):
                 data = await services.excel.build(licitacoes, parametros=parametros, resumo=resumo,
-                                                  sector_name=sector_name)
+                                                  sector_name=sector_name, now=now_brasilia(services.clock))
                 outcome = ExcelOutcome("ready", url=await services.storage.upload_excel(data, search_id))
         except Exception as exc:
             producer.production_failed(exc)

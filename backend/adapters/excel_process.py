@@ -98,14 +98,17 @@ class ExcelBuilder:
         parametros: Mapping[str, str],
         resumo: ResumoLicitacoes | None,
         sector_name: str,
+        now: datetime | None = None,
     ) -> bytes:
-        """Raises whatever the build raised in the child, or `BrokenProcessPool` if it died."""
+        """The workbook as of `now` (Brasília time; by default the system's). Raises whatever
+        the build raised in the child, or `BrokenProcessPool` if it died."""
         pool = self._pool()
         try:
             # Submitted from a thread: the first report of a process starts the forkserver and
             # waits for it (half a second of imports) inside `submit`.
             future = await asyncio.to_thread(
-                pool.submit, build_report, list(licitacoes), dict(parametros), resumo, sector_name, now_brasilia()
+                pool.submit, build_report, list(licitacoes), dict(parametros), resumo, sector_name,
+                now or now_brasilia()
             )
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
