@@ -23,6 +23,7 @@ from backend.codes import Clock, system_clock
 from backend.config import Settings
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 
 def free_port() -> int:
@@ -33,7 +34,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A redis-server of our own on a random port, for the whole session."""
+    """A redis-server of our own on a random port, for the whole session; or the one at
+    TEST_REDIS_URL (emptied before each test that uses it), e.g. one kept outside a faked clock."""
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
     port = free_port()
     proc = start_redis(port, tmp_path_factory.mktemp("redis"))
     yield f"redis://127.0.0.1:{port}/0"

@@ -208,10 +208,7 @@ class SearchCache:
 
     async def still_searching(self, search_id: UUID) -> None:
         """A sign of life of the search that began `search_id` (see `take_over`)."""
-        c = search_cache.c
-        statement = (sa.update(search_cache)
-                     .where(c.search_id == str(search_id), c.results_at.is_(None), c.erro.is_(None))
-                     .values(updated_at=self._clock()))
+        statement = sa.update(search_cache).where(*_searching(search_id)).values(updated_at=self._clock())
         async with self._engine.begin() as conn:
             await conn.execute(statement)
 
@@ -221,8 +218,7 @@ class SearchCache:
         c = search_cache.c
         now = self._clock()
         statement = (sa.update(search_cache)
-                     .where(c.search_id == str(search_id), c.results_at.is_(None), c.erro.is_(None),
-                            c.updated_at < now - silent_for)
+                     .where(*_searching(search_id), c.updated_at < now - silent_for)
                      .values(updated_at=now, expires_at=now + self._ttl))
         async with self._engine.begin() as conn:
             result = await conn.execute(statement)
@@ -413,6 +409,12 @@ class SearchCache:
         async with self._engine.begin() as conn:
             result = await conn.execute(sa.delete(search_cache).where(search_cache.c.expires_at <= self._clock()))
         return result.rowcount or 0
+
+
+def _searching(search_id: UUID) -> tuple[sa.ColumnElement[bool], ...]:
+    """The row of `search_id` while its search runs: begun, neither answered nor failed."""
+    c = search_cache.c
+    return c.search_id == str(search_id), c.results_at.is_(None), c.erro.is_(None)
 
 
 def _outcome(row: Any) -> SearchOutcome:
