@@ -112,10 +112,14 @@ async def raw_redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 def licitacoes() -> list[Licitacao]:
+    """The same three licitações at every call of a day (published two days ago at 09:00, Brasília):
+    a test compares what it stored with what it made again."""
+    at = datetime.combine(now_brasilia().date() - timedelta(days=2), datetime.min.time()) + timedelta(hours=9)
     records = [
-        pncp_record("Aquisição de uniformes escolares", uf="SP", valor=120_000.0, sequencial=1),
-        pncp_record("Aquisição de camisetas e bermudas", uf="RJ", valor=30_000.0, sequencial=2, municipio="Niterói"),
-        pncp_record("Aquisição de jalecos", uf="SP", valor=None, sequencial=3),
+        pncp_record("Aquisição de uniformes escolares", uf="SP", valor=120_000.0, sequencial=1, publicado=at),
+        pncp_record("Aquisição de camisetas e bermudas", uf="RJ", valor=30_000.0, sequencial=2, municipio="Niterói",
+                    publicado=at),
+        pncp_record("Aquisição de jalecos", uf="SP", valor=None, sequencial=3, publicado=at),
     ]
     items = [to_licitacao(record) for record in records]
     assert all(item is not None for item in items)
