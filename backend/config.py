@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     )
     llm_model: str = "gpt-4.1-nano"
     llm_job_timeout: float = Field(default=30.0, gt=0, description="Seconds per summary attempt.")
+    llm_classify_daily_tokens: int = Field(
+        default=200_000, ge=0,
+        description="Tokens a Brasília day the AI arbiter may spend, for the whole cluster (0: no arbiter). "
+        "About 115 per objeto in doubt, batched 20 to a request.",
+    )
     excel_job_timeout: float = Field(default=60.0, gt=0, description="Seconds per Excel attempt.")
     excel_processes: int = Field(
         default=1, ge=1, le=16, description="Processes building Excel reports, per web or worker process."

@@ -14,6 +14,8 @@ LIVE_WORKERS = f"{PREFIX}:workers:live"  # sorted set "<database id> <worker>" s
 JOB_HISTORY = f"{PREFIX}:jobs:history"  # the latest job attempts, newest first (capped list)
 PNCP_PACE = f"{PREFIX}:pncp:pace"  # hash: the cluster's PNCP schedule (GCRA arrival time) and its 429 back-off
 PNCP_SEARCH_ASKED = f"{PREFIX}:pncp:search-asked"  # lives ~1 s after each search's PNCP turn: ingestion holds back
+ARBITER_LEASE = f"{PREFIX}:arbiter"  # which process runs the AI arbiter (expiring)
+USERS_JOBS = ("llm:", "excel:")  # the job ids of users' searches, which go before the arbiter
 INDEX_INGESTION_LEASE = f"{PREFIX}:index:ingestion"  # which process runs the index's ingestion (expiring)
 INDEX_READ_PREFIX = f"{PREFIX}:index:read:"  # a PNCP read into the index: its claim and its outcome
 

@@ -23,6 +23,8 @@ from pydantic import (
 from backend.codes import DEFAULT_MODALIDADES, MAX_WINDOW_DAYS, MODALIDADES, UFS
 
 Modo = Literal["publicacao", "abertas"]
+Classificacao = Literal["palavras", "ia"]
+PNCP_FIRST_DAY = date(2021, 1, 1)  # the PNCP began with the law of 2021 (Lei 14.133): nothing before
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -85,7 +87,8 @@ class BuscaRequest(BaseModel):
     )
     data_inicial: Day = Field(
         default=None, validate_default=True,
-        description="First publication date (YYYY-MM-DD); needed by modo 'publicacao', ignored by 'abertas'.",
+        description="First publication date (YYYY-MM-DD), from 2021-01-01 on; needed by modo 'publicacao', ignored "
+                    "by 'abertas'.",
     )
     data_final: Day = Field(
         default=None, validate_default=True,
@@ -146,6 +149,8 @@ class BuscaRequest(BaseModel):
             return None  # "open now" has no period
         if data_inicial is None:
             raise ValueError("informe a data inicial (AAAA-MM-DD), ou use modo \"abertas\" para as abertas agora.")
+        if data_inicial < PNCP_FIRST_DAY:
+            raise ValueError(f"o PNCP só tem publicações a partir de {PNCP_FIRST_DAY:%d/%m/%Y}.")
         return data_inicial
 
     @field_validator("data_final")
@@ -210,8 +215,15 @@ class Licitacao(BaseModel):
     situacao_id: int
     link: str = Field(description="Where to bid: the origin system, or the PNCP page when PNCP has no origin link.")
     link_pncp: str | None = Field(default=None, description="The record's public PNCP page.")
-    palavras_encontradas: list[str] = Field(default_factory=list, description="Sector keywords found in the objeto.")
+    palavras_encontradas: list[str] = Field(
+        default_factory=list, description="The sector's terms (and the user's) found in the objeto; none when the AI put it in."
+    )
     relevancia: float = 0.0
+    classificacao: Classificacao = Field(
+        default="palavras",
+        description='Why it is in the sector: "palavras", its terms matched (palavras_encontradas); '
+        '"ia", the AI arbiter read it and put it in.',
+    )
 
 
 LlmStatus = Literal["processing", "ready"]

@@ -23,15 +23,8 @@ import orjson
 
 from backend import keys, reports
 from backend.codes import latest_publication_day, now_brasilia, today_brasilia
-from backend.domain.filtering import (
-    Criteria,
-    TermMatcher,
-    filter_and_rank,
-    match_known,
-    mentions_sector,
-    rank,
-    split_terms,
-)
+from backend.domain.filtering import Criteria, filter_and_rank, match_known, rank
+from backend.domain.matching import TermMatcher, mentions_sector, split_terms
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
 from backend.index.plan import ABERTAS_HORIZON
@@ -140,10 +133,10 @@ def select_licitacoes(records: list[dict[str, Any]], sector: Sector, criteria: C
 def select_candidates(read: UFsRead, sector: Sector, criteria: Criteria) -> list[Licitacao]:
     """Stages 4-5 over the index's candidates (normalised already, their sector keywords found
     when they were written, unless the sector's keywords changed since)."""
-    if read.keywords is None:
+    if read.known is None:
         return filter_and_rank(read.candidates, sector.rules, criteria)
-    known = zip(read.candidates, read.keywords, strict=True)
-    kept = [lic for lic in (match_known(c, words, criteria) for c, words in known) if lic is not None]
+    known = zip(read.candidates, read.known, strict=True)
+    kept = [lic for lic in (match_known(c, why, criteria) for c, why in known) if lic is not None]
     return rank(kept, nearest_closing_first=criteria.nearest_closing_first)
 
 

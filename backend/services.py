@@ -27,7 +27,8 @@ from backend.adapters.rate_limit import SearchRateLimit
 from backend.adapters.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
 from backend.codes import Clock, system_clock
 from backend.config import Settings
-from backend.domain.sectors import Sector, load_sectors
+from backend.domain.sectors import Sector, load_sectors, read_boundaries
+from backend.index.arbiter import Arbiter
 from backend.index.ingestion import Ingestion
 from backend.index.reads import IndexReads
 from backend.index.search import IndexedSearch
@@ -38,6 +39,7 @@ from backend.runtime.memory import keep_memory_trimmed, limit_arenas
 from backend.store.abertas import OpenTenderStore
 from backend.store.publications import PublicationStore
 from backend.store.search_cache import SearchCache
+from backend.store.verdicts import VerdictStore
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class Services:
     open_tenders: OpenTenderStore  # what PNCP lists as open for proposals, in the index
     index: IndexedSearch | None  # None with INDEX_DAYS=0: searches read PNCP live
     ingestion: Ingestion | None  # keeps the index fresh; runs in one process of the cluster at a time
+    verdicts: VerdictStore  # the AI arbiter's verdicts and spending (read by /ops even when off)
+    arbiter: Arbiter | None  # None without an index, an LLM or a budget: the rules alone decide
     clock: Clock  # what time it is: every "today" (Brasília's) and every stored moment comes from it
 
 
@@ -126,7 +130,11 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
         sectors = load_sectors()
         publications = PublicationStore(store.engine, clock)  # read by /v1/health and /ops even when off
         open_tenders = OpenTenderStore(store.engine)
-        index = ingestion = None
+        index = ingestion = arbiter = None
+        verdicts = VerdictStore(store.engine, publications, clock)
+        worker_name = f"{socket.gethostname()}:{os.getpid()}"
+        lease_seconds = 3 * settings.worker_health_interval  # three missed heartbeats, like a worker's
+        queue = JobQueue(arq_pool, database_id)
         if settings.index_on:
             reads = IndexReads(pncp, publications, open_tenders, sectors, redis, clock)
             stack.push_async_callback(reads.aclose)
@@ -135,11 +143,18 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
             ingestion = Ingestion(
                 store=publications, open_tenders=open_tenders, reads=reads, pncp=pncp, sectors=sectors, redis=redis,
                 index_days=settings.index_days, modalidades=settings.indexed_modalidades,
-                refresh_seconds=settings.index_refresh_seconds, name=f"{socket.gethostname()}:{os.getpid()}",
-                lease_seconds=3 * settings.worker_health_interval,  # three missed heartbeats, like a worker's
+                refresh_seconds=settings.index_refresh_seconds, name=worker_name, lease_seconds=lease_seconds,
                 pages_at_once=settings.pncp_concurrency, clock=clock,
             )
-            stack.push_async_callback(ingestion.aclose)
+            stack.push_async_callback(ingestion.task.aclose)
+            if client is not None and settings.llm_classify_daily_tokens > 0:
+                arbiter = Arbiter(
+                    verdicts=verdicts, sectors=sectors, boundaries=read_boundaries(), client=client,
+                    model=settings.llm_model, timeout=settings.llm_job_timeout,
+                    daily_tokens=settings.llm_classify_daily_tokens, users_first=queue.users_jobs_waiting,
+                    redis=redis, name=worker_name, lease_seconds=lease_seconds, clock=clock,
+                )
+                stack.push_async_callback(arbiter.task.aclose)
         gc.freeze()
         trimmer = asyncio.create_task(keep_memory_trimmed(), name="memory-trimmer")
         stack.push_async_callback(_cancelled, trimmer)
@@ -153,13 +168,15 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
             storage=storage,
             excel=excel,
             llm=client,
-            queue=JobQueue(arq_pool, database_id),
+            queue=queue,
             rate_limit=SearchRateLimit.create(settings.search_rate_limit, redis),
             database_id=database_id,
             publications=publications,
             open_tenders=open_tenders,
             index=index,
             ingestion=ingestion,
+            verdicts=verdicts,
+            arbiter=arbiter,
             clock=clock,
         )
         previous, _current = _current, services

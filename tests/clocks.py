@@ -13,6 +13,19 @@ def clock_from(moment: datetime) -> Clock:
     return lambda: datetime.now(UTC) + offset
 
 
+class MovableClock:
+    """`clock_from` that a test can also move forward (`advance`), as a day passes."""
+
+    def __init__(self, moment: datetime) -> None:
+        self._offset = moment - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, by: timedelta) -> None:
+        self._offset += by
+
+
 def utc_ahead_of_brasilia(day: date) -> dict[str, datetime]:
     """Two moments of Brasília's `day` when a machine on UTC is already on the next day: 01:30
     UTC of the next day (22:30 in Brasília), and 23:30 in Brasília (02:30 UTC)."""

@@ -211,7 +211,7 @@ def _parse_content(completion: Any) -> dict[str, Any]:
         ) from None
     refusal = getattr(message, "refusal", None)
     if refusal:
-        raise ResumoError(f"O modelo recusou gerar o resumo: {truncar(str(refusal), 200)}", kind="recusa")
+        raise ResumoError(f"O modelo recusou responder: {truncar(str(refusal), 200)}", kind="recusa")
     content = getattr(message, "content", None)
     finish = getattr(choice, "finish_reason", None)
     if finish == "length":
@@ -283,28 +283,9 @@ async def gerar_resumo(
         return gerar_resumo_fallback(licitacoes, sector_name, now=now)
     fatos = fatos_de(licitacoes, now)
     messages = _messages(licitacoes, sector_name, fatos, now, MAX_ITENS_PROMPT)
-    try:
-        # The client's own timeout is per read; the asyncio deadline bounds the whole call.
-        async with asyncio.timeout(timeout):
-            completion = await client.with_options(max_retries=0, timeout=timeout).chat.completions.create(
-                model=model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=TEMPERATURE,
-                max_completion_tokens=MAX_COMPLETION_TOKENS,
-                response_format=RESPONSE_FORMAT,  # type: ignore[arg-type]
-            )
-    except (openai.APITimeoutError, TimeoutError):
-        raise ResumoError(f"O serviço de IA não respondeu em {timeout:g} s (tempo esgotado).", kind="timeout") from None
-    except openai.APIConnectionError:
-        raise ResumoError("Não foi possível conectar ao serviço de IA (erro de conexão).", kind="conexao") from None
-    except openai.APIStatusError as exc:
-        raise _http_error(exc) from None
-    except (openai.OpenAIError, ValueError) as exc:  # e.g. a 200 whose body is not JSON
-        raise ResumoError(
-            f"Resposta inesperada do serviço de IA ({type(exc).__name__}).", kind="resposta_inesperada"
-        ) from None
-
-    resumo, destaques, alerta = _validate(_parse_content(completion))
+    data, _ = await complete_json(client, model=model, messages=messages, response_format=RESPONSE_FORMAT,
+                                  timeout=timeout, max_tokens=MAX_COMPLETION_TOKENS, temperature=TEMPERATURE)
+    resumo, destaques, alerta = _validate(data)
     if not fatos.urgentes:
         alerta = None
     elif alerta is None:
@@ -317,6 +298,36 @@ async def gerar_resumo(
         alerta_urgencia=alerta,
         origem="llm",
     )
+
+
+async def complete_json(client: openai.AsyncOpenAI, *, model: str, messages: list[dict[str, str]],
+                        response_format: dict[str, Any], timeout: float, max_tokens: int,
+                        temperature: float) -> tuple[dict[str, Any], int | None]:
+    """One Chat Completions call with structured output: the model's JSON object and the tokens
+    it cost (None when the server does not say). Raises `ResumoError`, never retries."""
+    try:
+        # The client's own timeout is per read; the asyncio deadline bounds the whole call.
+        async with asyncio.timeout(timeout):
+            completion = await client.with_options(max_retries=0, timeout=timeout).chat.completions.create(
+                model=model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=temperature,
+                max_completion_tokens=max_tokens,
+                response_format=response_format,  # type: ignore[arg-type]
+            )
+    except (openai.APITimeoutError, TimeoutError):
+        raise ResumoError(f"O serviço de IA não respondeu em {timeout:g} s (tempo esgotado).", kind="timeout") from None
+    except openai.APIConnectionError:
+        raise ResumoError("Não foi possível conectar ao serviço de IA (erro de conexão).", kind="conexao") from None
+    except openai.APIStatusError as exc:
+        raise _http_error(exc) from None
+    except (openai.OpenAIError, ValueError) as exc:  # e.g. a 200 whose body is not JSON
+        raise ResumoError(
+            f"Resposta inesperada do serviço de IA ({type(exc).__name__}).", kind="resposta_inesperada"
+        ) from None
+    usage = getattr(completion, "usage", None)
+    tokens = getattr(usage, "total_tokens", None)
+    return _parse_content(completion), tokens if isinstance(tokens, int) else None
 
 
 def build_client(api_key: str, base_url: str | None, timeout: float) -> openai.AsyncOpenAI:

@@ -183,6 +183,17 @@ class JobQueue:
             logger.info("queued %s without a wake-up: %s", job_id, exc)
         return True
 
+    async def users_jobs_waiting(self) -> bool:
+        """Whether a user's summary or report is queued or running anywhere (ARQ keeps a job in its
+        queue until it ends). Unknown (Redis failing) counts as yes: background work waits."""
+        try:
+            with anyio.fail_after(AVAILABILITY_TIMEOUT * 5):
+                job_ids = await self.pool.zrange(keys.QUEUE, 0, -1)
+        except (RedisError, OSError, TimeoutError):
+            return True
+        return any((job_id.decode() if isinstance(job_id, bytes) else job_id).startswith(keys.USERS_JOBS)
+                   for job_id in job_ids)
+
     async def queue_depth(self) -> int | None:
         try:
             with anyio.fail_after(AVAILABILITY_TIMEOUT * 5):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 from fastapi import APIRouter, Response
 
@@ -9,6 +11,7 @@ from backend.api.deps import Services
 from backend.runtime import metrics
 
 router = APIRouter(tags=["operações"])
+logger = logging.getLogger(__name__)
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -16,5 +19,10 @@ async def prometheus_metrics(services: Services) -> Response:
     depth = await services.queue.queue_depth()
     if depth is not None:
         metrics.QUEUE_DEPTH.set(depth)
+    if services.arbiter is not None:
+        try:
+            await services.arbiter.budget()  # sets the arbiter's gauges
+        except Exception:  # the database failing: the other metrics still go out
+            logger.exception("metrics: the arbiter's budget could not be read")
     body, content_type = await anyio.to_thread.run_sync(metrics.exposition)
     return Response(body, media_type=content_type)

@@ -1,5 +1,6 @@
 """The operations page: queue depth, live workers and their load, the latest job attempts, the
-recent failures in words, the PNCP index's ingestion and the cluster's PNCP budget. Behind
+recent failures in words, the PNCP index's ingestion, the AI arbiter's budget and verdicts, and
+the cluster's PNCP budget. Behind
 OPS_TOKEN (`Authorization: Bearer ...` or `?token=`); without OPS_TOKEN the page does not exist."""
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ async def _snapshot(services: Services) -> dict[str, Any]:
     pacer = await services.pncp.pacer.snapshot()
     return {
         "index": await _index_snapshot(services),
+        "arbiter": await _arbiter_snapshot(services),
         "pncp_pacer": asdict(pacer),
         "queue_depth": await services.queue.queue_depth(),
         "database_id": services.database_id,
@@ -66,6 +68,24 @@ async def _index_snapshot(services: Services) -> dict[str, Any] | None:
                for s in sorted(lists, key=lambda s: s.modalidade_id) if s.uf == NATIONAL]
     return {**asdict(index), "refreshed_at": index.refreshed_at.isoformat() if index.refreshed_at else None,
             "last_pass": last_pass, "abertas": abertas}
+
+
+async def _arbiter_snapshot(services: Services) -> dict[str, Any] | None:
+    """The AI arbiter: on or off, today's tokens (spent, left, requests), its verdicts."""
+    arbiter = services.arbiter
+    try:
+        counts = await services.verdicts.counts()
+        budget = await arbiter.budget() if arbiter is not None else None
+    except Exception:  # the database failing: the rest of the page still helps
+        logger.exception("ops: the arbiter's state could not be read")
+        return None
+    return {
+        "status": "on" if arbiter is not None else "off",
+        "running_here": arbiter is not None and arbiter.task.running,
+        "daily_tokens": arbiter.daily_tokens if arbiter is not None else 0,
+        "today": asdict(budget) if budget is not None else None,
+        **asdict(counts),
+    }
 
 
 @router.get("/ops/data")
@@ -131,6 +151,8 @@ th,td{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}th{{backgro
         "Nenhum worker vivo.")}
 <h2>Índice do PNCP</h2>
 {_index(data["index"])}
+<h2>Árbitro de IA</h2>
+{_arbiter(data["arbiter"])}
 <p data-testid="pncp-pacer">{escape(_pacer(data["pncp_pacer"]))}</p>
 <h2>Últimos jobs</h2>
 {_table(["início", "job", "tentativa", "resultado", "saída", "duração", "worker"], jobs, "Nenhum job ainda.")}
@@ -161,6 +183,20 @@ def _index(index: dict[str, Any] | None) -> str:
             f'{escape(str(last["started_at"]))}): {last["reads"]} fatias lidas, {last["failed"]} incompletas, '
             f'{last["changed"]} alterações, {last["removed"]} removidas, {last["seconds"]} s.</p>')
     return "\n".join(lines)
+
+
+def _arbiter(arbiter: dict[str, Any] | None) -> str:
+    if arbiter is None:
+        return '<p data-testid="arbiter">Estado do árbitro indisponível (banco de dados).</p>'
+    verdicts = (f'{arbiter["decided"]} objetos decididos, {arbiter["pending"]} em dúvida aguardando, '
+                f'{arbiter["by_ai"]} publicações incluídas pela IA')
+    if arbiter["status"] == "off":
+        return (f'<p data-testid="arbiter">Desligado (sem OPENAI_API_KEY, LLM_CLASSIFY_DAILY_TOKENS=0 ou '
+                f'INDEX_DAYS=0): só as regras decidem. {verdicts}.</p>')
+    today = arbiter["today"]
+    return (f'<p data-testid="arbiter">Ligado: hoje ({escape(today["day"])}) {today["spent"]} de '
+            f'{arbiter["daily_tokens"]} tokens gastos, {today["left"]} restantes, {today["calls"]} chamadas; '
+            f'{verdicts}.</p>')
 
 
 def _pacer(pacer: dict[str, Any]) -> str:

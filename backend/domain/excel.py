@@ -6,7 +6,9 @@ Two sheets:
 
 - "Licitações": one row per licitação (columns in `COLUMNS`), a styled and frozen header, an
   autofilter over the data, then a blank row and a totals row (count and sum of the known
-  estimated values).
+  estimated values). Next to the objeto, why it is in the sector: "Classificação" says
+  "Palavras-chave" (the sector's terms matched, listed in "Termos encontrados") or "Sugerido por
+  IA" (the AI arbiter read the objeto and put it in; no terms).
 - "Resumo": the search parameters, the generation time (Brasília), the counts and totals, and
   the executive summary (text, highlights, urgency alert) when there is one.
 
@@ -189,9 +191,24 @@ class Column:
     value: Callable[[Licitacao], Any]
 
 
+CLASSIFICACAO_LABELS: dict[str, str] = {"palavras": "Palavras-chave", "ia": "Sugerido por IA"}
+"""How each `Licitacao.classificacao` reads in the sheet: its terms matched, or the AI arbiter put it in."""
+
+
+def _classificacao(licitacao: Licitacao) -> str:
+    return CLASSIFICACAO_LABELS.get(licitacao.classificacao, licitacao.classificacao)
+
+
+def _termos(licitacao: Licitacao) -> str:
+    """The matched terms, comma-separated; empty when the AI put the licitação in."""
+    return ", ".join(licitacao.palavras_encontradas)
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("Código PNCP", 30, Kind.TEXT, attrgetter("codigo_pncp")),
     Column("Objeto", 60, Kind.WRAP, attrgetter("objeto")),
+    Column("Classificação", 16, Kind.TEXT, _classificacao),
+    Column("Termos encontrados", 30, Kind.WRAP, _termos),
     Column("Órgão", 40, Kind.TEXT, attrgetter("orgao")),
     Column("UF", 5, Kind.TEXT, attrgetter("uf")),
     Column("Município", 22, Kind.TEXT, attrgetter("municipio")),

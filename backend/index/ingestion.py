@@ -31,12 +31,10 @@ from functools import partial
 import anyio
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from backend import keys
-from backend.adapters import claims
 from backend.codes import Clock, now_brasilia, system_clock, today_brasilia
-from backend.domain.filtering import normalize, sector_keywords
+from backend.domain.matching import objeto_key, prepare
 from backend.domain.sectors import Sector
 from backend.index import plan
 from backend.index.publications import index_rows, sector_signature
@@ -45,9 +43,10 @@ from backend.index.status import index_health, window
 from backend.pncp.client import ATUALIZACAO_PATH, PNCPClient, caller
 from backend.pncp.ordering import OrderedLimiter
 from backend.runtime import metrics
+from backend.adapters.cluster_task import ClusterTask
 from backend.schemas import LICITACOES
 from backend.store.abertas import OpenTenderStore
-from backend.store.publications import LAST_PASS, NATIONAL, PublicationStore
+from backend.store.publications import LAST_PASS, NATIONAL, Judged, PublicationStore
 
 logger = logging.getLogger(__name__)
 
@@ -82,90 +81,31 @@ class Ingestion:
         self._reads = reads
         self._pncp = pncp
         self._sectors = sectors
-        self._redis = redis
+
         self._days = index_days
         self._modalidades = modalidades
         self._refresh = timedelta(seconds=refresh_seconds)
         self._name = name
-        self._lease_ms = int(lease_seconds * 1000)  # a process that died hands the ingestion over after this
-        self._task: asyncio.Task[None] | None = None
         self._pages_at_once = OrderedLimiter(pages_at_once)  # the ingestion's PNCP requests in flight
-        self._token = f"{name} {id(self)}"
+        # Started by the cron tick `keep_index_fresh` in one process of the cluster at a time.
+        self.task = ClusterTask(redis=redis, key=keys.INDEX_INGESTION_LEASE, name=name, lease_seconds=lease_seconds,
+                                work=self._passes, what="index ingestion")
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def ensure_running(self) -> bool:
-        """Starts the loop here when no process of the cluster runs it; True when it runs here."""
-        if self.running:
-            return True
-        try:
-            taken = await self._redis.set(keys.INDEX_INGESTION_LEASE, self._token, nx=True,
-                                          px=self._lease_ms)
-        except (RedisError, OSError) as exc:
-            logger.info("index ingestion not started (Redis: %s)", exc)
-            return False
-        if not taken:
-            return False
-        logger.info("index ingestion starts in %s", self._name)
-        self._task = asyncio.create_task(self._loop(), name="index-ingestion")
-        return True
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _loop(self) -> None:
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._hold_lease, tg.cancel_scope)
-                while True:
-                    try:
-                        report = await self.run_pass()
-                    except Exception:  # the database or PNCP failing: said, and tried again later
-                        logger.exception("index ingestion pass failed; trying again in %.0f s", RETRY_SECONDS)
-                        await asyncio.sleep(RETRY_SECONDS)
-                        continue
-                    await self._wait_for_next(retrying=report.failed > 0)
-        finally:
-            await self._release()
-
-    async def _hold_lease(self, loop: anyio.CancelScope) -> None:
-        """Renews the lease while the loop runs; the loop stops when another process holds it."""
+    async def _passes(self) -> None:
         while True:
-            await asyncio.sleep(self._lease_ms / 3000)
-            if not await self._renew():
-                logger.info("index ingestion: another process runs it now; stopping here")
-                loop.cancel()
-                return
+            try:
+                report = await self.run_pass()
+            except Exception:  # the database or PNCP failing: said, and tried again later
+                logger.exception("index ingestion pass failed; trying again in %.0f s", RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            await self._wait_for_next(retrying=report.failed > 0)
 
     async def _wait_for_next(self, *, retrying: bool) -> None:
         """Until the next refresh of today's slices is due; sooner after a read that failed, never
         at once (PNCP failing is no reason to ask it faster)."""
         await asyncio.sleep(min(RETRY_SECONDS, self._refresh.total_seconds()) if retrying
                             else self._refresh.total_seconds())
-
-    async def _renew(self) -> bool:
-        try:
-            if await claims.renew(self._redis, keys.INDEX_INGESTION_LEASE, self._token, self._lease_ms):
-                return True
-            # Redis lost the lease (flushed, or it lapsed): take it again unless another process did.
-            return bool(await self._redis.set(keys.INDEX_INGESTION_LEASE, self._token, nx=True,
-                                              px=self._lease_ms))
-        except (RedisError, OSError):
-            return True  # keep going: the pacer paces locally meanwhile, the slices are in the database
-
-    async def _release(self) -> None:
-        try:
-            await claims.release(self._redis, keys.INDEX_INGESTION_LEASE, self._token)
-        except (RedisError, OSError):
-            pass
 
     # --- one pass ------------------------------------------------------------------------------
 
@@ -229,7 +169,7 @@ class Ingestion:
             signature = sector_signature(sector)
             if stored.get(sector.id) == signature:
                 continue
-            made = await self._store.rematch_sector(sector.id, signature, partial(_keywords_off_loop, sector))
+            made = await self._store.rematch_sector(sector.id, signature, partial(_judged_off_loop, sector))
             if made:
                 logger.info("sector %s: keywords changed, %d publications matched again", sector.id, made)
             changed.append(sector.id)
@@ -269,11 +209,15 @@ class Ingestion:
         age = (self._clock() - health.refreshed_at).total_seconds() if health.refreshed_at else -1
         metrics.INDEX_TODAY_AGE.set(age)
 
-def _keywords(sector: Sector, stored: list[str]) -> list[list[str]]:
-    return [sector_keywords(normalize(licitacao.objeto), sector.rules)
-            for licitacao in LICITACOES.validate_json("[" + ",".join(stored) + "]")]
+def _judged(sector: Sector, stored: list[str]) -> list[Judged]:
+    judged = []
+    for licitacao in LICITACOES.validate_json("[" + ",".join(stored) + "]"):
+        text = prepare(licitacao.objeto)
+        reading = sector.rules.read(text)
+        judged.append((reading.found, reading.doubtful, objeto_key(text)))
+    return judged
 
 
-async def _keywords_off_loop(sector: Sector, stored: list[str]) -> list[list[str]]:
-    """The sector's keywords in each stored publication: CPU work, in a thread."""
-    return await anyio.to_thread.run_sync(_keywords, sector, stored)
+async def _judged_off_loop(sector: Sector, stored: list[str]) -> list[Judged]:
+    """The sector's reading of each stored publication: CPU work, in a thread."""
+    return await anyio.to_thread.run_sync(_judged, sector, stored)

@@ -13,15 +13,19 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from backend.domain.filtering import normalize, sector_keywords
-from backend.domain.sectors import Sector
+from backend.domain.matching import MATCHING_VERSION, SectorsRules, objeto_key, prepare
+from backend.domain.sectors import Sector, every_sector
 from backend.pncp.records import normalize_records
 from backend.store.publications import IndexedPublication
 
 
 def sector_signature(sector: Sector) -> str:
-    """Changes exactly when what decides a match changes: the keywords and the exclusions."""
-    spec = json.dumps([sorted(sector.palavras_chave), sorted(sector.exclusoes)], ensure_ascii=False)
+    """Changes exactly when what decides a match changes: the sector's lists and the way they are
+    matched."""
+    lists = sector.termos
+    spec = json.dumps([MATCHING_VERSION, sorted(lists.palavras_chave), sorted(lists.genericas),
+                       sorted(lists.contexto), sorted(lists.ignorar), sorted(lists.exclusoes)],
+                      ensure_ascii=False)
     return hashlib.sha256(spec.encode()).hexdigest()[:32]
 
 
@@ -30,6 +34,7 @@ def index_rows(records: Iterable[dict[str, Any]], sectors: Mapping[str, Sector],
     """The records as index rows (deduplicated, the latest update winning). A record without a
     publication date is filed under `day`, the day its slice was read for, or left out."""
     rows: list[IndexedPublication] = []
+    rules = every_sector(sectors)
     updated: dict[str, str] = {}  # the latest update of each: the copy normalize_records keeps
     for record in records:
         codigo = str(record.get("numeroControlePNCP"))
@@ -48,16 +53,22 @@ def index_rows(records: Iterable[dict[str, Any]], sectors: Mapping[str, Sector],
             valor_estimado=licitacao.valor_estimado,
             atualizado_pncp=updated.get(licitacao.codigo_pncp, ""),
             licitacao_json=licitacao.model_dump_json(),
-            setores=sectors_of(licitacao.objeto, sectors),
+            **sectors_of(licitacao.objeto, rules),
         ))
     return rows
 
 
-def sectors_of(objeto: str, sectors: Mapping[str, Sector]) -> dict[str, list[str]]:
-    """Sector id -> its keywords in the objeto, for the sectors it belongs to."""
-    text = normalize(objeto)
-    found = ((sid, sector_keywords(text, sector.rules)) for sid, sector in sectors.items())
-    return {sid: words for sid, words in found if words}
+def sectors_of(objeto: str, rules: SectorsRules) -> dict[str, Any]:
+    """What the index keeps of the sectors' reading of an objeto: `setores`, sector id -> its
+    terms found, for the sectors it belongs to; `duvidas`, sector id -> why its rules doubt, for
+    the sectors that leave it to the arbiter; `chave`, what the arbiter's verdict is kept by."""
+    text = prepare(objeto)
+    readings = rules.read(text)
+    return {
+        "setores": {sid: reading.found for sid, reading in readings.items() if reading.found},
+        "duvidas": {sid: reading.doubtful for sid, reading in readings.items() if reading.doubtful},
+        "chave": objeto_key(text),
+    }
 
 
 def _updated(record: dict[str, Any]) -> str:

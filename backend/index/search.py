@@ -17,6 +17,7 @@ import anyio
 import orjson
 
 from backend.codes import Clock, now_brasilia, system_clock, today_brasilia
+from backend.domain.filtering import Known
 from backend.domain.sectors import Sector
 from backend.index import plan
 from backend.index.publications import sector_signature
@@ -24,7 +25,7 @@ from backend.index.reads import NATIONAL_MAX_PAGES, IndexReads, ReadOutcome
 from backend.pncp.ordering import OrderedLimiter
 from backend.schemas import LICITACOES, Fonte, Licitacao
 from backend.store.abertas import OpenTenderStore
-from backend.store.publications import NATIONAL, PublicationStore, SliceState
+from backend.store.publications import NATIONAL, Candidate, PublicationStore, SliceState
 
 VOLUMES_FOR = timedelta(minutes=10)  # how long the volumes that plan reads are reused
 
@@ -36,7 +37,7 @@ class UFsRead:
 
     counts: dict[str, int]  # uf -> its publications (what a live read would have given)
     candidates: list[Licitacao]
-    keywords: list[list[str]] | None  # the sector's keywords in each candidate; None: to find in the text
+    known: list[Known] | None  # why each candidate is in the sector; None: to find in the text
     errors: dict[str, list[str]]  # uf -> why some of its slices are missing
     ahead: bool = True  # the search reads PNCP, so the answer comes later: worth showing these first
 
@@ -129,10 +130,10 @@ class IndexedSearch:
         async def hand_on(some: list[str]) -> None:
             counts = await scope.counts_by_uf(some)
             rows = await scope.candidates(sector.id if current else None, some)
-            candidates, keywords = await anyio.to_thread.run_sync(_licitacoes, rows)
+            candidates, known = await anyio.to_thread.run_sync(_licitacoes, rows)
             totals.update(counts)
             await on_read(UFsRead(counts={uf: counts.get(uf, 0) for uf in some}, candidates=candidates,
-                                  keywords=keywords if current else None,
+                                  known=known if current else None,
                                   errors={uf: errors[uf] for uf in some if uf in errors}, ahead=bool(reads)))
 
         async def one(read: AnyRead) -> None:
@@ -182,11 +183,12 @@ class _Used:
     lido_em: datetime | None
 
 
-def _licitacoes(rows: list[tuple[str, str | None]]) -> tuple[list[Licitacao], list[list[str]]]:
+def _licitacoes(rows: list[Candidate]) -> tuple[list[Licitacao], list[Known]]:
     if not rows:
         return [], []
-    licitacoes = LICITACOES.validate_json("[" + ",".join(row[0] for row in rows) + "]")
-    return licitacoes, [orjson.loads(row[1]) if row[1] else [] for row in rows]
+    licitacoes = LICITACOES.validate_json("[" + ",".join(row.licitacao_json for row in rows) + "]")
+    return licitacoes, [Known(orjson.loads(row.palavras) if row.palavras else [], row.classificacao or "palavras")
+                        for row in rows]
 
 
 def _fonte(*, covered_any: bool, read_any: bool) -> Fonte:

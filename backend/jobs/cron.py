@@ -1,5 +1,6 @@
 """The cron jobs, once per cluster (ARQ's cron job ids are unique): searches whose jobs were
-lost are finished, expired searches and old local reports removed, and the index kept fresh."""
+lost are finished, expired searches and old local reports removed, the index kept fresh and the
+AI arbiter kept reading what the sectors' rules leave in doubt."""
 
 from __future__ import annotations
 
@@ -46,4 +47,11 @@ async def keep_index_fresh(ctx: JobContext) -> bool:
     """Makes sure one process of the cluster runs the index's ingestion, starting it here if none
     does. Returns at once: the ingestion runs as a task of this process, outside the job slots."""
     ingestion = ctx["services"].ingestion
-    return ingestion is not None and await ingestion.ensure_running()
+    return ingestion is not None and await ingestion.task.ensure_running()
+
+
+async def keep_arbiter_running(ctx: JobContext) -> bool:
+    """Makes sure one process of the cluster runs the AI arbiter, starting it here if none does.
+    Returns at once: the arbiter runs as a task of this process, outside the job slots."""
+    arbiter = ctx["services"].arbiter
+    return arbiter is not None and await arbiter.task.ensure_running()

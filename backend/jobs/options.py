@@ -14,6 +14,7 @@ from backend.jobs.cron import (
     INDEX_TICK_SECONDS,
     RECOVERY_EVERY_SECONDS,
     cleanup_expired_searches,
+    keep_arbiter_running,
     keep_index_fresh,
     recover_stalled_searches,
 )
@@ -52,6 +53,8 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             cron(cleanup_expired_searches, name="cleanup_expired_searches", minute=17, second=30,
                  timeout=cron_timeout),
             cron(keep_index_fresh, name="keep_index_fresh", second=set(range(5, 60, INDEX_TICK_SECONDS)),
+                 timeout=cron_timeout, run_at_startup=True),
+            cron(keep_arbiter_running, name="keep_arbiter_running", second=set(range(7, 60, INDEX_TICK_SECONDS)),
                  timeout=cron_timeout, run_at_startup=True),
         ],
         "queue_name": keys.QUEUE,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.store.publications import (
     _BATCH,
+    Candidate,
     IndexedPublication,
     _of_ufs,
     pncp_aberta,
@@ -102,19 +103,20 @@ class OpenTenderStore:
             return {uf: int(n) for uf, n in (await conn.execute(query)).all()}
 
     async def candidates(self, setor_id: str | None, ufs: Sequence[str], sources: Sources,
-                         now: datetime) -> list[tuple[str, str | None]]:
-        """The stored `Licitacao` JSON of the open licitações that mention the sector, with its
-        keywords found in each (a JSON list); every open one, with none, when `setor_id` is None."""
+                         now: datetime) -> list[Candidate]:
+        """The stored `Licitacao` JSON of the open licitações in the sector, with its terms found
+        in each and why it is there (`Candidate`); every open one, with neither, when `setor_id`
+        is None."""
         a, p, s = pncp_aberta.c, pncp_publicacao.c, pncp_publicacao_setor.c
         joined = pncp_aberta.join(pncp_publicacao, a.codigo_pncp == p.codigo_pncp)
         if setor_id is None:
-            query = sa.select(p.licitacao_json, sa.null()).select_from(joined)
+            query = sa.select(p.licitacao_json, sa.null(), sa.null()).select_from(joined)
         else:
-            query = sa.select(p.licitacao_json, s.palavras).select_from(joined.join(
+            query = sa.select(p.licitacao_json, s.palavras, s.classificacao).select_from(joined.join(
                 pncp_publicacao_setor, sa.and_(s.codigo_pncp == p.codigo_pncp, s.setor_id == setor_id)))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query.where(*_open_in(sources, ufs, now)))).all()
-        return [(row[0], row[1]) for row in rows]
+        return [Candidate(*row) for row in rows]
 
     async def prune(self, now: datetime) -> int:
         """Forgets what closed; returns how many listings were removed."""

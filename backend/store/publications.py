@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,15 +44,54 @@ pncp_publicacao = sa.Table(
     sa.Column("escrito_em", sa.DateTime(timezone=True), nullable=False),
 )
 
+def _in_sector() -> list[sa.Column[Any]]:
+    """A publication's place in a sector (a match or a doubt): the columns a search narrows by,
+    and the sector's terms found (a JSON list)."""
+    return [
+        sa.Column("setor_id", sa.String(64), primary_key=True),
+        sa.Column("codigo_pncp", sa.String(64), primary_key=True),
+        sa.Column("dia", sa.Date, nullable=False),
+        sa.Column("uf", sa.String(2), nullable=False),
+        sa.Column("modalidade_id", sa.Integer, nullable=False),
+        sa.Column("palavras", sa.Text, nullable=False),
+    ]
+
+
 pncp_publicacao_setor = sa.Table(
     "pncp_publicacao_setor",
     metadata,
+    *_in_sector(),
+    sa.Column("classificacao", sa.String(8), nullable=False, server_default="palavras"),  # or "ia"
+)
+
+# The sectors whose rules found a publication worth a closer reading (`backend.index.arbiter`),
+# with the hash of its normalised objeto (`chave`): one verdict serves every publication of that text.
+pncp_duvida = sa.Table("pncp_duvida", metadata, *_in_sector(), sa.Column("chave", sa.String(32), nullable=False))
+
+# The arbiter's verdicts, one per distinct normalised objeto (`chave`), and the sectors each names.
+arbitro_veredito = sa.Table(
+    "arbitro_veredito",
+    metadata,
+    sa.Column("chave", sa.String(32), primary_key=True),
+    sa.Column("modelo", sa.String(128), nullable=False),
+    sa.Column("tokens", sa.Integer, nullable=False),
+    sa.Column("decidido_em", sa.DateTime(timezone=True), nullable=False),
+)
+
+arbitro_veredito_setor = sa.Table(
+    "arbitro_veredito_setor",
+    metadata,
+    sa.Column("chave", sa.String(32), primary_key=True),
     sa.Column("setor_id", sa.String(64), primary_key=True),
-    sa.Column("codigo_pncp", sa.String(64), primary_key=True),
-    sa.Column("dia", sa.Date, nullable=False),
-    sa.Column("uf", sa.String(2), nullable=False),
-    sa.Column("modalidade_id", sa.Integer, nullable=False),
-    sa.Column("palavras", sa.Text, nullable=False),
+)
+
+# Tokens the arbiter spent per Brasília day: its daily budget is the whole cluster's.
+arbitro_gasto = sa.Table(
+    "arbitro_gasto",
+    metadata,
+    sa.Column("dia", sa.Date, primary_key=True),
+    sa.Column("tokens", sa.Integer, nullable=False),
+    sa.Column("chamadas", sa.Integer, nullable=False),
 )
 
 pncp_setor_versao = sa.Table(
@@ -128,6 +167,22 @@ class IndexedPublication:
     atualizado_pncp: str  # PNCP's dataAtualizacaoGlobal: the latest copy wins
     licitacao_json: str
     setores: dict[str, list[str]]  # sector id -> its keywords the objeto has (the sectors it belongs to)
+    chave: str = ""  # the hash of its normalised objeto: what the arbiter's verdicts are kept by
+    duvidas: dict[str, list[str]] = field(default_factory=dict)  # sector id -> why its rules doubt
+
+
+class Candidate(NamedTuple):
+    """A publication a search reads from the index: its `Licitacao` JSON, the sector's terms
+    found in it (a JSON list) and why it is in the sector; the last two None when the search
+    reads every publication (the sector's matches are being recomputed)."""
+
+    licitacao_json: str
+    palavras: str | None
+    classificacao: str | None
+
+
+# A sector's reading of a stored publication: its terms found, its doubts, its objeto's `chave`.
+Judged = tuple[list[str], list[str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +235,30 @@ class PublicationStore:
                 current = [pub for pub in batch if stored.get(pub.codigo_pncp) == pub.atualizado_pncp]
                 if not current:
                     continue
-                await conn.execute(sa.delete(pncp_publicacao_setor).where(
-                    pncp_publicacao_setor.c.codigo_pncp.in_([pub.codigo_pncp for pub in current])))
+                codes = [pub.codigo_pncp for pub in current]
+                for table in (pncp_publicacao_setor, pncp_duvida):
+                    await conn.execute(sa.delete(table).where(table.c.codigo_pncp.in_(codes)))
                 matches = [_match_row(pub, setor, palavras)
                            for pub in current for setor, palavras in pub.setores.items()]
                 if matches:
                     await conn.execute(sa.insert(pncp_publicacao_setor), matches)
+                doubts = [_doubt_row(pub, setor, palavras)
+                          for pub in current for setor, palavras in pub.duvidas.items()]
+                if doubts:
+                    await conn.execute(sa.insert(pncp_duvida), doubts)
+                    await conn.execute(self.verdicts_applied(pncp_duvida.c.codigo_pncp.in_(codes)))
         return len(rows)
+
+    def verdicts_applied(self, which: sa.ColumnElement[bool]) -> Any:
+        """The statement that puts `which` doubtful publications in the sectors the arbiter's
+        verdict on their objeto names (`classificacao` "ia"), where their terms did not already."""
+        d, v = pncp_duvida.c, arbitro_veredito_setor.c
+        chosen = (sa.select(d.setor_id, d.codigo_pncp, d.dia, d.uf, d.modalidade_id, sa.literal("[]"), sa.literal("ia"))
+                  .select_from(pncp_duvida.join(arbitro_veredito_setor,
+                                                sa.and_(v.chave == d.chave, v.setor_id == d.setor_id)))
+                  .where(which))
+        columns = ["setor_id", "codigo_pncp", "dia", "uf", "modalidade_id", "palavras", "classificacao"]
+        return self._insert(pncp_publicacao_setor).from_select(columns, chosen).on_conflict_do_nothing()
 
     async def keep_only(self, modalidade_id: int, first: date, last: date, uf: str, codigos: set[str]) -> int:
         """After a complete read of these slices: removes the rows PNCP no longer lists in them."""
@@ -199,9 +271,8 @@ class PublicationStore:
             gone = sorted(stored - codigos)
             for start in range(0, len(gone), _BATCH):
                 chunk = gone[start:start + _BATCH]
-                await conn.execute(sa.delete(pncp_publicacao_setor).where(
-                    pncp_publicacao_setor.c.codigo_pncp.in_(chunk)))
-                await conn.execute(sa.delete(pncp_publicacao).where(p.codigo_pncp.in_(chunk)))
+                for table in (pncp_publicacao_setor, pncp_duvida, pncp_publicacao):
+                    await conn.execute(sa.delete(table).where(table.c.codigo_pncp.in_(chunk)))
         return len(gone)
 
     def _upsert_publications(self) -> Any:
@@ -246,25 +317,25 @@ class PublicationStore:
                 for r in rows]
 
     async def candidates(self, setor_id: str | None, ufs: Sequence[str], modalidades: Sequence[int],
-                         first: date, last: date) -> list[tuple[str, str | None]]:
-        """The stored `Licitacao` JSON of the period's publications that mention the sector, with
-        the sector's keywords found in each (a JSON list); every publication of the period, with
-        no keywords, when `setor_id` is None."""
+                         first: date, last: date) -> list[Candidate]:
+        """The stored `Licitacao` JSON of the period's publications in the sector, with the
+        sector's keywords found in each (a JSON list) and why it is there ("palavras" or "ia");
+        every publication of the period, with neither, when `setor_id` is None."""
         p = pncp_publicacao.c
         if setor_id is None:
-            query = sa.select(p.licitacao_json, sa.null()).where(
+            query = sa.select(p.licitacao_json, sa.null(), sa.null()).where(
                 p.dia.between(first, last), _of_ufs(p.uf, ufs), p.modalidade_id.in_(list(modalidades))
             )
         else:
             s = pncp_publicacao_setor.c
             query = (
-                sa.select(p.licitacao_json, s.palavras)
+                sa.select(p.licitacao_json, s.palavras, s.classificacao)
                 .select_from(pncp_publicacao_setor.join(pncp_publicacao, s.codigo_pncp == p.codigo_pncp))
                 .where(s.setor_id == setor_id, s.dia.between(first, last), _of_ufs(s.uf, ufs),
                        s.modalidade_id.in_(list(modalidades)))
             )
         async with self._engine.connect() as conn:
-            return [(row[0], row[1]) for row in (await conn.execute(query)).all()]
+            return [Candidate(*row) for row in (await conn.execute(query)).all()]
 
     async def counts_by_uf(self, ufs: Sequence[str], modalidades: Sequence[int], first: date,
                            last: date) -> dict[str, int]:
@@ -297,15 +368,17 @@ class PublicationStore:
             rows = (await conn.execute(sa.select(pncp_setor_versao.c.setor_id, pncp_setor_versao.c.assinatura))).all()
         return {r[0]: r[1] for r in rows}
 
-    async def rematch_sector(self, setor_id: str, signature: str,
-                             keywords: Callable[[list[str]], Awaitable[list[list[str]]]], *, batch: int = 2_000) -> int:
-        """Recomputes one sector's matches over every stored publication (its keywords changed),
-        without asking PNCP again. `keywords` gives, for a batch of stored `Licitacao` JSON texts,
-        the sector's keywords in each (none: no match). Returns the matches made."""
+    async def rematch_sector(self, setor_id: str, signature: str, read: Callable[[list[str]], Awaitable[list[Judged]]],
+                             *, batch: int = 2_000) -> int:
+        """Recomputes one sector's matches and doubts over every stored publication (its terms
+        changed), without asking PNCP again, and applies the arbiter's verdicts to the doubts.
+        `read` gives, for a batch of stored `Licitacao` JSON texts, the sector's reading of each:
+        (its terms found, its doubts). Returns the matches made by terms."""
         p = pncp_publicacao.c
         async with self._engine.begin() as conn:  # without a signature, searches read every row meanwhile
             await conn.execute(sa.delete(pncp_setor_versao).where(pncp_setor_versao.c.setor_id == setor_id))
-            await conn.execute(sa.delete(pncp_publicacao_setor).where(pncp_publicacao_setor.c.setor_id == setor_id))
+            for table in (pncp_publicacao_setor, pncp_duvida):
+                await conn.execute(sa.delete(table).where(table.c.setor_id == setor_id))
         made, after = 0, ""
         while True:
             query = (sa.select(p.codigo_pncp, p.dia, p.uf, p.modalidade_id, p.licitacao_json)
@@ -314,13 +387,20 @@ class PublicationStore:
                 rows = (await conn.execute(query)).all()
             if not rows:
                 break
-            found = await keywords([r.licitacao_json for r in rows])
-            matches = [{"setor_id": setor_id, "codigo_pncp": r.codigo_pncp, "dia": r.dia, "uf": r.uf,
-                        "modalidade_id": r.modalidade_id, "palavras": json.dumps(words, ensure_ascii=False)}
-                       for r, words in zip(rows, found, strict=True) if words]
-            if matches:  # a write meanwhile may have matched some already, with the same keywords
-                async with self._engine.begin() as conn:
+            judged = await read([r.licitacao_json for r in rows])
+            where = {"setor_id": setor_id}
+            matches = [{**where, **_placed_row(r), "palavras": _words(found)}
+                       for r, (found, _, _) in zip(rows, judged, strict=True) if found]
+            doubts = [{**where, **_placed_row(r), "chave": chave, "palavras": _words(doubtful)}
+                      for r, (found, doubtful, chave) in zip(rows, judged, strict=True) if doubtful and not found]
+            async with self._engine.begin() as conn:  # a write meanwhile may have matched some already
+                if matches:
                     await conn.execute(self._insert(pncp_publicacao_setor).on_conflict_do_nothing(), matches)
+                if doubts:
+                    await conn.execute(self._insert(pncp_duvida).on_conflict_do_nothing(), doubts)
+                    await conn.execute(self.verdicts_applied(sa.and_(
+                        pncp_duvida.c.setor_id == setor_id,
+                        pncp_duvida.c.codigo_pncp.in_([d["codigo_pncp"] for d in doubts]))))
             made += len(matches)
             after = rows[-1].codigo_pncp
         await self.set_sector_signature(setor_id, signature)
@@ -344,14 +424,16 @@ class PublicationStore:
         still holds (a search that read a day outside the window keeps it for a while) and that
         are not open for proposals (`/proposta` listed them, closing after `now`, Brasília), and
         the slices they came from. Returns the publications removed."""
-        f, p, s, a = pncp_fatia.c, pncp_publicacao.c, pncp_publicacao_setor.c, pncp_aberta.c
+        f, p, a = pncp_fatia.c, pncp_publicacao.c, pncp_aberta.c
         recent = sa.or_(f.lido_em >= read_before, f.tentado_em >= read_before)  # read, or being read
         kept_days = sa.select(f.dia).where(f.dia < before, recent)
         open_now = sa.select(a.codigo_pncp).where(a.data_encerramento > now)
         async with self._engine.begin() as conn:
             old = sa.and_(p.dia < before, p.dia.not_in(kept_days), p.codigo_pncp.not_in(open_now))
-            await conn.execute(sa.delete(pncp_publicacao_setor).where(
-                s.dia < before, s.dia.not_in(kept_days), s.codigo_pncp.not_in(open_now)))
+            for table in (pncp_publicacao_setor, pncp_duvida):
+                c = table.c
+                await conn.execute(sa.delete(table).where(
+                    c.dia < before, c.dia.not_in(kept_days), c.codigo_pncp.not_in(open_now)))
             removed = (await conn.execute(sa.delete(pncp_publicacao).where(old))).rowcount or 0
             await conn.execute(sa.delete(pncp_fatia).where(f.dia < before, sa.not_(f.dia.in_(kept_days))))
         return removed
@@ -401,6 +483,18 @@ def _publication_row(p: IndexedPublication, now: datetime) -> dict[str, Any]:
     }
 
 
+def _placed_row(p: IndexedPublication | sa.Row[Any]) -> dict[str, Any]:
+    """What a match or a doubt is narrowed by, as the publication has it."""
+    return {"codigo_pncp": p.codigo_pncp, "dia": p.dia, "uf": p.uf, "modalidade_id": p.modalidade_id}
+
+
+def _words(words: list[str]) -> str:
+    return json.dumps(words, ensure_ascii=False)
+
+
 def _match_row(p: IndexedPublication, setor_id: str, palavras: list[str]) -> dict[str, Any]:
-    return {"setor_id": setor_id, "codigo_pncp": p.codigo_pncp, "dia": p.dia, "uf": p.uf,
-            "modalidade_id": p.modalidade_id, "palavras": json.dumps(palavras, ensure_ascii=False)}
+    return {"setor_id": setor_id, **_placed_row(p), "palavras": _words(palavras)}
+
+
+def _doubt_row(p: IndexedPublication, setor_id: str, palavras: list[str]) -> dict[str, Any]:
+    return {"setor_id": setor_id, **_placed_row(p), "chave": p.chave, "palavras": _words(palavras)}

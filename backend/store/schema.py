@@ -60,6 +60,10 @@ _CREATED_BY: dict[str, tuple[str, frozenset[str]]] = {
     "pncp_aberta_leitura": ("0004", frozenset({
         "modalidade_id", "uf", "completo", "lido_em", "tentado_em", "registros", "erro",
     })),
+    "pncp_duvida": ("0005", frozenset({"setor_id", "codigo_pncp", "chave", "dia", "uf", "modalidade_id", "palavras"})),
+    "arbitro_veredito": ("0005", frozenset({"chave", "modelo", "tokens", "decidido_em"})),
+    "arbitro_veredito_setor": ("0005", frozenset({"chave", "setor_id"})),
+    "arbitro_gasto": ("0005", frozenset({"dia", "tokens", "chamadas"})),
 }
 
 

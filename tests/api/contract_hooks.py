@@ -1,7 +1,8 @@
 """Schemathesis hooks for `test_openapi_contract.py` (loaded by its CLI through SCHEMATHESIS_HOOKS).
 
 The schema of `POST /v1/buscar` says everything JSON Schema can say about a search; what it cannot
-say is each request's relation to something else: one date to the other and to today, one value
+say is each request's relation to something else: one date to the other, to today and to the first
+day of the PNCP, one value
 to the other, the sector to GET /v1/setores, the size of the search to the server's MAX_UF_DAYS.
 Requests that Schemathesis draws as valid are made to keep those rules too (everything else drawn
 is left as is), so a valid request the server refuses is a real mismatch of the document. The
@@ -18,6 +19,7 @@ import schemathesis
 
 from backend.codes import BRASILIA
 from backend.domain.sectors import load_sectors
+from backend.schemas import PNCP_FIRST_DAY
 
 SECTORS = sorted(load_sectors())
 MAX_UF_DAYS = int(os.environ.get("CONTRACT_MAX_UF_DAYS", "1000"))
@@ -46,7 +48,7 @@ def searchable(body: dict[str, Any]) -> dict[str, Any]:
     # Dates the schema itself calls valid (modo "publicacao" needs both): what it says alone is tested.
     if body.get("modo", "publicacao") == "publicacao" and all(isinstance(day, str) for day in dates):
         ufs = len(set(body.get("ufs") or ())) or 1
-        first, last = sorted(map(date.fromisoformat, dates))
+        first, last = sorted(max(date.fromisoformat(day), PNCP_FIRST_DAY) for day in dates)
         last = min(last, datetime.now(BRASILIA).date())
         first = min(first, last)
         first = last - timedelta(days=min((last - first).days, MAX_UF_DAYS // ufs - 1))

@@ -60,7 +60,7 @@ async def test_search_answers_matches_ranked_and_stores_them(client, fake_pncp) 
     assert body["total_raw"] == 7  # MG was not asked for; dispensa (8) is not a default modalidade
     assert body["ufs_com_falha"] == []
     first = body["licitacoes"][0]
-    assert first["palavras_encontradas"] == ["uniforme", "camiseta", "bermuda"]
+    assert first["palavras_encontradas"] == ["uniforme escolar", "camiseta", "bermuda"]
     assert first["uf"] == "SP" and first["valor_estimado"] == 80_000
     assert set(body["tempos_ms"]) == {"fetch", "filter", "persist", "resumo", "excel"}
     # Inline (no queue): the summary and the report are settled in the answer itself.
@@ -180,6 +180,7 @@ async def test_status_of_unknown_search_is_404_and_bad_id_422(client) -> None:
         ({"data_final": DaysAgo(20)}, "data_final", "anterior à data inicial"),
         ({"data_inicial": DaysAgo(400)}, "data_final", "365 dias"),
         ({"data_inicial": "28/11/2026"}, "data_inicial", "AAAA-MM-DD"),
+        ({"data_inicial": "0088-07-17", "data_final": "0088-08-03"}, "data_inicial", "a partir de 01/01/2021"),
         ({"setor_id": "astronautas"}, "setor_id", "setor desconhecido"),
         ({"valor_minimo": 500, "valor_maximo": 100}, "valor_maximo", "menor que o valor mínimo"),
         ({"valor_minimo": -1}, "valor_minimo", "maior ou igual a 0"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from backend.domain.excel import create_excel
@@ -20,10 +21,11 @@ from backend.pncp.records import to_licitacao
 from backend.schemas import Licitacao, ResumoLicitacoes
 
 HEADERS = [
-    "Código PNCP", "Objeto", "Órgão", "UF", "Município", "Valor Estimado", "Modalidade", "Publicação",
-    "Abertura", "Encerramento", "Situação", "Link",
+    "Código PNCP", "Objeto", "Classificação", "Termos encontrados", "Órgão", "UF", "Município", "Valor Estimado",
+    "Modalidade", "Publicação", "Abertura", "Encerramento", "Situação", "Link",
 ]
 COL = {header: index for index, header in enumerate(HEADERS, 1)}
+LAST = get_column_letter(len(HEADERS))
 GERADO_EM = datetime(2026, 11, 28, 14, 30, 5)
 PARAMETROS = {"Setor": "Vestuário e uniformes", "UFs": "SP, MG", "Período": "18/11/2026 a 28/11/2026",
               "Modalidades": "Pregão - Eletrônico"}
@@ -109,9 +111,9 @@ def test_headers_are_styled_frozen_and_filtered() -> None:
         assert cell.font.b and cell.font.color.rgb.endswith("FFFFFF")
         assert cell.fill.fill_type == "solid" and cell.fill.fgColor.rgb.endswith("1F4E78")
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:L3"
+    assert ws.auto_filter.ref == f"A1:{LAST}3"
     assert ws.column_dimensions["B"].width == 60
-    assert all(ws.column_dimensions[letter].width for letter in "ABCDEFGHIJKL")
+    assert all(ws.column_dimensions[get_column_letter(col)].width for col in COL.values())
 
 
 def test_row_values_have_real_types_and_formats() -> None:
@@ -139,6 +141,26 @@ def test_row_values_have_real_types_and_formats() -> None:
     assert link.value == "https://compras.example.gov.br/edital/7"
     assert link.hyperlink is not None and link.hyperlink.target == "https://compras.example.gov.br/edital/7"
     assert link.font.u == "single" and link.font.color.rgb.endswith("0563C1")
+
+
+def test_classificacao_says_why_each_row_is_in_the_sector() -> None:
+    ws, _ = sheets(build([
+        licitacao(1, classificacao="palavras", palavras_encontradas=["uniforme", "camiseta"]),
+        licitacao(2, objeto="Aquisição de enxoval hospitalar", classificacao="ia", palavras_encontradas=[]),
+        licitacao(3),  # the default: its terms matched
+    ]))
+    classificacao, termos = COL["Classificação"], COL["Termos encontrados"]
+    assert ws.cell(row=2, column=classificacao).value == "Palavras-chave"
+    assert ws.cell(row=2, column=termos).value == "uniforme, camiseta"
+    assert ws.cell(row=2, column=termos).alignment.wrap_text
+    assert ws.cell(row=3, column=classificacao).value == "Sugerido por IA"
+    assert ws.cell(row=3, column=termos).value is None  # the AI put it in: no terms
+    assert ws.cell(row=4, column=classificacao).value == "Palavras-chave"
+    assert ws.column_dimensions[get_column_letter(classificacao)].width == 16
+    assert ws.column_dimensions[get_column_letter(termos)].width == 30
+    # the totals row keeps its cells under the new columns
+    totals = ws[6]
+    assert totals[COL["Valor Estimado"] - 1].value == pytest.approx(450_006.0)
 
 
 def test_confidential_value_and_missing_dates_are_empty_cells() -> None:
@@ -178,7 +200,7 @@ def test_totals_row_counts_and_sums_known_values() -> None:
 def test_empty_list_gives_headers_and_a_zero_totals_row() -> None:
     ws, rs = sheets(build([]))
     assert [cell.value for cell in ws[1]] == HEADERS
-    assert ws.auto_filter.ref == "A1:L1"
+    assert ws.auto_filter.ref == f"A1:{LAST}1"
     assert ws.max_row == 3
     totals = ws[3]
     assert (totals[0].value, totals[1].value, totals[COL["Valor Estimado"] - 1].value) == ("Total", 0, 0)
@@ -246,11 +268,12 @@ def _assert_literal(cell: Any, text: str) -> None:
 @pytest.mark.parametrize("payload", INJECTIONS)
 def test_formula_like_text_is_stored_as_literal_string(payload: str) -> None:
     lic = licitacao(1, objeto=payload, orgao=payload, municipio=payload, modalidade=payload, situacao=payload,
-                    codigo_pncp=payload, link=payload)
+                    codigo_pncp=payload, link=payload, palavras_encontradas=[payload])
     data = build([lic], parametros={payload: payload},
                  resumo=resumo(resumo_executivo=payload, destaques=[payload], alerta_urgencia=payload))
     ws, rs = sheets(data)
-    for header in ("Código PNCP", "Objeto", "Órgão", "Município", "Modalidade", "Situação", "Link"):
+    for header in ("Código PNCP", "Objeto", "Termos encontrados", "Órgão", "Município", "Modalidade", "Situação",
+                   "Link"):
         cell = ws.cell(row=2, column=COL[header])
         _assert_literal(cell, payload)
         assert cell.quotePrefix, header
@@ -313,7 +336,7 @@ def test_5000_realistic_rows_build() -> None:
     data = build(licitacoes, resumo=resumo())
     ws, rs = sheets(data)
     assert ws.max_row == 5003
-    assert ws.auto_filter.ref == "A1:L5001"
+    assert ws.auto_filter.ref == f"A1:{LAST}5001"
     known = [lic.valor_estimado for lic in licitacoes if lic.valor_estimado is not None]
     assert len(known) < 5000  # the demo has confidential budgets
     totals = ws[5003]
@@ -321,7 +344,7 @@ def test_5000_realistic_rows_build() -> None:
     assert totals[COL["Valor Estimado"] - 1].value == pytest.approx(round(math.fsum(known), 2))
     assert [ws.cell(row=i, column=1).value for i in (2, 5001)] == [licitacoes[0].codigo_pncp,
                                                                      licitacoes[-1].codigo_pncp]
-    assert sum(1 for row in ws.iter_rows(min_row=2, max_row=5001, min_col=12, max_col=12)
+    assert sum(1 for row in ws.iter_rows(min_row=2, max_row=5001, min_col=COL["Link"], max_col=COL["Link"])
                if row[0].hyperlink is not None) == 5000
     assert resumo_lines(rs)["Com orçamento sigiloso"].value == 5000 - len(known)
 

@@ -1,4 +1,4 @@
-"""Unit tests of the pure matching, filtering and ranking functions."""
+"""Unit tests of the pure filtering and ranking functions."""
 
 from __future__ import annotations
 
@@ -8,19 +8,15 @@ import pytest
 
 from backend.domain.filtering import (
     Criteria,
-    SectorRules,
-    TermMatcher,
+    Known,
     filter_and_rank,
     is_open,
     match_known,
     match_licitacao,
-    normalize,
     rank,
-    sector_keywords,
-    split_terms,
     value_in_range,
-    word_forms,
 )
+from backend.domain.matching import SectorLists, SectorRules, TermMatcher, prepare, sector_keywords, split_terms
 from backend.schemas import Licitacao
 
 NOW = datetime(2025, 3, 10, 12, 0)  # Brasília wall-clock time, naive like PNCP's dates
@@ -68,137 +64,10 @@ def make_criteria(**overrides: object) -> Criteria:
     return Criteria(**values)  # type: ignore[arg-type]
 
 
-RULES = SectorRules(
-    keywords=TermMatcher.build(["uniforme", "camiseta", "meia", "jaleco"]),
-    exclusions=TermMatcher.build(["meia-entrada", "meio-fio"]),
-)
-
-
-# --- normalize -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Aquisição de Pães", "aquisicao de paes"),
-        ("AQUISIÇÃO DE COLCHÕES", "aquisicao de colchoes"),
-        ("Serviços de manutenção: elétrica/hidráulica!", "servicos de manutencao eletrica hidraulica"),
-        ("meia-entrada", "meia entrada"),
-        ("  caixa d'água   (20 L)  ", "caixa d agua 20 l"),
-        ("Papel A4 75g/m²", "papel a4 75g m2"),
-        ("Ônibus, micro-ônibus e VANS", "onibus micro onibus e vans"),
-        ("", ""),
-    ],
-)
-def test_normalize_strips_accents_case_and_punctuation(text: str, expected: str) -> None:
-    assert normalize(text) == expected
-
-
-# --- word_forms ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("word", "plural"),
-    [
-        ("colchao", "colchoes"),  # ão -> ões
-        ("pao", "paes"),  # ão -> ães
-        ("cidadao", "cidadaos"),  # ão -> ãos
-        ("papel", "papeis"),  # l -> is
-        ("material", "materiais"),
-        ("lencol", "lencois"),
-        ("fuzil", "fuzis"),  # stressed il -> is
-        ("fossil", "fosseis"),  # unstressed il -> eis
-        ("item", "itens"),  # m -> ns
-        ("computador", "computadores"),  # r -> es
-        ("toner", "toners"),  # loanword in r -> s
-        ("luz", "luzes"),  # z -> es
-        ("gas", "gases"),  # s -> es
-        ("switch", "switches"),
-        ("cadeira", "cadeiras"),  # vowel -> s
-        ("notebook", "notebooks"),
-    ],
-)
-def test_word_forms_include_portuguese_plurals(word: str, plural: str) -> None:
-    forms = word_forms(word)
-    assert word in forms
-    assert plural in forms
-
-
-def test_word_forms_leave_short_words_alone_and_list_longest_first() -> None:
-    assert word_forms("de") == ["de"]
-    forms = word_forms("cadeira")
-    assert forms == sorted(forms, key=len, reverse=True)
-
-
-# --- TermMatcher -----------------------------------------------------------------------------
-
-
-def test_matcher_finds_plurals_across_accents_and_case() -> None:
-    matcher = TermMatcher.build(["colchão", "pão", "papel", "computador"])
-    text = normalize("AQUISIÇÃO DE COLCHÕES, PÃES, PAPÉIS E COMPUTADORES")
-    assert matcher.find(text) == ["colchão", "pão", "papel", "computador"]
-
-
-def test_matcher_matches_whole_words_only() -> None:
-    matcher = TermMatcher.build(["mesa", "meia", "café"])
-    assert matcher.find(normalize("Pagamento de mesada e cafeteira")) == []
-    assert not matcher.any(normalize("Construção de ameias medievais"))
-    assert matcher.find(normalize("Mesas e cadeiras")) == ["mesa"]
-
-
-def test_matcher_phrase_needs_adjacent_words_in_any_number() -> None:
-    matcher = TermMatcher.build(["gênero alimentício"])
-    assert matcher.find(normalize("Aquisição de GÊNEROS ALIMENTÍCIOS")) == ["gênero alimentício"]
-    assert matcher.find(normalize("gênero de primeira necessidade alimentício")) == []
-
-
-def test_matcher_prefers_the_longest_term_at_a_position() -> None:
-    matcher = TermMatcher.build(["papel", "papel higiênico"])
-    assert matcher.find(normalize("Papel higiênico folha dupla")) == ["papel higiênico"]
-    assert matcher.find(normalize("Papel A4 e papel higiênico")) == ["papel", "papel higiênico"]
-
-
-def test_matcher_wildcard_matches_any_ending_from_a_word_start() -> None:
-    matcher = TermMatcher.build(["informátic*", "odontológic*"])
-    assert matcher.find(normalize("Equipamentos de INFORMÁTICA")) == ["informátic*"]
-    assert matcher.find(normalize("serviços informáticos")) == ["informátic*"]
-    assert matcher.find(normalize("Cadeira odontológica")) == ["odontológic*"]
-    assert matcher.find(normalize("desinformatica")) == []
-
-
-def test_matcher_reports_distinct_terms_in_order_of_first_appearance() -> None:
-    matcher = TermMatcher.build(["camiseta", "bermuda"])
-    text = normalize("bermudas, camisetas e mais bermudas")
-    assert matcher.find(text) == ["bermuda", "camiseta"]
-
-
-def test_matcher_ignores_blank_and_repeated_terms() -> None:
-    matcher = TermMatcher.build(["", "  ", "jaleco", " jaleco "])
-    assert matcher.terms == ("jaleco",)
-    empty = TermMatcher.build([])
-    assert empty.find("qualquer texto") == []
-    assert not empty.any("qualquer texto")
-
-
-def test_matcher_rejects_a_term_without_words() -> None:
-    with pytest.raises(ValueError, match="empty term"):
-        TermMatcher.build(["***"])
-
-
-# --- split_terms -----------------------------------------------------------------------------
-
-
-def test_split_terms_on_commas_semicolons_and_newlines() -> None:
-    assert split_terms("jaleco, avental; touca\nbota") == ["jaleco", "avental", "touca", "bota"]
-    assert split_terms(" jaleco ,, ; ") == ["jaleco"]
-
-
-def test_terms_with_nothing_to_look_for_are_left_out() -> None:
-    assert split_terms("!!!, *; -") == []
-    assert split_terms("jaleco, !!!, a*") == ["jaleco", "a*"]
-    assert TermMatcher.build(split_terms("!!!")).terms == ()  # it used to raise: a 500 for "!!!"
-    assert split_terms("") == []
-    assert split_terms(None) == []
+RULES = SectorRules.build(SectorLists(
+    palavras_chave=("uniforme", "camiseta", "meia", "jaleco"),
+    exclusoes=("meia-entrada", "meio-fio"),
+))
 
 
 # --- value_in_range --------------------------------------------------------------------------
@@ -357,8 +226,8 @@ def test_keywords_found_when_indexed_give_the_same_match_as_reading_the_text(cri
         make_licitacao("Camisetas e meia-entrada para o evento", codigo="d"),  # an exclusion
         make_licitacao("Serviços de limpeza", codigo="e"),
     ]
-    indexed = [sector_keywords(normalize(lic.objeto), RULES) for lic in licitacoes]
+    indexed = [sector_keywords(prepare(lic.objeto), RULES) for lic in licitacoes]
     assert indexed[-2:] == [[], []]
-    known = [match_known(lic, words, criteria) for lic, words in zip(licitacoes, indexed, strict=True)]
+    known = [match_known(lic, Known(words), criteria) for lic, words in zip(licitacoes, indexed, strict=True)]
     assert known == [match_licitacao(lic, RULES, criteria) for lic in licitacoes]
     assert any(k is not None for k in known) == ("SP" in criteria.ufs)

@@ -7,7 +7,9 @@
         assert fake.requests[0].status == 200        # OpenAI would have taken it
 
 `POST /v1/chat/completions` answers with a `chat.completion` object. By default its content is
-`DEFAULT_SUMMARY` (a valid summary for `backend.adapters.llm`'s schema). Scripted responses are used one
+`DEFAULT_SUMMARY` (a valid summary for `backend.adapters.llm`'s schema); a request for the AI
+arbiter's schema (`setores_por_objeto`) gets, for each numbered objeto of its user message, the
+sectors `classifier(objeto)` names (none by default). `usage` counts about 4 characters a token. Scripted responses are used one
 per request, in order; requests left unscripted get the default answer. Everything is
 thread-safe: tests run in the main thread while uvicorn serves from its own.
 
@@ -26,7 +28,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +52,21 @@ DEFAULT_SUMMARY: dict[str, Any] = {
     "alerta_urgencia": None,
 }
 
+CLASSIFY_SCHEMA = "setores_por_objeto"  # the AI arbiter's (backend.adapters.classifier)
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
+
+
+def _schema_name(body: Mapping[str, Any]) -> str | None:
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and isinstance(response_format.get("json_schema"), dict):
+        return response_format["json_schema"].get("name")
+    return None
+
+
+def _numbered(body: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """The "1. objeto" lines of the request's user message."""
+    user = next((str(m.get("content", "")) for m in body["messages"] if m.get("role") == "user"), "")
+    return [(int(number), text) for number, text in re.findall(r"^(\d+)\. (.*)$", user, flags=re.MULTILINE)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -282,6 +298,7 @@ class FakeOpenAI(LocalDouble):
         self.api_key = api_key
         self.latency = latency  # seconds waited before every answer (a model's thinking time)
         self.default_summary = dict(default_summary or DEFAULT_SUMMARY)
+        self.classifier: Callable[[str], list[str]] = lambda objeto: []
         self._state = _State()
         self._ids = itertools.count(1)
         self._server = ServerThread(
@@ -334,14 +351,19 @@ class FakeOpenAI(LocalDouble):
                 recorded.disconnected = True
                 return
 
-    def _completion(self, model: str, reply: Reply) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        model = body["model"]
         if reply.refusal is not None:
             content = None
         elif reply.content is not None:
             content = reply.content
+        elif _schema_name(body) == CLASSIFY_SCHEMA:
+            content = json.dumps({"objetos": [{"id": n, "setores": self.classifier(objeto)}
+                                              for n, objeto in _numbered(body)]}, ensure_ascii=False)
         else:
             content = json.dumps(self.default_summary, ensure_ascii=False)
         completion_tokens = max(1, len(content or reply.refusal or "") // 4)
+        prompt_tokens = max(1, sum(len(str(m.get("content", ""))) for m in body["messages"]) // 4)
         return {
             "id": f"chatcmpl-fake{next(self._ids):06d}",
             "object": "chat.completion",
@@ -356,9 +378,9 @@ class FakeOpenAI(LocalDouble):
                 }
             ],
             "usage": {
-                "prompt_tokens": 100,
+                "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
-                "total_tokens": 100 + completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             },
             "service_tier": "default",
             "system_fingerprint": "fp_fake",
@@ -437,4 +459,4 @@ class FakeOpenAI(LocalDouble):
                 media_type=scripted.content_type,
             )
         reply = scripted if isinstance(scripted, Reply) else Reply()
-        return JSONResponse(self._completion(body["model"], reply), headers={"x-request-id": "req_fake_ok"})
+        return JSONResponse(self._completion(body, reply), headers={"x-request-id": "req_fake_ok"})

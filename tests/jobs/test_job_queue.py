@@ -363,7 +363,8 @@ print(json.dumps({
     assert found["queue"] is True and found["interval"] == 7 and found["codec"] == [True, True]
     assert found["excel_timeout"] == 40 + margin and found["job_timeout"] == 40 + margin
     assert found["tries"] == 4 + found["extra"] and found["llm_timeout"] == 12 + margin
-    assert found["crons"] == ["cleanup_expired_searches", "keep_index_fresh", "recover_stalled_searches"]
+    assert found["crons"] == ["cleanup_expired_searches", "keep_arbiter_running", "keep_index_fresh",
+                              "recover_stalled_searches"]
     assert found["port"] == int(redis_url.rsplit(":", 1)[1].split("/")[0])
 
 

@@ -21,8 +21,12 @@ from backend.config import Settings
 from backend.pncp.records import to_licitacao
 from backend.schemas import LICITACOES, ResumoLicitacoes
 from backend.store.publications import (
+    arbitro_gasto,
+    arbitro_veredito,
+    arbitro_veredito_setor,
     pncp_aberta,
     pncp_aberta_leitura,
+    pncp_duvida,
     pncp_fatia,
     pncp_ingestao,
     pncp_publicacao,
@@ -34,9 +38,10 @@ from backend.store.search_cache import SearchCache, database_engine, search_cach
 from tests.records import pncp_record
 from tests.servers import ROOT, running_servers, server_env
 
-HEAD = "0004"
+HEAD = "0005"
 INDEX_TABLE_OBJECTS = (pncp_publicacao, pncp_publicacao_setor, pncp_setor_versao, pncp_fatia, pncp_ingestao,
-                       pncp_aberta, pncp_aberta_leitura)
+                       pncp_aberta, pncp_aberta_leitura, pncp_duvida, arbitro_veredito, arbitro_veredito_setor,
+                       arbitro_gasto)
 INDEX_TABLES = {table.name for table in INDEX_TABLE_OBJECTS}
 
 # search_cache as the release before migrations made it (SQLAlchemy's CreateTable of its table).
@@ -346,3 +351,20 @@ def test_two_servers_starting_at_once_migrate_once(
             assert health.status_code == 200 and health.json()["database"] == "ok", server.log()
         versions, identities = asyncio.run(_versions_and_identities(env["DATABASE_URL"]))
     assert versions == [HEAD] and len(identities) == 1
+
+
+async def test_the_index_keeps_its_sector_matches_through_0005(database_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "0004"],
+        cwd=ROOT, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    await _execute(database_url, "INSERT INTO pncp_publicacao_setor (setor_id, codigo_pncp, dia, uf, modalidade_id, "
+                   "palavras) VALUES ('saude', '1-1-1/2026', '2026-12-01', 'SP', 6, '[\"seringa\"]')")
+    cache = await _migrated(database_url)
+    try:
+        rows = await _fetch(database_url, "SELECT setor_id, palavras, classificacao FROM pncp_publicacao_setor")
+        assert rows == [("saude", '["seringa"]', "palavras")]
+        assert (await _versions_and_identities(database_url))[0] == [HEAD]
+    finally:
+        await cache.close()

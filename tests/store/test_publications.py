@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from backend.codes import now_brasilia
-from backend.domain.filtering import SectorRules, TermMatcher, normalize, sector_keywords
+from backend.domain.matching import SectorRules, prepare, sector_keywords
 from backend.domain.sectors import load_sectors
 from backend.index.publications import index_rows, sector_signature
 from backend.schemas import LICITACOES
@@ -47,7 +47,7 @@ async def test_a_newer_copy_replaces_a_row_and_an_older_one_does_not(store: Publ
     await store.write(rows(first))
     await store.write(rows(newer))
     await store.write(rows(first))  # a stale page read late
-    [(stored_json, _)] = await store.candidates("software", ["SP"], [6], DAY, DAY)
+    [(stored_json, _, _)] = await store.candidates("software", ["SP"], [6], DAY, DAY)
     stored = LICITACOES.validate_json(f"[{stored_json}]")[0]
     assert stored.situacao == "Revogada"
     assert await count(store, ["SP"], [6], DAY, DAY) == 1
@@ -80,19 +80,19 @@ async def test_an_incomplete_read_never_undoes_a_complete_one(store: Publication
 
 
 async def test_a_sector_whose_keywords_changed_is_matched_again_from_the_stored_rows(store: PublicationStore) -> None:
-    drone = pncp_record("Aquisição de drones para vigilância", publicado=NOON)
-    await store.write(rows(drone))
+    zeppelin = pncp_record("Aquisição de zepelins para a frota aérea", publicado=NOON)
+    await store.write(rows(zeppelin))
     assert await store.candidates("software", ["SP"], [6], DAY, DAY) == []
     sector = SECTORS["software"]
-    changed = replace(sector, palavras_chave=(*sector.palavras_chave, "drones"),
-                      rules=SectorRules(TermMatcher.build((*sector.palavras_chave, "drones")), sector.rules.exclusions))
+    lists = replace(sector.termos, palavras_chave=(*sector.termos.palavras_chave, "zepelim"))
+    changed = replace(sector, termos=lists, rules=SectorRules.build(lists))
 
-    async def keywords(stored: list[str]) -> list[list[str]]:
+    async def keywords(stored: list[str]) -> list[tuple[list[str], list[str], str]]:
         found = await anyio.to_thread.run_sync(lambda: LICITACOES.validate_json("[" + ",".join(stored) + "]"))
-        return [sector_keywords(normalize(lic.objeto), changed.rules) for lic in found]
+        return [(sector_keywords(prepare(lic.objeto), changed.rules), [], "") for lic in found]
 
     assert await store.rematch_sector("software", sector_signature(changed), keywords) == 1
-    assert [words for _, words in await store.candidates("software", ["SP"], [6], DAY, DAY)] == ['["drones"]']
+    assert [c.palavras for c in await store.candidates("software", ["SP"], [6], DAY, DAY)] == ['["zepelim"]']
     assert (await store.sector_signatures())["software"] == sector_signature(changed) != sector_signature(sector)
 
 
@@ -133,8 +133,8 @@ async def test_rematching_over_matches_a_write_already_made_does_not_fail(store:
     await store.write(rows(pncp_record("Licença de software de gestão", publicado=NOON)))
     sector = SECTORS["software"]
 
-    async def keywords(stored: list[str]) -> list[list[str]]:
-        return [["software"]] * len(stored)
+    async def keywords(stored: list[str]) -> list[tuple[list[str], list[str], str]]:
+        return [(["software"], [], "")] * len(stored)
 
     assert await store.rematch_sector("software", sector_signature(sector), keywords) == 1
     assert len(await store.candidates("software", ["SP"], [6], DAY, DAY)) == 1

@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { licitacao, ufRows } from "../test/fixtures";
-import { DIAS_REFRESH_MS, ResultsTable, keepOrder } from "./ResultsTable";
+import { DIAS_REFRESH_MS, IA_TOOLTIP, ResultsTable, keepOrder } from "./ResultsTable";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -50,6 +50,58 @@ describe("ResultsTable", () => {
     rerender(<ResultsTable licitacoes={final} parcial={false} />);
     expect(screen.getByTestId("results-table")).toHaveAttribute("data-parcial", "false");
     expect(objetos()).toEqual(["Final maior", "Final média"]); // the user's sort, over the final rows
+  });
+
+  it("shows why each row is in the sector: the terms that matched, or a badge when the AI put it in", () => {
+    const rows = [
+      licitacao({
+        codigo_pncp: "p",
+        objeto: "Aquisição de uniformes e camisetas",
+        palavras_encontradas: ["uniforme", "camiseta"],
+      }),
+      licitacao({
+        codigo_pncp: "ia",
+        objeto: "Aquisição de enxoval para a rede hospitalar",
+        palavras_encontradas: [],
+        classificacao: "ia",
+      }),
+    ];
+    render(<ResultsTable licitacoes={rows} />);
+    const [porPalavras, porIa] = screen.getAllByTestId("result-row") as [HTMLElement, HTMLElement];
+
+    expect(porPalavras).toHaveAttribute("data-classificacao", "palavras");
+    expect(within(porPalavras).getByTestId("termos-encontrados")).toHaveTextContent("termos: uniforme, camiseta");
+    expect(within(porPalavras).queryByText("sugerido por IA")).toBeNull();
+
+    expect(porIa).toHaveAttribute("data-classificacao", "ia");
+    const badge = within(porIa).getByText("sugerido por IA");
+    expect(badge).toHaveAttribute("title", IA_TOOLTIP);
+    expect(IA_TOOLTIP).toBe(
+      "Classificada pela IA: o objeto não cita os termos do setor, mas a IA o leu e o considerou do setor.",
+    );
+    expect(within(porIa).queryByTestId("termos-encontrados")).toBeNull();
+
+    // The objeto stays its own text, first in the row; the classification comes under it.
+    expect(objetos()).toEqual(["Aquisição de uniformes e camisetas", "Aquisição de enxoval para a rede hospitalar"]);
+    expect(porIa.textContent).toMatch(/^Aquisição de enxoval para a rede hospitalarsugerido por IA/);
+  });
+
+  it("marks partial rows too, and shows no terms line when none came", () => {
+    render(
+      <ResultsTable
+        licitacoes={[
+          licitacao({ codigo_pncp: "a", classificacao: "ia", palavras_encontradas: [] }),
+          licitacao({ codigo_pncp: "b", palavras_encontradas: [] }),
+        ]}
+        parcial
+      />,
+    );
+    const [a, b] = screen.getAllByTestId("result-row") as [HTMLElement, HTMLElement];
+    expect(a).toHaveAttribute("data-classificacao", "ia");
+    expect(a).toHaveTextContent("sugerido por IA");
+    expect(b).toHaveAttribute("data-classificacao", "palavras");
+    expect(within(b).queryByTestId("termos-encontrados")).toBeNull();
+    expect(b).not.toHaveTextContent("sugerido por IA");
   });
 
   it("keeps the given order of partial rows until the user sorts", () => {

@@ -47,6 +47,31 @@ export function keepOrder(rows: readonly Licitacao[], order: readonly string[]):
   return [...kept, ...rows.filter((l) => !known.has(l.codigo_pncp))];
 }
 
+/** The badge's tooltip: why a row that cites none of the sector's terms is in the list. */
+export const IA_TOOLTIP =
+  "Classificada pela IA: o objeto não cita os termos do setor, mas a IA o leu e o considerou do setor.";
+
+/**
+ * Why the row is in the sector, under its objeto: "sugerido por IA" when the AI arbiter put it in
+ * (`classificacao` "ia"), else the terms that matched (`palavras_encontradas`), if any.
+ */
+function Classificacao({ licitacao }: { licitacao: Licitacao }) {
+  if (licitacao.classificacao === "ia") {
+    return (
+      <span className="classificacao badge-ia" data-testid="classificacao-ia" title={IA_TOOLTIP}>
+        sugerido por IA
+      </span>
+    );
+  }
+  const termos = licitacao.palavras_encontradas ?? [];
+  if (termos.length === 0) return null;
+  return (
+    <span className="classificacao termos" data-testid="termos-encontrados">
+      termos: {termos.join(", ")}
+    </span>
+  );
+}
+
 interface Props {
   licitacoes: readonly Licitacao[];
   /**
@@ -112,8 +137,11 @@ export function ResultsTable({ licitacoes, parcial = false }: Props) {
         </thead>
         <tbody>
           {rows.map((l) => (
-            <tr key={l.codigo_pncp} data-testid="result-row">
-              <td className="objeto">{l.objeto}</td>
+            <tr key={l.codigo_pncp} data-testid="result-row" data-classificacao={l.classificacao}>
+              <td className="objeto-cell">
+                <span className="objeto">{l.objeto}</span>
+                <Classificacao licitacao={l} />
+              </td>
               <td>{l.orgao}</td>
               <td>
                 {l.uf}

@@ -44,6 +44,7 @@ export function licitacao(overrides: Partial<Licitacao> = {}): Licitacao {
     link_pncp: "https://pncp.example.test/1",
     palavras_encontradas: ["uniforme"],
     relevancia: 0.9,
+    classificacao: "palavras",
     ...overrides,
   };
 }

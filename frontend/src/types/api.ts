@@ -141,7 +141,7 @@ export interface components {
             data_final?: string | null;
             /**
              * Data Inicial
-             * @description First publication date (YYYY-MM-DD); needed by modo 'publicacao', ignored by 'abertas'.
+             * @description First publication date (YYYY-MM-DD), from 2021-01-01 on; needed by modo 'publicacao', ignored by 'abertas'.
              */
             data_inicial?: string | null;
             /**
@@ -371,6 +371,13 @@ export interface components {
          * @description One procurement opportunity, normalised from a PNCP record.
          */
         Licitacao: {
+            /**
+             * Classificacao
+             * @description Why it is in the sector: "palavras", its terms matched (palavras_encontradas); "ia", the AI arbiter read it and put it in.
+             * @default palavras
+             * @enum {string}
+             */
+            classificacao: "palavras" | "ia";
             /** Codigo Ibge */
             codigo_ibge?: string | null;
             /**
@@ -415,7 +422,7 @@ export interface components {
             orgao: string;
             /**
              * Palavras Encontradas
-             * @description Sector keywords found in the objeto.
+             * @description The sector's terms (and the user's) found in the objeto; none when the AI put it in.
              */
             palavras_encontradas?: string[];
             /**
