@@ -216,7 +216,8 @@ class Licitacao(BaseModel):
     link: str = Field(description="Where to bid: the origin system, or the PNCP page when PNCP has no origin link.")
     link_pncp: str | None = Field(default=None, description="The record's public PNCP page.")
     palavras_encontradas: list[str] = Field(
-        default_factory=list, description="The sector's terms (and the user's) found in the objeto; none when the AI put it in."
+        default_factory=list,
+        description="The sector's terms (and the user's) found in the objeto; none when the AI put it in.",
     )
     relevancia: float = 0.0
     classificacao: Classificacao = Field(

@@ -29,10 +29,10 @@ from contextlib import ExitStack
 import openai
 
 from backend.adapters.classifier import ClassifyError, SectorBrief, classify
-from backend.index.arbiter import BATCH
-from bench.revision import revision_tree
 from backend.domain.matching import prepare
 from backend.domain.sectors import Sector, every_sector, load_sectors, read_boundaries
+from backend.index.arbiter import BATCH
+from bench.revision import revision_tree
 from tests.fakes.openai_server import FakeOpenAI
 from tests.relevance import CLASSES, PARTS, Classifier, Labelled, Score, by_class, load, score, write_levels
 
@@ -67,7 +67,8 @@ def arbiter_classifier(sectors: dict[str, Sector], objetos: list[str], *, model:
     briefs = [SectorBrief(s.id, s.nome, " ".join(s.descricao.split())) for s in sectors.values()]
     verdicts, tokens = asyncio.run(_ask(doubtful, briefs, read_boundaries(), model=model))
     per_objeto = tokens / len(doubtful) if doubtful else 0.0
-    note = (f"árbitro ({model} em {os.environ.get('OPENAI_BASE_URL') or 'o dublê do projeto: só confere o mecanismo'}): "
+    server = os.environ.get("OPENAI_BASE_URL") or "o dublê do projeto: só confere o mecanismo"
+    note = (f"árbitro ({model} em {server}): "
             f"{len(doubtful)} objetos em dúvida de {len(objetos)}, {tokens} tokens, {per_objeto:.0f} por objeto, "
             f"{sum(v is None for v in verdicts.values())} sem resposta")
 
@@ -119,7 +120,7 @@ def _table(title: str, columns: dict[str, dict[str, Score]]) -> None:
     print(f"{'setor':<21}" + "".join(f"{name:>27}" for name in names))
     print(f"{'':<21}" + "".join(f"{'P':>9}{'R':>9}{'F1':>9}" for _ in names) + f"{'positivos':>11}")
     for sector in next(iter(columns.values())):
-        cells = "".join(f"{c[sector].precision:>9.2f}{c[sector].recall:>9.2f}{c[sector].f1:>9.2f}"
+        cells = "".join(f"{c[sector].precision:>9.3f}{c[sector].recall:>9.3f}{c[sector].f1:>9.3f}"
                         for c in columns.values())
         first = columns[names[0]][sector]
         print(f"{sector:<21}{cells}{first.tp + first.fn:>11}")
@@ -128,10 +129,12 @@ def _table(title: str, columns: dict[str, dict[str, Score]]) -> None:
 def _classes(items: list[Labelled], sectors: list[str], columns: dict[str, Classifier]) -> None:
     shares = {name: by_class(items, sectors, classify) for name, classify in columns.items()}
     counts = {c: sum(1 for i in items if i.classe == c) for c in CLASSES}
-    print(f"{'  certos por classe':<21}" + "".join(f"{name:>14}" for name in columns) + f"{'objetos':>9}")
+    width = {name: max(14, len(name) + 2) for name in columns}
+    print(f"{'  certos por classe':<21}" + "".join(f"{name:>{width[name]}}" for name in columns) + f"{'objetos':>9}")
     for c in CLASSES:
         if counts[c]:
-            print(f"  {c:<19}" + "".join(f"{shares[name][c]:>14.2f}" for name in columns) + f"{counts[c]:>9}")
+            print(f"  {c:<19}" + "".join(f"{shares[name][c]:>{width[name]}.3f}" for name in columns)
+                  + f"{counts[c]:>9}")
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import date, datetime
+from typing import NamedTuple
 
 from backend.codes import SITUACAO_DIVULGADA
 from backend.domain.matching import SectorRules, TermMatcher, Text, prepare, sector_keywords

@@ -2,9 +2,10 @@
 
 Pure functions over data. Terms are compared word by word through `words.key`, so every form of a
 word counts ("odontológico" finds "ODONTOLOGIA"); a term of several words matches when its words
-(the joining "de", "para"... aside) stand within a few words of each other, in any order ("toalha
-de papel" finds "PAPEL TOALHA" and "toalha interfolhada de papel"); a long word misspelt by one
-letter ("MEDICMENTOS") still counts; a trailing "*" matches any ending ("informátic*").
+(the joining "de", "para"... aside) stand side by side or one word apart, in any order ("toalha
+de papel" finds "PAPEL TOALHA" and "toalha interfolhada de papel"); a phrase in double quotes
+needs its words side by side, in order; a long word misspelt by one letter ("MEDICMENTOS") still
+counts; a trailing "*" matches any ending ("informátic*").
 
 A sector reads an objeto in this order (see `SectorRules`): an exclusion rules it out; phrases to
 ignore hide their words ("carro de curativos" holds no "carro"); one keyword puts it in; a generic
@@ -16,14 +17,24 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import itertools
 import re
-from itertools import compress
-from operator import itemgetter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import compress, product
+from operator import itemgetter
 
-from backend.domain.words import STOPWORDS, TYPO_FROM, analyse, deletions, guard, is_form, key, normalize, plurals, singular
+from backend.domain.words import (
+    STOPWORDS,
+    TYPO_FROM,
+    analyse,
+    deletions,
+    guard,
+    is_form,
+    key,
+    normalize,
+    plurals,
+    singular,
+)
 
 # Part of every sector's signature: a new way of matching rematches the index as new lists do.
 MATCHING_VERSION = 2
@@ -345,7 +356,7 @@ def _placed(words: list[list[int]], term: _Term, text: Text) -> tuple[int, ...] 
     counted in words that are not joining words; None if there are none."""
     count = len(term.words)
     span = count - 1 + term.near
-    for places in itertools.product(*words):
+    for places in product(*words):
         if len(set(places)) == count and text.content(max(places)) - text.content(min(places)) <= span:
             return places
     return None

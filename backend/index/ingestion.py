@@ -33,6 +33,7 @@ import orjson
 from redis.asyncio import Redis
 
 from backend import keys
+from backend.adapters.cluster_task import ClusterTask
 from backend.codes import Clock, now_brasilia, system_clock, today_brasilia
 from backend.domain.matching import objeto_key, prepare
 from backend.domain.sectors import Sector
@@ -43,7 +44,6 @@ from backend.index.status import index_health, window
 from backend.pncp.client import ATUALIZACAO_PATH, PNCPClient, caller
 from backend.pncp.ordering import OrderedLimiter
 from backend.runtime import metrics
-from backend.adapters.cluster_task import ClusterTask
 from backend.schemas import LICITACOES
 from backend.store.abertas import OpenTenderStore
 from backend.store.publications import LAST_PASS, NATIONAL, Judged, PublicationStore

@@ -58,10 +58,12 @@ INDEX_RECORDS = Gauge("smartlic_index_records", "Publications in the local PNCP 
                       multiprocess_mode="mostrecent")
 INDEX_TODAY_AGE = Gauge("smartlic_index_today_age_seconds", "Age of the oldest slice of today in the index "
                         "(-1: today not read yet).", multiprocess_mode="mostrecent")
-ARBITER_OBJETOS = Counter("smartlic_arbiter_objetos_total", "Objetos the AI arbiter read, by what came of them: "
-                          "in_sector, no_sector, left_out (not in the answer), failed (the request failed).", ["result"])
-ARBITER_TOKENS = Gauge("smartlic_arbiter_tokens_today", "The AI arbiter's tokens today (Brasília), for the whole "
-                       "cluster: spent, and left of LLM_CLASSIFY_DAILY_TOKENS.", ["kind"], multiprocess_mode="mostrecent")
+ARBITER_OBJETOS = Counter(
+    "smartlic_arbiter_objetos_total", "Objetos the AI arbiter read, by what came of them: in_sector, no_sector, "
+    "left_out (not in the answer), failed (the request failed).", ["result"])
+ARBITER_TOKENS = Gauge(
+    "smartlic_arbiter_tokens_today", "The AI arbiter's tokens today (Brasília), for the whole cluster: spent, and "
+    "left of LLM_CLASSIFY_DAILY_TOKENS.", ["kind"], multiprocess_mode="mostrecent")
 SSE_CLIENTS = Gauge("smartlic_sse_clients", "Progress streams open now.", multiprocess_mode="livesum")
 
 

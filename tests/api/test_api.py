@@ -12,6 +12,7 @@ from tests.fakes.pncp import db_error_500, rate_limited
 from tests.records import pncp_record
 from tests.servers import eventually
 
+
 class DaysAgo(int):
     """A date field given as days before today: `busca` turns it into the date when the test runs."""
 

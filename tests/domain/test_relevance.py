@@ -106,3 +106,42 @@ def test_every_sector_at_once_reads_each_objeto_as_each_sector_alone(sectors: di
         readings = together.read(text)
         for sid, sector in sectors.items():
             assert readings.get(sid, NOT_IN) == sector.rules.read(text), (sid, item.objeto)
+
+
+# One objeto for each kind of mistake plain keywords made on real PNCP records: (objeto, the
+# sectors it belongs to, sectors it must not be in).
+FAILURE_CLASSES = [
+    # the item named without the sector's word
+    ("Aquisição de fios cirúrgicos de seda e de nylon para o centro cirúrgico", {"saude"}, set()),
+    ("Insumos de Laboratório VII", {"saude"}, set()),
+    ("Aquisição de colposcópio binocular com vídeo", {"saude"}, set()),
+    ("Aquisição de peças e acessórios para carroceria da frota de articulados", {"transporte"}, set()),
+    # word forms, synonyms, words apart or in another order
+    ("Aquisição de equipamentos de ultrassonografia diagnóstica para a policlínica", {"saude"}, set()),
+    ("Aquisição de material odontológico e laboratorial", {"saude"}, set()),
+    ("Locação de viaturas para a Guarda Municipal", {"transporte"}, set()),
+    ("Saco plástico para lixo de 100 litros, preto, reforçado", {"limpeza"}, set()),
+    ("Toalha de papel interfolhada e papel higiênico", {"limpeza"}, set()),
+    ("Contratação de transporte de carga rodoviário de cestas básicas", {"transporte"}, set()),
+    # generic words in passing
+    ("Aquisição de carro de curativos em aço inox para o hospital", {"saude"}, {"transporte"}),
+    ("Fornecimento de água mineral em galões de 20 litros, incluindo o frete", {"alimentos"}, {"transporte"}),
+    ("Aquisição de gel lubrificante estéril para procedimentos", {"saude"}, {"transporte"}),
+    ("Serviço de limpeza e conservação de ônibus e veículos da frota", set(), {"transporte"}),
+    ("Fornecimento de cartão vale-refeição para os servidores", set(), {"alimentos"}),
+    ("Aquisição de cilindros de oxigênio e acetileno para solda", set(), {"saude"}),
+    # exclusions too broad or too narrow
+    ("Locação de veículos com seguro total e quilometragem livre", {"transporte"}, set()),
+    ("Contratação de plano privado de assistência à saúde para os servidores", set(), {"saude"}),
+    # typos and bare titles
+    ("AQUISIÇÃO DE MEDICMENTOS PARA A FARMÁCIA BÁSICA", {"saude"}, set()),
+    ("Aquisição de materiais odonrológicos para as UBS", {"saude"}, set()),
+    ("Medicamentos do Sistema Nervoso Central - Grupo 4", {"saude"}, set()),
+]
+
+
+@pytest.mark.parametrize(("objeto", "wanted", "unwanted"), FAILURE_CLASSES)
+def test_each_kind_of_keyword_mistake_is_read_right(sectors: dict[str, Sector], objeto: str, wanted: set[str],
+                                                    unwanted: set[str]) -> None:
+    found = set(classify(sectors)(objeto))
+    assert wanted <= found and not unwanted & found, found
