@@ -27,7 +27,7 @@ from backend.adapters.rate_limit import SearchRateLimit
 from backend.adapters.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
 from backend.codes import Clock, system_clock
 from backend.config import Settings
-from backend.domain.sectors import Sector, load_sectors, read_boundaries
+from backend.domain.sectors import Sector, every_sector, load_sectors, read_boundaries
 from backend.index.arbiter import Arbiter
 from backend.index.ingestion import Ingestion
 from backend.index.reads import IndexReads
@@ -127,7 +127,7 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
         # of the garbage collector's full passes, which otherwise walk ~190,000 objects (~100 ms
         # with the event loop stopped) whenever big job payloads trigger one.
         database_id = await store.database_id()
-        sectors = load_sectors()
+        sectors = await anyio.to_thread.run_sync(load_sectors)  # about a second of CPU
         publications = PublicationStore(store.engine, clock)  # read by /v1/health and /ops even when off
         open_tenders = OpenTenderStore(store.engine)
         index = ingestion = arbiter = None
@@ -136,6 +136,7 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
         lease_seconds = 3 * settings.worker_health_interval  # three missed heartbeats, like a worker's
         queue = JobQueue(arq_pool, database_id)
         if settings.index_on:
+            await anyio.to_thread.run_sync(every_sector, sectors)  # the index's matcher, compiled once
             reads = IndexReads(pncp, publications, open_tenders, sectors, redis, clock)
             stack.push_async_callback(reads.aclose)
             index = IndexedSearch(publications, open_tenders, reads, refresh_seconds=settings.index_refresh_seconds,

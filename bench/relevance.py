@@ -1,17 +1,17 @@
 """Precision, recall and F1 of the sectors' matching on the labelled objetos, per sector.
 
-    .venv/bin/python -m bench.relevance [--before REV] [--arbiter [--model M]] [--part PART] [--errors SECTOR]
-                                        [--save-levels]
+    .venv/bin/python -m bench.relevance [--before REV] [--rules-only | --model M] [--part PART]
+                                        [--errors SECTOR] [--save-levels]
 
 Prints, for the tuning part and the held-out part of `tests/domain/data/relevance/` (see
-`tests/relevance.py`), each sector's precision, recall and F1 with the rules alone, and the share
-of objetos classified right by kind of difficulty. `--before REV` runs the rules of a git revision
+`tests/relevance.py`), each sector's precision, recall and F1 with the rules alone and with rules
++ the AI arbiter, and the share of objetos classified right by kind of difficulty. `--before REV` runs the rules of a git revision
 (its `backend/`) on the same objetos in the same run, side by side. `--errors SECTOR` lists the
 tuning part's mistakes for a sector (the held-out part's are never listed: it is not tuned on).
-`--arbiter` adds rules + the AI arbiter: the sectors the model names among those whose rules
-doubt, asked in the service's batches of the server of OPENAI_BASE_URL / OPENAI_API_KEY (and
-`--model`), with its tokens per objeto; without OPENAI_BASE_URL it asks the project's double,
-which checks the mechanism only (its answers are no model's).
+Rules + the AI arbiter: the sectors the model names among those whose rules doubt, asked in the
+service's batches of the server of OPENAI_BASE_URL / OPENAI_API_KEY (and `--model`), with its
+tokens per objeto; without OPENAI_BASE_URL it asks the project's double, which checks the
+mechanism only (its answers are no model's); `--rules-only` leaves it out.
 `--save-levels` records today's figures as the floor of `tests/domain/test_relevance.py`.
 """
 
@@ -142,8 +142,8 @@ def main() -> None:
     parser.add_argument("--before", metavar="REV", help="also run the rules of this git revision")
     parser.add_argument("--errors", metavar="SECTOR", help="list the tuning part's mistakes for a sector")
     parser.add_argument("--part", choices=PARTS, help="only this part of the labelled set")
-    parser.add_argument("--arbiter", action="store_true",
-                        help="also rules + AI arbiter (OPENAI_BASE_URL/OPENAI_API_KEY, else the project's double)")
+    parser.add_argument("--rules-only", action="store_true",
+                        help="leave out rules + AI arbiter (OPENAI_BASE_URL/OPENAI_API_KEY, else the project's double)")
     parser.add_argument("--model", default=os.environ.get("LLM_MODEL", "gpt-4.1-nano"))
     parser.add_argument("--save-levels", action="store_true", help="record today's figures as the test's floor")
     args = parser.parse_args()
@@ -155,7 +155,7 @@ def main() -> None:
     if args.before:
         objetos = sorted({i.objeto for items in parts.values() for i in items})
         classifiers = {f"regras {args.before}": revision_classifier(args.before, objetos), **classifiers}
-    if args.arbiter:
+    if not args.rules_only:
         objetos = sorted({i.objeto for items in parts.values() for i in items})
         classifiers["regras + árbitro"], note = arbiter_classifier(sectors, objetos, model=args.model)
         print(note)

@@ -187,8 +187,7 @@ class TermMatcher:
     _leading: frozenset[str]  # the keys of the anchors of the terms that lead
     _prefixes: tuple[tuple[str, int], ...]  # (start, term) of anchors ending in "*"
     _prefix_regex: re.Pattern[str] | None
-    _typos: dict[str, str]  # a long term word, or it with one letter left out -> that word (singular)
-    _corrected: dict[str, str | None]  # a text's singular -> the term word it misspells (cache)
+    _typos: Typos
 
     @classmethod
     def build(cls, terms: Iterable[str], *, exact: bool = False, typos: bool = True) -> TermMatcher:
@@ -197,11 +196,12 @@ class TermMatcher:
         return cls.compile([(t, exact, typos, True) for t in unique])
 
     @classmethod
-    def compile(cls, terms: Iterable[tuple[str, bool, bool, bool]]) -> TermMatcher:
+    def compile(cls, terms: Iterable[tuple[str, bool, bool, bool]], typos: Typos | None = None) -> TermMatcher:
         """A matcher of (term, exact, typos forgiven, leads) as given, repeated terms included:
         the lists of several sectors, or of several roles, in one. A term that leads can be found
         alone; the others (context words, phrases to ignore) only matter beside one that leads,
-        so `may_find` does not look for them."""
+        so `may_find` does not look for them. `typos`: the misspellings to forgive, when shared
+        by several matchers (every sector's), else those of these terms."""
         listed = tuple(terms)
         parsed = [_term(t, exact=exact) for t, exact, _, _ in listed]
         terms_of: dict[str, int] = {}
@@ -214,7 +214,7 @@ class TermMatcher:
                   for term, (_, _, _, leads) in zip(parsed, listed, strict=True)]
         by_key: dict[str, dict[_Word, list[int]]] = {}
         prefixes: list[tuple[str, int]] = []
-        typo_index: dict[str, set[str]] = {}
+        forgiven: list[str] = []
         leading: set[str] = set()
         for ti, term in enumerate(parsed):
             anchor = term.words[term.anchor]
@@ -224,16 +224,18 @@ class TermMatcher:
                 by_key.setdefault(anchor.key, {}).setdefault(anchor, []).append(ti)
                 if listed[ti][3]:
                     leading.add(anchor.key)
-            for word in term.words:
-                if listed[ti][2] and word.forms is None and not word.prefix and len(word.one) >= TYPO_FROM:
-                    for variant in {word.one} | deletions(word.one):
-                        typo_index.setdefault(variant, set()).add(word.one)
+            if listed[ti][2]:
+                forgiven.extend(word.one for word in term.words if word.forms is None and not word.prefix)
         regex = (re.compile(r"\b(?:" + "|".join(re.escape(p) for p, _ in prefixes) + ")")
                  if prefixes else None)
-        typo_keys = {variant: next(iter(ks)) for variant, ks in typo_index.items() if len(ks) == 1}
         return cls(tuple(t for t, _, _, _ in listed), tuple(parsed),
                    {k: tuple((word, tuple(tis)) for word, tis in words.items()) for k, words in by_key.items()},
-                   frozenset(terms_of), frozenset(leading), tuple(prefixes), regex, typo_keys, {})
+                   frozenset(terms_of), frozenset(leading), tuple(prefixes), regex,
+                   typos if typos is not None else Typos.of(forgiven))
+
+    @property
+    def typos(self) -> Typos:
+        return self._typos
 
     # --- finding ---------------------------------------------------------------------------
 
@@ -249,7 +251,7 @@ class TermMatcher:
         """A quick test, in C: False when no term that leads can be in the text (no key of its
         anchor, no word that may be a typo, no prefix); most objetos of a search stop here."""
         return (not self._leading.isdisjoint(map(_KEY, analysed))
-                or bool(self._typos) and any(map(_MAY_BE_TYPO, analysed))
+                or bool(self._typos.index) and any(map(_MAY_BE_TYPO, analysed))
                 or self._prefix_regex is not None and self._prefix_regex.search(normalized) is not None)
 
     def found(self, text: Text) -> list[Found]:
@@ -302,32 +304,50 @@ class TermMatcher:
 
     def _typos_in(self, text: Text) -> dict[int, str]:
         """place -> the term word (singular) the text's word there misspells."""
-        if not self._typos:
+        if not self._typos.index:
             return {}
         typos = {}
         for place in text.long:
-            if text.keys[place] not in self._keys and (meant := self._typo_of(text.singulars[place])) is not None:
+            if text.keys[place] not in self._keys and (meant := self._typos.meant(text.singulars[place])) is not None:
                 typos[place] = meant
         return typos
 
-    def _typo_of(self, one: str) -> str | None:
-        """The term word (in the singular) that `one` (a text's word, in the singular, that is no
-        word of Portuguese) misspells by one letter (left out, added, changed, or two side by side
-        swapped), when exactly one word fits and both start alike (clerks rarely miss a word's
-        first letters; other words often differ there)."""
+
+@dataclass(frozen=True, slots=True)
+class Typos:
+    """The misspellings forgiven: a text's word (in the singular, no word of Portuguese) is taken
+    for the term word it misspells by one letter (left out, added, changed, or two side by side
+    swapped), when exactly one term word fits and both start alike (clerks rarely miss a word's
+    first letters; other words often differ there). One index serves every sector's matchers:
+    they then forgive the same misspellings, whether they read one sector or all at once."""
+
+    index: dict[str, str]  # a long term word, or it with one letter left out -> that word
+    corrected: dict[str, str | None] = field(default_factory=dict)  # cache of `meant`
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> Typos:
+        """For these term words (in the singular); those shorter than `TYPO_FROM` are left out."""
+        fits: dict[str, set[str]] = {}
+        for word in set(words):
+            if len(word) >= TYPO_FROM:
+                for variant in {word} | deletions(word):
+                    fits.setdefault(variant, set()).add(word)
+        return cls({variant: next(iter(words)) for variant, words in fits.items() if len(words) == 1})
+
+    def meant(self, one: str) -> str | None:
         try:
-            return self._corrected[one]
+            return self.corrected[one]
         except KeyError:
             pass
-        found = self._typos.get(one)
+        found = self.index.get(one)
         if found is None:
-            candidates = {self._typos[v] for v in deletions(one) if v in self._typos}
+            candidates = {self.index[v] for v in deletions(one) if v in self.index}
             found = candidates.pop() if len(candidates) == 1 else None
-        if found is not None and not one.startswith(found[:2]):
+        if found is not None and (found == one or not one.startswith(found[:2])):
             found = None
-        if len(self._corrected) > 100_000:
-            self._corrected.clear()
-        self._corrected[one] = found
+        if len(self.corrected) > 100_000:
+            self.corrected.clear()
+        self.corrected[one] = found
         return found
 
 
@@ -430,11 +450,18 @@ class SectorLists:
                 for term in dict.fromkeys(terms) if term and term.strip()]
 
 
-def _compiled(tagged: list[tuple[str, Role]]) -> TermMatcher:
+def _compiled(tagged: list[tuple[str, Role]], typos: Typos | None) -> TermMatcher:
     """Keywords and generic words are matched loosely and forgive typos; context words too, but
     spelt right; phrases to ignore and exclusions are phrases."""
     return TermMatcher.compile(
-        (term, role >= Role.IGNORED, role <= Role.GENERIC, role <= Role.GENERIC) for term, role in tagged)
+        ((term, role >= Role.IGNORED, role <= Role.GENERIC, role <= Role.GENERIC) for term, role in tagged), typos)
+
+
+def sectors_typos(sectors: Iterable[SectorLists]) -> Typos:
+    """The misspellings every sector's matchers forgive: those of their keywords and generic words."""
+    matcher = TermMatcher.compile(
+        (term, False, True, True) for lists in sectors for term in (*lists.palavras_chave, *lists.genericas))
+    return matcher.typos
 
 
 def _read(found: list[Found], terms: tuple[str, ...], roles: list[Role], *, doubts: bool) -> Reading:
@@ -476,9 +503,9 @@ class SectorRules:
     roles: list[Role]
 
     @classmethod
-    def build(cls, lists: SectorLists) -> SectorRules:
+    def build(cls, lists: SectorLists, typos: Typos | None = None) -> SectorRules:
         tagged = lists.tagged()
-        return cls(lists, _compiled(tagged), [role for _, role in tagged])
+        return cls(lists, _compiled(tagged, typos), [role for _, role in tagged])
 
     def read(self, text: Text, *, doubts: bool = True) -> Reading:
         """`doubts=False`: only whether the objeto is in the sector (`doubtful` left empty)."""
@@ -495,9 +522,9 @@ class SectorsRules:
     roles: list[Role]
 
     @classmethod
-    def build(cls, sectors: Mapping[str, SectorLists]) -> SectorsRules:
+    def build(cls, sectors: Mapping[str, SectorLists], typos: Typos | None = None) -> SectorsRules:
         tagged = [(sid, term, role) for sid, lists in sectors.items() for term, role in lists.tagged()]
-        matcher = _compiled([(term, role) for _, term, role in tagged])
+        matcher = _compiled([(term, role) for _, term, role in tagged], typos)
         return cls(matcher, [sid for sid, _, _ in tagged], [role for _, _, role in tagged])
 
     def read(self, text: Text, *, doubts: bool = True) -> dict[str, Reading]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from backend.domain.matching import SectorLists, SectorRules, SectorsRules
+from backend.domain.matching import SectorLists, SectorRules, SectorsRules, sectors_typos
 
 SECTORS_FILE = Path(__file__).with_name("sectors.yaml")
 _LISTS = tuple(f.name for f in fields(SectorLists))
@@ -36,24 +36,34 @@ def read_terms(path: Path) -> SectorLists:
 
 
 def load_sectors(path: Path = SECTORS_FILE) -> dict[str, Sector]:
-    """Sectors by id, with their matchers compiled once."""
+    """Sectors by id, with their matchers compiled once per version of the files (about a second
+    of CPU: call it off the event loop)."""
+    lexicons = sorted((path.parent / "lexicons").glob("*.yaml"))
+    versions = tuple((p.name, p.stat().st_mtime_ns) for p in (path, *lexicons))
+    return dict(_load_sectors(path, versions))
+
+
+@lru_cache(maxsize=4)
+def _load_sectors(path: Path, versions: tuple[tuple[str, int], ...]) -> dict[str, Sector]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    sectors: dict[str, Sector] = {}
-    for entry in raw["setores"]:
-        lists = read_terms(path.parent / "lexicons" / f"{entry['id']}.yaml")
-        sector = Sector(
+    entries = raw["setores"]
+    ids = [entry["id"] for entry in entries]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate sector id in {path.name}: {sorted({i for i in ids if ids.count(i) > 1})}")
+    lists = {entry["id"]: read_terms(path.parent / "lexicons" / f"{entry['id']}.yaml") for entry in entries}
+    typos = sectors_typos(lists.values())  # the same misspellings forgiven by every sector
+    return {
+        entry["id"]: Sector(
             id=entry["id"],
             nome=entry["nome"],
             descricao=entry["descricao"],
-            termos=lists,
+            termos=lists[entry["id"]],
             valor_minimo=entry.get("valor_minimo"),
             valor_maximo=entry.get("valor_maximo"),
-            rules=SectorRules.build(lists),
+            rules=SectorRules.build(lists[entry["id"]], typos),
         )
-        if sector.id in sectors:
-            raise ValueError(f"duplicate sector id {sector.id!r} in {path.name}")
-        sectors[sector.id] = sector
-    return sectors
+        for entry in entries
+    }
 
 
 def read_boundaries(path: Path = SECTORS_FILE) -> tuple[str, ...]:
@@ -64,7 +74,9 @@ def read_boundaries(path: Path = SECTORS_FILE) -> tuple[str, ...]:
 
 @lru_cache(maxsize=8)
 def _every_sector(sectors: tuple[Sector, ...]) -> SectorsRules:
-    return SectorsRules.build({sector.id: sector.termos for sector in sectors})
+    shared = {id(sector.rules.matcher.typos): sector.rules.matcher.typos for sector in sectors}
+    typos = next(iter(shared.values())) if len(shared) == 1 else None
+    return SectorsRules.build({sector.id: sector.termos for sector in sectors}, typos)
 
 
 def every_sector(sectors: Mapping[str, Sector]) -> SectorsRules:

@@ -157,3 +157,12 @@ async def test_every_uf_at_once_counts_what_each_uf_counts(store: PublicationSto
     assert await count(store, every, [6], DAY, DAY) == 3 == sum([await count(store, [uf], [6], DAY, DAY) for uf in every])
     assert len(await store.candidates("software", every, [6], DAY, DAY)) == 3
     assert len(await store.candidates(None, every, [6], DAY, DAY)) == 3
+
+
+def test_a_change_to_any_list_of_a_sector_changes_its_signature() -> None:
+    sector = SECTORS["transporte"]
+    signatures = {sector_signature(sector)}
+    for name in ("palavras_chave", "genericas", "contexto", "ignorar", "exclusoes"):
+        lists = replace(sector.termos, **{name: (*getattr(sector.termos, name), "zepelim")})
+        signatures.add(sector_signature(replace(sector, termos=lists)))
+    assert len(signatures) == 6
