@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 
 from backend.codes import DEFAULT_MODALIDADES, UFS, now_brasilia
 from backend.domain.filtering import Criteria
@@ -60,9 +61,9 @@ def measure(count: int, repeat: int) -> dict[str, tuple[float, int]]:
             ufs=frozenset(UFS), modalidades=frozenset(DEFAULT_MODALIDADES), data_inicial=start, data_final=end,
             now=now_brasilia(), valor_minimo=sector.valor_minimo, valor_maximo=sector.valor_maximo,
         )
-        seconds, kept = best_seconds(lambda: select_licitacoes(records, sector, criteria), repeat)
+        seconds, kept = best_seconds(partial(select_licitacoes, records, sector, criteria), repeat)
         figures[sector.id] = (len(records) / seconds, len(kept))
-    seconds, rows = best_seconds(lambda: index_rows(records, sectors), repeat)
+    seconds, rows = best_seconds(partial(index_rows, records, sectors), repeat)
     figures[WRITE] = (len(records) / seconds, sum(bool(row.setores) for row in rows))
     return figures
 

@@ -12,6 +12,8 @@ from backend.codes import SITUACAO_DIVULGADA
 from backend.domain.matching import SectorRules, TermMatcher, Text, prepare, sector_keywords
 from backend.schemas import Classificacao, Licitacao
 
+NO_TERMS = TermMatcher.build(())  # a search without termos_busca
+
 
 @dataclass(frozen=True, slots=True)
 class Criteria:
@@ -25,7 +27,7 @@ class Criteria:
     valor_minimo: float | None = None
     valor_maximo: float | None = None
     somente_abertas: bool = True
-    terms: TermMatcher = TermMatcher.build(())
+    terms: TermMatcher = NO_TERMS
     nearest_closing_first: bool = False  # the order of "abertas": what closes first, first
 
 

@@ -183,7 +183,6 @@ class TermMatcher:
     terms: tuple[str, ...]
     _terms: tuple[_Term, ...]
     _by_key: dict[str, tuple[tuple[_Word, tuple[int, ...]], ...]]  # an anchor's key -> its words, their terms
-    _keys: frozenset[str]  # the keys of every word of every term
     _leading: frozenset[str]  # the keys of the anchors of the terms that lead
     _prefixes: tuple[tuple[str, int], ...]  # (start, term) of anchors ending in "*"
     _prefix_regex: re.Pattern[str] | None
@@ -230,8 +229,8 @@ class TermMatcher:
                  if prefixes else None)
         return cls(tuple(t for t, _, _, _ in listed), tuple(parsed),
                    {k: tuple((word, tuple(tis)) for word, tis in words.items()) for k, words in by_key.items()},
-                   frozenset(terms_of), frozenset(leading), tuple(prefixes), regex,
-                   typos if typos is not None else Typos.of(forgiven))
+                   frozenset(leading), tuple(prefixes), regex,
+                   typos if typos is not None else Typos.of(forgiven, terms_of))
 
     @property
     def typos(self) -> Typos:
@@ -308,7 +307,7 @@ class TermMatcher:
             return {}
         typos = {}
         for place in text.long:
-            if text.keys[place] not in self._keys and (meant := self._typos.meant(text.singulars[place])) is not None:
+            if text.keys[place] not in self._typos.spelt and (meant := self._typos.meant(text.singulars[place])) is not None:
                 typos[place] = meant
         return typos
 
@@ -322,17 +321,20 @@ class Typos:
     they then forgive the same misspellings, whether they read one sector or all at once."""
 
     index: dict[str, str]  # a long term word, or it with one letter left out -> that word
+    spelt: frozenset[str]  # the keys of every word of every term: never a misspelling
     corrected: dict[str, str | None] = field(default_factory=dict)  # cache of `meant`
 
     @classmethod
-    def of(cls, words: Iterable[str]) -> Typos:
-        """For these term words (in the singular); those shorter than `TYPO_FROM` are left out."""
+    def of(cls, words: Iterable[str], spelt: Iterable[str]) -> Typos:
+        """For these term words (in the singular; those shorter than `TYPO_FROM` are left out),
+        among terms whose words have the keys `spelt`."""
         fits: dict[str, set[str]] = {}
         for word in set(words):
             if len(word) >= TYPO_FROM:
                 for variant in {word} | deletions(word):
                     fits.setdefault(variant, set()).add(word)
-        return cls({variant: next(iter(words)) for variant, words in fits.items() if len(words) == 1})
+        return cls({variant: next(iter(words)) for variant, words in fits.items() if len(words) == 1},
+                   frozenset(spelt))
 
     def meant(self, one: str) -> str | None:
         try:
@@ -458,10 +460,9 @@ def _compiled(tagged: list[tuple[str, Role]], typos: Typos | None) -> TermMatche
 
 
 def sectors_typos(sectors: Iterable[SectorLists]) -> Typos:
-    """The misspellings every sector's matchers forgive: those of their keywords and generic words."""
-    matcher = TermMatcher.compile(
-        (term, False, True, True) for lists in sectors for term in (*lists.palavras_chave, *lists.genericas))
-    return matcher.typos
+    """The misspellings every sector's matchers forgive: those of their keywords and generic words,
+    a word of any term of any sector being no misspelling."""
+    return _compiled([tagged for lists in sectors for tagged in lists.tagged()], None).typos
 
 
 def _read(found: list[Found], terms: tuple[str, ...], roles: list[Role], *, doubts: bool) -> Reading:

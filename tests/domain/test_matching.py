@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from backend.domain.matching import SectorLists, SectorRules, SectorsRules, TermMatcher, prepare, split_terms
+from backend.domain.matching import (
+    SectorLists,
+    SectorRules,
+    SectorsRules,
+    TermMatcher,
+    prepare,
+    sectors_typos,
+    split_terms,
+)
 from backend.domain.words import key, known, normalize, plurals, singular
 
 
@@ -180,15 +188,25 @@ def test_terms_too_far_apart_are_a_near_miss() -> None:
 
 
 def test_every_sector_at_once_reads_as_each_alone() -> None:
-    other = SectorLists(palavras_chave=("carro de curativos", "seguro"), exclusoes=("pneu",))
-    together = SectorsRules.build({"transporte": LISTS, "outro": other})
-    alone = {"transporte": RULES, "outro": SectorRules.build(other)}
+    other = SectorLists(palavras_chave=("carro de curativos", "seguro"), exclusoes=("pneu", "ambulancha"))
+    typos = sectors_typos([LISTS, other])
+    together = SectorsRules.build({"transporte": LISTS, "outro": other}, typos)
+    alone = {"transporte": SectorRules.build(LISTS, typos), "outro": SectorRules.build(other, typos)}
     for objeto in ("Carro de curativos e pneus", "seguro de frota", "locação de veículos com motorista",
-                   "dedetização em veículos", "transporte de alunos para a unidade escolar"):
+                   "dedetização em veículos", "transporte de alunos para a unidade escolar",
+                   "Aquisição de ambulancha para remoção de pacientes", "AMBULANCIAS TIPO A"):
         text = prepare(objeto)
         readings = together.read(text)
         for sid, rules in alone.items():
             assert readings.get(sid, rules.read(prepare(""))) == rules.read(text), (objeto, sid)
+
+
+def test_a_word_of_another_sectors_term_is_no_misspelling() -> None:
+    assert read("Aquisição de ambulancha") == (["ambulância"], [])  # one letter from "ambulância"
+    other = SectorLists(palavras_chave=(), exclusoes=("ambulancha",))
+    shared = SectorRules.build(LISTS, sectors_typos([LISTS, other]))
+    assert shared.read(prepare("Aquisição de ambulancha")).found == []
+    assert shared.read(prepare("Aquisição de ambulãncias")).found == ["ambulância"]
 
 
 # --- TermMatcher's edges -------------------------------------------------------------------------
