@@ -140,12 +140,15 @@ def _term(term: str, *, exact: bool) -> _Term:
     return _Term(tuple(parts), 0 if exact else NEAR, exact, needs=needs)
 
 
-# Words of nearly every objeto ("AQUISIÇÃO DE ... para atender a Secretaria Municipal"): a term
-# is looked up by another of its words when it has one.
+# Words of nearly every objeto ("AQUISIÇÃO DE ... para atender a Secretaria Municipal"), or of
+# many ("rede municipal de ensino", "unidades de saúde"): a term is looked up by another of its
+# words when it has one, so that fewer objetos are worth a closer look.
 _BOILERPLATE = frozenset(key(w) for w in (
     "aquisicao contratacao empresa especializada prestacao servico fornecimento registro preco futura "
     "eventual material municipal municipio secretaria atender uso publico geral conforme demanda "
-    "manutencao equipamento tipo unidade diversos").split())
+    "manutencao equipamento tipo unidade diversos escolar aluno rede ensino saude hospitalar sistema "
+    "locacao instalacao gestao preventiva corretiva alimentacao produto seguranca transporte agua "
+    "basico eletrico eletronico veiculo").split())
 
 
 def _with_anchor(term: _Term, terms_of: dict[str, int], looked_up: frozenset[str]) -> _Term:
@@ -250,8 +253,14 @@ class TermMatcher:
         """A quick test, in C: False when no term that leads can be in the text (no key of its
         anchor, no word that may be a typo, no prefix); most objetos of a search stop here."""
         return (not self._leading.isdisjoint(map(_KEY, analysed))
-                or bool(self._typos.index) and any(map(_MAY_BE_TYPO, analysed))
+                or bool(self._typos.index) and any(map(_MAY_BE_TYPO, analysed)) and self._typo_leads(analysed)
                 or self._prefix_regex is not None and self._prefix_regex.search(normalized) is not None)
+
+    def _typo_leads(self, analysed: list[tuple[str, str, bool]]) -> bool:
+        """A word of the text misspells the anchor of a term that leads (each word's answer cached)."""
+        meant = self._typos.meant
+        return any(may and (word := meant(one)) is not None and key(word) in self._leading
+                   for one, _, may in analysed)
 
     def found(self, text: Text) -> list[Found]:
         """Every term found (and near miss), in order of its first word."""
