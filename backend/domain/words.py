@@ -10,8 +10,6 @@ their key: Snowball makes "mesa", "mês" and "mesada" one stem, and "farda" and 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import re
 import unicodedata
 from array import array
@@ -141,21 +139,23 @@ def is_form(text_word: str, term_word: str) -> bool:
 def known(word: str) -> bool:
     """Whether a normalised word is a word of Portuguese (then never taken for a typo of another:
     "caldeira" is no misspelt "cadeira"). Words of the Portuguese dictionary of pyspellchecker,
-    kept as a sorted array of 64-bit hashes (3 MB instead of 35 MB of strings)."""
+    kept as a sorted array of their hashes (3 MB instead of 35 MB of strings; Python's own hash
+    of a string, the same for the life of the process, which is as long as the array lives)."""
     hashes = _known_hashes()
-    found = bisect_left(hashes, _hash(word))
-    return found < len(hashes) and hashes[found] == _hash(word)
+    found = bisect_left(hashes, hash(word))
+    return found < len(hashes) and hashes[found] == hash(word)
 
 
-def _hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little", signed=True)
+# A word of the dictionary's JSON ({"word": count, ...}, one to a line), once normalised: those
+# with a hyphen or an apostrophe are never one word of a normalised text, so they are left out.
+_DICTIONARY_WORD = re.compile(r'^"([a-z0-9]+)":', re.MULTILINE)
 
 
 @cache
 def _known_hashes() -> array[int]:
-    data = resources.files("spellchecker").joinpath("resources/pt.json.gz").read_bytes()
-    words = json.loads(gzip.decompress(data))
-    return array("q", sorted({_hash(normalize(w)) for w in words}))
+    data = gzip.decompress(resources.files("spellchecker").joinpath("resources/pt.json.gz").read_bytes())
+    ascii_text = unicodedata.normalize("NFKD", data.decode().lower()).encode("ascii", "ignore").decode("ascii")
+    return array("q", sorted(set(map(hash, _DICTIONARY_WORD.findall(ascii_text)))))
 
 
 def deletions(word: str) -> set[str]:
