@@ -116,7 +116,7 @@ class _Term:
     near: int  # words that may stand between its words
     phrase: bool  # its words side by side, in order
     anchor: int = 0  # the word looked up (its rarest); the others are checked beside it
-    needs: frozenset[str] = frozenset()  # a phrase's keys: all in the text, or no need to look closer
+    needs: frozenset[str] = frozenset()  # its words' keys: all in the text (or misspelt), or no need to look closer
 
 
 def _term(term: str, *, exact: bool) -> _Term:
@@ -136,7 +136,7 @@ def _term(term: str, *, exact: bool) -> _Term:
     parts = [_Word(key(w), singular(w), guard(w), plurals(w) if exact else None, False) for w in words]
     if star:
         parts[-1] = _Word("", words[-1], words[-1], None, True)
-    needs = frozenset(part.key for part in parts if not part.prefix) if exact else frozenset()
+    needs = frozenset(part.key for part in parts if not part.prefix)
     return _Term(tuple(parts), 0 if exact else NEAR, exact, needs=needs)
 
 
@@ -198,12 +198,15 @@ class TermMatcher:
         return cls.compile([(t, exact, typos, True) for t in unique])
 
     @classmethod
-    def compile(cls, terms: Iterable[tuple[str, bool, bool, bool]], typos: Typos | None = None) -> TermMatcher:
+    def compile(cls, terms: Iterable[tuple[str, bool, bool, bool]], typos: Typos | None = None,
+                *, quick_test: bool = True) -> TermMatcher:
         """A matcher of (term, exact, typos forgiven, leads) as given, repeated terms included:
         the lists of several sectors, or of several roles, in one. A term that leads can be found
         alone; the others (context words, phrases to ignore) only matter beside one that leads,
         so `may_find` does not look for them. `typos`: the misspellings to forgive, when shared
-        by several matchers (every sector's), else those of these terms."""
+        by several matchers (every sector's), else those of these terms. `quick_test` False: a
+        matcher never asked `may_find` (every sector at once, for the index), whose terms are
+        then each looked up by their rarest word, whatever the others'."""
         listed = tuple(terms)
         parsed = [_term(t, exact=exact) for t, exact, _, _ in listed]
         terms_of: dict[str, int] = {}
@@ -211,7 +214,7 @@ class TermMatcher:
             for word_key in {w.key for w in term.words if not w.prefix}:
                 terms_of[word_key] = terms_of.get(word_key, 0) + 1
         alone = frozenset(t.words[0].key for t, (_, _, _, leads) in zip(parsed, listed, strict=True)
-                          if len(t.words) == 1 and leads and not t.words[0].prefix)
+                          if len(t.words) == 1 and leads and not t.words[0].prefix) if quick_test else frozenset()
         parsed = [_with_anchor(term, terms_of, alone if leads else frozenset())
                   for term, (_, _, _, leads) in zip(parsed, listed, strict=True)]
         by_key: dict[str, dict[_Word, list[int]]] = {}
@@ -276,7 +279,7 @@ class TermMatcher:
             elif term.phrase:
                 if term.needs <= text.key_set and (places := _phrase_at(anchors, term, text)) is not None:
                     found.append(Found(ti, places))
-            else:
+            elif typos or term.needs <= text.key_set:
                 words = [anchors if wi == term.anchor else _places_of(word, text, typos)
                          for wi, word in enumerate(term.words)]
                 if all(words):
@@ -461,11 +464,12 @@ class SectorLists:
                 for term in dict.fromkeys(terms) if term and term.strip()]
 
 
-def _compiled(tagged: list[tuple[str, Role]], typos: Typos | None) -> TermMatcher:
+def _compiled(tagged: list[tuple[str, Role]], typos: Typos | None, *, quick_test: bool = True) -> TermMatcher:
     """Keywords and generic words are matched loosely and forgive typos; context words too, but
     spelt right; phrases to ignore and exclusions are phrases."""
     return TermMatcher.compile(
-        ((term, role >= Role.IGNORED, role <= Role.GENERIC, role <= Role.GENERIC) for term, role in tagged), typos)
+        ((term, role >= Role.IGNORED, role <= Role.GENERIC, role <= Role.GENERIC) for term, role in tagged), typos,
+        quick_test=quick_test)
 
 
 def sectors_typos(sectors: Iterable[SectorLists]) -> Typos:
@@ -534,7 +538,7 @@ class SectorsRules:
     @classmethod
     def build(cls, sectors: Mapping[str, SectorLists], typos: Typos | None = None) -> SectorsRules:
         tagged = [(sid, term, role) for sid, lists in sectors.items() for term, role in lists.tagged()]
-        matcher = _compiled([(term, role) for _, term, role in tagged], typos)
+        matcher = _compiled([(term, role) for _, term, role in tagged], typos, quick_test=False)
         return cls(matcher, [sid for sid, _, _ in tagged], [role for _, _, role in tagged])
 
     def read(self, text: Text, *, doubts: bool = True) -> dict[str, Reading]:
