@@ -110,11 +110,29 @@ class Settings(BaseSettings):
 
     supabase_url: str | None = Field(
         default=None, examples=["https://abcdefghijklmnop.supabase.co"],
-        description="With SUPABASE_SERVICE_ROLE_KEY: reports go to Supabase Storage; unset: to STORAGE_DIR.",
+        description="The Supabase project: its JWKS verifies access tokens; with SUPABASE_SERVICE_ROLE_KEY, "
+        "reports go to its Storage (unset: to STORAGE_DIR).",
+    )
+    supabase_anon_key: str | None = Field(
+        default=None, examples=["eyJhbGciOi..."],
+        description="The project's public (anon) key, that the page signs in with; only with SUPABASE_URL.",
     )
     supabase_service_role_key: SecretStr | None = Field(
         default=None, examples=["eyJhbGciOi..."], validate_default=True,  # validated unset too: see _supabase_pair
         description="The service_role key of the Supabase project; only with SUPABASE_URL.",
+    )
+    supabase_jwt_secret: SecretStr | None = Field(
+        default=None, examples=["super-secret-jwt-token-with-at-least-32-characters"],
+        description="The HS256 secret of a project that still signs access tokens with one; else its JWKS.",
+    )
+    plans_file: Path | None = Field(
+        default=None, examples=["./plans.yaml"], description="The plans (plans.yaml); unset: the backend's own.",
+    )
+    auth_mode: Literal["supabase", "off"] | None = Field(
+        default=None, examples=["supabase"],
+        description="supabase: every API route but health, config, setores, metrics and report links needs a "
+        "Supabase access token; off: one local user without plan limits. Unset: supabase when "
+        "SUPABASE_ANON_KEY or SUPABASE_JWT_SECRET is set, else off.",
     )
     excel_bucket: str = "excel-reports"
     storage_dir: Path = Path("./var/files")
@@ -235,17 +253,36 @@ class Settings(BaseSettings):
     @field_validator("supabase_service_role_key")
     @classmethod
     def _supabase_pair(cls, key: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        """Either alone is a mistake. A field validator (not a model one) so this shows with the other problems."""
+        """SUPABASE_URL needs one of the project's keys, and a key needs SUPABASE_URL. A field validator
+        (not a model one) so this shows with the other problems."""
         if "supabase_url" not in info.data:  # SUPABASE_URL itself was wrong: its own line says so
             return key
-        if (info.data["supabase_url"] is None) != (key is None):
-            missing, given = ("supabase_url", "supabase_service_role_key") if key is not None else (
-                "supabase_service_role_key", "supabase_url")
+        url, anon = info.data["supabase_url"], info.data.get("supabase_anon_key")
+        if url is None and (key is not None or anon is not None):
+            given = "supabase_service_role_key" if key is not None else "supabase_anon_key"
             raise PydanticCustomError(
                 PARTNER_MISSING, "{given} is set and needs it; set both or neither",
-                {"missing": missing, "given": env_name(given)},
+                {"missing": "supabase_url", "given": env_name(given)},
+            )
+        if url is not None and key is None and anon is None:
+            raise PydanticCustomError(
+                PARTNER_MISSING, "{given} is set and needs it (or SUPABASE_ANON_KEY); set both or neither",
+                {"missing": "supabase_service_role_key", "given": env_name("supabase_url")},
             )
         return key
+
+    @field_validator("auth_mode")
+    @classmethod
+    def _auth_mode(cls, mode: str | None, info: ValidationInfo) -> str | None:
+        """Signing in needs something to check access tokens with."""
+        data = info.data
+        if mode == "supabase" and "supabase_url" in data and not data["supabase_url"] and not data.get(
+                "supabase_jwt_secret"):
+            raise PydanticCustomError(
+                PARTNER_MISSING, "AUTH_MODE=supabase needs it (or SUPABASE_JWT_SECRET) to check access tokens",
+                {"missing": "supabase_url"},
+            )
+        return mode
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -267,6 +304,18 @@ class Settings(BaseSettings):
     @property
     def pncp_is_demo(self) -> bool:
         return self.pncp_base_url.strip().lower() == DEMO_PNCP
+
+    @property
+    def auth(self) -> Literal["supabase", "off"]:
+        """AUTH_MODE, or when unset: supabase when the project's keys say users sign in."""
+        if self.auth_mode is not None:
+            return self.auth_mode
+        return "supabase" if self.supabase_anon_key or self.supabase_jwt_secret else "off"
+
+    @property
+    def auth_on(self) -> bool:
+        """Access tokens needed, else one local user without plan limits."""
+        return self.auth == "supabase"
 
     @property
     def uses_supabase_storage(self) -> bool:

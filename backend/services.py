@@ -17,16 +17,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import anyio
+import httpx
 from openai import AsyncOpenAI
 from redis.asyncio import Redis
 
 from backend.adapters import llm
+from backend.adapters.auth import TokenVerifier
 from backend.adapters.excel_process import ExcelBuilder
 from backend.adapters.queue_client import JobQueue, get_arq_pool
 from backend.adapters.rate_limit import SearchRateLimit
 from backend.adapters.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
 from backend.codes import Clock, system_clock
 from backend.config import Settings
+from backend.domain.plans import PLANS_FILE, Plan, load_plans
 from backend.domain.sectors import Sector, every_sector, load_sectors, read_boundaries
 from backend.index.arbiter import Arbiter
 from backend.index.ingestion import Ingestion
@@ -65,6 +68,8 @@ class Services:
     verdicts: VerdictStore  # the AI arbiter's verdicts and spending (read by /ops even when off)
     arbiter: Arbiter | None  # None without an index, an LLM or a budget: the rules alone decide
     clock: Clock  # what time it is: every "today" (Brasília's) and every stored moment comes from it
+    plans: dict[str, Plan]  # what each plan allows (PLANS_FILE)
+    tokens: TokenVerifier | None  # checks Supabase access tokens; None with AUTH_MODE=off
 
 
 _current: Services | None = None
@@ -108,6 +113,15 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
         stack.push_async_callback(pncp.aclose)
 
         storage = await _open_storage(settings)
+        plans = load_plans(settings.plans_file or PLANS_FILE)
+        tokens = None
+        if settings.auth_on:
+            auth_http = httpx.AsyncClient(timeout=10)
+            stack.push_async_callback(auth_http.aclose)
+            tokens = TokenVerifier(
+                auth_http, supabase_url=settings.supabase_url, clock=clock,
+                jwt_secret=settings.supabase_jwt_secret.get_secret_value() if settings.supabase_jwt_secret else None,
+            )
         stack.push_async_callback(storage.aclose)
 
         excel = ExcelBuilder(settings.excel_processes)
@@ -179,6 +193,8 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
             verdicts=verdicts,
             arbiter=arbiter,
             clock=clock,
+            plans=plans,
+            tokens=tokens,
         )
         previous, _current = _current, services
         try:

@@ -44,8 +44,15 @@ BAD: dict[str, tuple[dict[str, str], str]] = {
     "web-concurrency": ({"WEB_CONCURRENCY": "abc"},
                         "WEB_CONCURRENCY=abc: must be a whole number (for example WEB_CONCURRENCY=2)"),
     "url-without-key": ({"SUPABASE_URL": "https://abc.supabase.co"},
-                        "SUPABASE_SERVICE_ROLE_KEY is not set: SUPABASE_URL is set and needs it; set both or neither"
-                        " (for example SUPABASE_SERVICE_ROLE_KEY=eyJhbGciOi...)"),
+                        "SUPABASE_SERVICE_ROLE_KEY is not set: SUPABASE_URL is set and needs it (or SUPABASE_ANON_KEY);"
+                        " set both or neither (for example SUPABASE_SERVICE_ROLE_KEY=eyJhbGciOi...)"),
+    "anon-key-without-url": ({"SUPABASE_ANON_KEY": "eyJhbGciOi"},
+                             "SUPABASE_URL is not set: SUPABASE_ANON_KEY is set and needs it; set both or neither"
+                             " (for example SUPABASE_URL=https://abcdefghijklmnop.supabase.co)"),
+    "auth-without-keys": ({"AUTH_MODE": "supabase"},
+                          "SUPABASE_URL is not set: AUTH_MODE=supabase needs it (or SUPABASE_JWT_SECRET) to check"
+                          " access tokens (for example SUPABASE_URL=https://abcdefghijklmnop.supabase.co)"),
+    "auth-mode": ({"AUTH_MODE": "on"}, "AUTH_MODE=on: must be 'supabase' or 'off' (for example AUTH_MODE=supabase)"),
     "key-without-url": ({"SUPABASE_SERVICE_ROLE_KEY": SECRET},
                         "SUPABASE_URL is not set: SUPABASE_SERVICE_ROLE_KEY is set and needs it; set both or neither"
                         " (for example SUPABASE_URL=https://abcdefghijklmnop.supabase.co)"),
@@ -308,3 +315,15 @@ def test_blank_variables_start_normally(blank: str, gunicorn: bool, tmp_path: Pa
         assert status["llm_status"] == "ready"
         assert status["resumo"]["origem"] == "fallback"  # type: ignore[index]
         assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize(("env", "mode"), [
+    ({}, "off"),
+    ({"SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_ROLE_KEY": SECRET}, "off"),  # Storage only
+    ({"SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_ANON_KEY": "eyJhbGciOi"}, "supabase"),
+    ({"SUPABASE_JWT_SECRET": SECRET}, "supabase"),
+    ({"SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_ANON_KEY": "eyJhbGciOi", "AUTH_MODE": "off"}, "off"),
+])
+def test_auth_mode_follows_the_projects_keys_unless_set(env: dict[str, str], mode: str) -> None:
+    settings = Settings(_env_file=None, **{name.lower(): value for name, value in env.items()})
+    assert settings.auth == mode and settings.auth_on == (mode == "supabase")

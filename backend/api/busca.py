@@ -6,8 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from backend.api.deps import Services
-from backend.api.errors import INVALID, erro
+from backend.api.deps import CurrentUser, Services
+from backend.api.errors import INVALID, UNAUTHENTICATED, erro
 from backend.api.guards import TooManySearches, client_address
 from backend.schemas import BuscaRequest, BuscaResponse, SearchStatus
 from backend.search_pipeline import run_search
@@ -19,6 +19,7 @@ router = APIRouter(tags=["busca"])
     "/buscar",
     response_model=BuscaResponse,
     responses={
+        **UNAUTHENTICATED,
         409: erro("The search_id already names another search (another request, or another user's)."),
         413: erro("The body is larger than MAX_BODY_BYTES."),
         **INVALID,
@@ -29,7 +30,7 @@ router = APIRouter(tags=["busca"])
         502: erro("PNCP could not be read for this search."),
     },
 )
-async def buscar(request: BuscaRequest, services: Services, http: Request) -> Response:
+async def buscar(request: BuscaRequest, services: Services, http: Request, user: CurrentUser) -> Response:
     """Licitações of the chosen UFs and dates that match the sector, best first."""
     wait = await services.rate_limit.seconds_to_wait(client_address(http))
     if wait is not None:
@@ -43,9 +44,9 @@ async def buscar(request: BuscaRequest, services: Services, http: Request) -> Re
 @router.get(
     "/buscar/{search_id}/status",
     response_model=SearchStatus,
-    responses={404: erro("No such search, or it expired."), **INVALID},
+    responses={**UNAUTHENTICATED, 404: erro("No such search, or it expired."), **INVALID},
 )
-async def status(search_id: UUID, services: Services) -> SearchStatus:
+async def status(search_id: UUID, services: Services, user: CurrentUser) -> SearchStatus:
     stored = await services.store.get(search_id)
     if stored is None:
         raise HTTPException(status_code=404, detail="Busca não encontrada ou expirada.")

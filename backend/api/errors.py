@@ -47,6 +47,22 @@ INVALID: dict[int | str, dict[str, Any]] = {
 }
 """The 422 every route with a parameter or a body can give, in place of FastAPI's `HTTPValidationError`."""
 
+UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: erro("AUTH_MODE=supabase: no access token, or an expired or bad one; sign in again.",
+              headers={"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}),
+    503: erro("AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly."),
+}
+
+
+class NotSignedIn(Exception):
+    """A 401: `reason` for the metrics, `detail` for the person."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
 UNEXPECTED: dict[int | str, dict[str, Any]] = {
     500: erro("An unexpected error (logged); the answer carries no detail of it."),
 }
@@ -126,6 +142,12 @@ async def _search_id_taken(_: Request, exc: SearchIdTaken) -> JSONResponse:
     return _said(409, exc.message)
 
 
+async def _not_signed_in(_: Request, exc: NotSignedIn) -> JSONResponse:
+    answer = _said(401, exc.detail)
+    answer.headers["WWW-Authenticate"] = "Bearer"
+    return answer
+
+
 async def _http_error(_: Request, exc: HTTPException) -> Response:
     """FastAPI's own answer (404 of an unknown search, 405, ...), with the `mensagem` every error has."""
     if not is_body_allowed_for_status_code(exc.status_code):
@@ -147,4 +169,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SearchRejected, _search_rejected)  # type: ignore[arg-type]
     app.add_exception_handler(SearchFailed, _search_failed)  # type: ignore[arg-type]
     app.add_exception_handler(SearchIdTaken, _search_id_taken)  # type: ignore[arg-type]
+    app.add_exception_handler(NotSignedIn, _not_signed_in)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

@@ -58,6 +58,9 @@ class Health(BaseModel):
     avisos: list[str] = Field(default_factory=list, description="What is wrong, in words, for the people who run it.")
 
 
+AUTH_OFF = "AUTH_MODE=off: sem login; todos usam um usuário local, sem limites de plano."
+
+
 async def _check(name: str, probe) -> str:  # type: ignore[no-untyped-def]
     try:
         with anyio.fail_after(CHECK_TIMEOUT):
@@ -88,6 +91,8 @@ async def health(services: Services, embedded: Worker) -> Health:
     index = await _index_state(services) if database == "ok" else None
     # Without a queue the service still answers (inline); it is degraded, not down.
     degraded = "unavailable" in (database, redis, storage, queue) or bool(avisos)
+    if not services.settings.auth_on:  # said, but nothing is wrong
+        avisos.append(AUTH_OFF)
     return Health(
         status="degraded" if degraded else "ok",
         queue=queue, jobs_queued=await services.queue.queue_depth(),

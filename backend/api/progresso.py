@@ -11,8 +11,8 @@ import anyio
 from fastapi import APIRouter, FastAPI, Header, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from backend.api.deps import Services
-from backend.api.errors import INVALID
+from backend.api.deps import Services, StreamUser
+from backend.api.errors import INVALID, UNAUTHENTICATED
 from backend.progress.events import derived_events, format_event_id, parse_event_id
 from backend.progress.follow import follow
 from backend.runtime import metrics
@@ -78,12 +78,14 @@ async def _search_known(services: Services, search_id: UUID) -> bool:
             "content": {"text/event-stream": {"itemSchema": PROGRESS_EVENT}},
         },
         204: {"description": "Unknown or expired search, or nothing left to send."},
+        **UNAUTHENTICATED,
         **INVALID,
     },
 )
 async def buscar_progress(
     search_id: UUID,
     services: Services,
+    user: StreamUser,
     last_event_id: Annotated[str | None, Query(description="Resume after this event id.")] = None,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> Response:

@@ -11,6 +11,7 @@ search can be followed across the web and worker processes by one field.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +41,22 @@ class _WithContext(logging.Filter):
         return True
 
 
+_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s\"]*")
+_ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access")
+
+
+class NoAccessTokens(logging.Filter):
+    """Access tokens never reach the logs: the progress stream takes one in its query string
+    (`?access_token=`, as EventSource cannot send headers), which access lines would show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
 def configure_logging(log_format: str) -> None:
     """Idempotent: the app factory may run more than once in a process."""
     handler = logging.StreamHandler()
@@ -52,6 +69,11 @@ def configure_logging(log_format: str) -> None:
     else:
         handler.setFormatter(logging.Formatter(PLAIN))
     handler.addFilter(_WithContext())
+    handler.addFilter(NoAccessTokens())
+    for name in _ACCESS_LOGGERS:  # they may have handlers of their own (uvicorn's, gunicorn's)
+        access = logging.getLogger(name)
+        if not any(isinstance(f, NoAccessTokens) for f in access.filters):
+            access.addFilter(NoAccessTokens())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.INFO)

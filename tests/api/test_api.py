@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from backend.api.health import AUTH_OFF
 from backend.codes import UFS, now_brasilia
 from tests.fakes.pncp import db_error_500, rate_limited
 from tests.records import pncp_record
@@ -221,7 +222,7 @@ async def test_health_reports_every_dependency_and_the_worker(make_settings, cli
     assert body == {
         "status": "ok", "queue": "healthy", "redis": "ok", "database": "ok", "storage": "ok",
         "worker": {"mode": "embedded", "running": True, "jobs_in_flight": 0, "max_jobs": 4, "restarts": 0},
-        "live_workers": {"same_database": 1, "other_database": 0}, "avisos": [],
+        "live_workers": {"same_database": 1, "other_database": 0}, "avisos": [AUTH_OFF],
         "index": {"status": "off", "days_ready": 0, "records": 0, "refreshed_at": None},  # INDEX_DAYS=0
     }
 

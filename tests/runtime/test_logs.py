@@ -4,6 +4,7 @@ its search_id (and job id, attempt, duration); readable lines otherwise."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -11,6 +12,7 @@ from uuid import uuid4
 import httpx
 
 from backend.codes import now_brasilia
+from backend.runtime.logs import configure_logging
 from tests.servers import queue_healthy, running_server, server_env, wait_for
 
 
@@ -55,3 +57,24 @@ def test_plain_logs_by_default(tmp_path: Path, redis_url: str) -> None:
         log = server.log()
     assert "INFO backend.search_pipeline: search answered" in log
     assert not any(line.startswith("{") for line in log.splitlines())
+
+
+def test_access_lines_never_show_an_access_token() -> None:
+    configure_logging("plain")
+    access = logging.getLogger("uvicorn.access")
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    keep = Keep()
+    access.addHandler(keep)
+    level, access.level = access.level, logging.INFO  # an in-process double's uvicorn may have raised it
+    try:  # as uvicorn logs a request: client, method, path with its query, HTTP version, status
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                    "/v1/buscar-progress/abc?access_token=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln&x=1", "1.1", 200)
+    finally:
+        access.removeHandler(keep)
+        access.setLevel(level)
+    assert seen == ['127.0.0.1:5000 - "GET /v1/buscar-progress/abc?access_token=***&x=1 HTTP/1.1" 200']

@@ -81,6 +81,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Config */
+        get: operations["config_v1_config_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/health": {
         parameters: {
             query?: never;
@@ -274,6 +291,25 @@ export interface components {
              * @description What is wrong with it, in Portuguese.
              */
             msg: string;
+        };
+        /** Configuracao */
+        Configuracao: {
+            /**
+             * Auth
+             * @description supabase: the page signs people in; off: no sign-in.
+             * @enum {string}
+             */
+            auth: "supabase" | "off";
+            /**
+             * Supabase Anon Key
+             * @description Its public (anon) key.
+             */
+            supabase_anon_key: string | null;
+            /**
+             * Supabase Url
+             * @description The Supabase project the page signs in with.
+             */
+            supabase_url: string | null;
         };
         /**
          * Erro
@@ -672,6 +708,17 @@ export interface operations {
                     "application/json": components["schemas"]["BuscaResponse"];
                 };
             };
+            /** @description AUTH_MODE=supabase: no access token, or an expired or bad one; sign in again. */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
             /** @description The search_id already names another search (another request, or another user's). */
             409: {
                 headers: {
@@ -728,6 +775,15 @@ export interface operations {
                     "application/json": components["schemas"]["Erro"];
                 };
             };
+            /** @description AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
         };
     };
     buscar_progress_v1_buscar_progress__search_id__get: {
@@ -735,6 +791,8 @@ export interface operations {
             query?: {
                 /** @description Resume after this event id. */
                 last_event_id?: string | null;
+                /** @description The access token, for EventSource, which cannot send headers (never logged). */
+                access_token?: string | null;
             };
             header?: {
                 "Last-Event-ID"?: string | null;
@@ -762,6 +820,17 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description AUTH_MODE=supabase: no access token, or an expired or bad one; sign in again. */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
             /** @description A bad field or parameter: one entry per problem. */
             422: {
                 headers: {
@@ -773,6 +842,15 @@ export interface operations {
             };
             /** @description An unexpected error (logged); the answer carries no detail of it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -802,6 +880,17 @@ export interface operations {
                     "application/json": components["schemas"]["SearchStatus"];
                 };
             };
+            /** @description AUTH_MODE=supabase: no access token, or an expired or bad one; sign in again. */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
             /** @description No such search, or it expired. */
             404: {
                 headers: {
@@ -818,6 +907,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErroDeValidacao"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+        };
+    };
+    config_v1_config_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Configuracao"];
                 };
             };
             /** @description An unexpected error (logged); the answer carries no detail of it. */
