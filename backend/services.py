@@ -113,7 +113,8 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
         stack.push_async_callback(pncp.aclose)
 
         storage = await _open_storage(settings)
-        plans = load_plans(settings.plans_file or PLANS_FILE)
+        stack.push_async_callback(storage.aclose)
+        plans = await anyio.to_thread.run_sync(load_plans, settings.plans_file or PLANS_FILE)
         tokens = None
         if settings.auth_on:
             auth_http = httpx.AsyncClient(timeout=10)
@@ -122,7 +123,6 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
                 auth_http, supabase_url=settings.supabase_url, clock=clock,
                 jwt_secret=settings.supabase_jwt_secret.get_secret_value() if settings.supabase_jwt_secret else None,
             )
-        stack.push_async_callback(storage.aclose)
 
         excel = ExcelBuilder(settings.excel_processes)
         stack.push_async_callback(excel.aclose)

@@ -182,7 +182,8 @@ def test_a_worker_on_another_database_is_named_and_searches_run_inline(tmp_path:
                                   cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
         try:
             health = wait_for(lambda: ((h := httpx.get(f"{web.url}/v1/health").json())["live_workers"] or {})
-                              .get("other_database") and h, 20, "the health check to name the worker on another database")
+                              .get("other_database") and h, 20,
+                              "the health check to name the worker on another database")
             assert health["status"] == "degraded" and health["queue"] == "unavailable"
             assert health["live_workers"] == {"same_database": 0, "other_database": 1}
             assert "outro banco de dados" in health["avisos"][0]

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 
 from backend.adapters.auth import AuthError, KeysUnavailable, User
-from backend.api.errors import NotSignedIn
 from backend.jobs.workers import EmbeddedWorker
 from backend.services import Services as _ServicesT
 
@@ -35,11 +34,9 @@ async def _verified(services: _ServicesT, token: str | None) -> User:
     if services.tokens is None:
         return LOCAL_USER
     if not token:
-        raise NotSignedIn("no_token", "Entre na sua conta para usar o SmartLic.")
+        raise AuthError("no_token", "Entre na sua conta para usar o SmartLic.")
     try:
-        return await services.tokens.verify(token)
-    except AuthError as refused:
-        raise NotSignedIn(refused.reason, refused.detail) from None
+        return await services.tokens.verify(token)  # AuthError: a 401 (backend.api.errors)
     except KeysUnavailable:
         raise HTTPException(status_code=503, detail="Não foi possível verificar o seu acesso agora; "
                                                     "tente de novo em instantes.") from None

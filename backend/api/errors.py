@@ -12,6 +12,7 @@ from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from backend.adapters.auth import AuthError
 from backend.search_pipeline import SearchFailed, SearchIdTaken, SearchRejected
 
 logger = logging.getLogger(__name__)
@@ -52,15 +53,6 @@ UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
               headers={"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}),
     503: erro("AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly."),
 }
-
-
-class NotSignedIn(Exception):
-    """A 401: `reason` for the metrics, `detail` for the person."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 UNEXPECTED: dict[int | str, dict[str, Any]] = {
@@ -142,7 +134,7 @@ async def _search_id_taken(_: Request, exc: SearchIdTaken) -> JSONResponse:
     return _said(409, exc.message)
 
 
-async def _not_signed_in(_: Request, exc: NotSignedIn) -> JSONResponse:
+async def _not_signed_in(_: Request, exc: AuthError) -> JSONResponse:
     answer = _said(401, exc.detail)
     answer.headers["WWW-Authenticate"] = "Bearer"
     return answer
@@ -169,5 +161,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SearchRejected, _search_rejected)  # type: ignore[arg-type]
     app.add_exception_handler(SearchFailed, _search_failed)  # type: ignore[arg-type]
     app.add_exception_handler(SearchIdTaken, _search_id_taken)  # type: ignore[arg-type]
-    app.add_exception_handler(NotSignedIn, _not_signed_in)  # type: ignore[arg-type]
+    app.add_exception_handler(AuthError, _not_signed_in)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

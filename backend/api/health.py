@@ -55,7 +55,10 @@ class Health(BaseModel):
     storage: str  # "ok" | "unavailable"
     live_workers: LiveWorkers | None = Field(default=None, description="Null without Redis.")
     index: IndexState | None = Field(default=None, description="The local PNCP index; null when the database fails.")
-    avisos: list[str] = Field(default_factory=list, description="What is wrong, in words, for the people who run it.")
+    avisos: list[str] = Field(
+        default_factory=list,
+        description="For the people who run it, in words: what is wrong, and how it runs (sign-in off).",
+    )
 
 
 AUTH_OFF = "AUTH_MODE=off: sem login; todos usam um usuário local, sem limites de plano."
@@ -82,17 +85,16 @@ async def health(services: Services, embedded: Worker) -> Health:
     else:
         worker = WorkerState(mode="separate", running=False, max_jobs=services.settings.worker_max_jobs)
     census = await services.queue.census()
-    avisos = []
+    problems = []
     if census is not None and census.other_databases:
-        avisos.append(
+        problems.append(
             f"{census.other_databases} worker(s) vivo(s) usam outro banco de dados (DATABASE_URL diferente do "
             f"serviço web); {census.same_database} usam este. Os jobs só são enfileirados para workers deste banco."
         )
     index = await _index_state(services) if database == "ok" else None
     # Without a queue the service still answers (inline); it is degraded, not down.
-    degraded = "unavailable" in (database, redis, storage, queue) or bool(avisos)
-    if not services.settings.auth_on:  # said, but nothing is wrong
-        avisos.append(AUTH_OFF)
+    degraded = "unavailable" in (database, redis, storage, queue) or bool(problems)
+    notes = [] if services.settings.auth_on else [AUTH_OFF]  # said, but nothing is wrong
     return Health(
         status="degraded" if degraded else "ok",
         queue=queue, jobs_queued=await services.queue.queue_depth(),
@@ -101,7 +103,7 @@ async def health(services: Services, embedded: Worker) -> Health:
             same_database=census.same_database, other_database=census.other_databases
         ),
         index=index,
-        avisos=avisos,
+        avisos=problems + notes,
     )
 
 

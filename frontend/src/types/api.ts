@@ -354,7 +354,7 @@ export interface components {
         Health: {
             /**
              * Avisos
-             * @description What is wrong, in words, for the people who run it.
+             * @description For the people who run it, in words: what is wrong, and how it runs (sign-in off).
              */
             avisos?: string[];
             /** Database */
