@@ -9,6 +9,7 @@ QUEUE = f"{PREFIX}:queue"  # ARQ's sorted set of queued jobs
 WORKER_HEALTH = f"{QUEUE}:health-check"  # ARQ's own heartbeat (`arq --check`); availability reads LIVE_WORKERS
 JOBS_WAKEUP = f"{QUEUE}:wakeup"  # pub/sub channel: a job was just queued
 RATE_LIMIT_PREFIX = f"{PREFIX}:rate"  # moving windows of searches per client
+RUNNING_PREFIX = f"{PREFIX}:running:"  # sorted set per user: their searches running, scored by when they lapse
 WORKER_PREFIX = f"{PREFIX}:worker:"  # one expiring key per live worker: its mode, load and database
 LIVE_WORKERS = f"{PREFIX}:workers:live"  # sorted set "<database id> <worker>" scored by when it lapses
 JOB_HISTORY = f"{PREFIX}:jobs:history"  # the latest job attempts, newest first (capped list)
@@ -18,6 +19,11 @@ ARBITER_LEASE = f"{PREFIX}:arbiter"  # which process runs the AI arbiter (expiri
 USERS_JOBS = ("llm:", "excel:")  # the job ids of users' searches, which go before the arbiter
 INDEX_INGESTION_LEASE = f"{PREFIX}:index:ingestion"  # which process runs the index's ingestion (expiring)
 INDEX_READ_PREFIX = f"{PREFIX}:index:read:"  # a PNCP read into the index: its claim and its outcome
+
+
+def auth_refused(day: str) -> str:
+    """Hash of the 401s of a Brasília day (ISO date), by reason, for /ops."""
+    return f"{PREFIX}:auth:refused:{day}"
 
 
 def index_read_claim(read: str) -> str:

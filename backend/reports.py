@@ -23,13 +23,14 @@ import anyio
 
 from backend.adapters.llm import ResumoError, gerar_resumo
 from backend.adapters.storage import StorageError
-from backend.codes import MODALIDADES, now_brasilia
+from backend.codes import MODALIDADES, now_brasilia, today_brasilia
+from backend.domain.plans import EXCEL_NOT_IN_PLAN, FREE, Quota
 from backend.domain.formatting import formatar_dia, formatar_moeda
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
 from backend.progress import events
 from backend.schemas import BuscaRequest, Licitacao, ProgressEvent, ResumoLicitacoes
-from backend.store.search_cache import Output, StoredSearch
+from backend.store.search_cache import Output, SearchOutcome, StoredSearch
 
 if TYPE_CHECKING:
     from backend.services import Services
@@ -46,6 +47,25 @@ class ExcelOutcome:
     status: str  # "ready" | "failed" | "skipped"
     url: str | None = None
     error: str | None = None
+
+
+NOT_IN_PLAN = ExcelOutcome("skipped", error=EXCEL_NOT_IN_PLAN)  # a plan without reports
+NO_PLAN_QUOTA: dict[str, Any] = {"plano": None, "excel": True, "usadas": None, "restantes": None, "renova_em": None}
+
+
+async def quota_info(services: Services, outcome: SearchOutcome) -> dict[str, Any]:
+    """`quota_info` of a search's report job: its plan, whether that plan has reports, and its
+    user's searches this month; every report, and no count, without a plan (AUTH_MODE=off)."""
+    if outcome.plano is None:
+        return NO_PLAN_QUOTA
+    plan = services.plans.get(outcome.plano, services.plans[FREE])
+    today = today_brasilia(services.clock)
+    return Quota.on(today, plan, await services.usage.used(outcome.owner, today)).info()
+
+
+def report_allowed(services: Services, outcome: SearchOutcome) -> bool:
+    """Whether the plan the search was made under has reports (every search has, without a plan)."""
+    return outcome.plano is None or services.plans.get(outcome.plano, services.plans[FREE]).excel
 
 
 class SearchNotFound(Exception):
@@ -251,9 +271,11 @@ async def recover(services: Services, stored: StoredSearch, producer: Producer, 
     sid = stored.outcome.search_id
     parametros, sector_name = stored_report_inputs(services, stored.request, stored.setor_id)
     resumo = await produce_summary(services, sid, stored.licitacoes, sector_name, producer, use_llm=use_llm)
+    settle_with = (None if use_llm else ExcelOutcome("failed", error=EXCEL_OVERDUE)) \
+        if report_allowed(services, stored.outcome) else NOT_IN_PLAN
     await produce_report(
         services, sid, stored.licitacoes, parametros, resumo or stored.outcome.resumo, sector_name, producer,
-        settle_with=None if use_llm else ExcelOutcome("failed", error=EXCEL_OVERDUE),
+        settle_with=settle_with,
     )
 
 

@@ -21,9 +21,11 @@ import anyio
 import orjson
 
 from backend import keys, reports
+from backend.adapters.auth import LOCAL_USER, User
 from backend.codes import latest_publication_day, now_brasilia, today_brasilia
 from backend.domain.filtering import Criteria, filter_and_rank, match_known, rank
 from backend.domain.matching import TermMatcher, mentions_sector, split_terms
+from backend.domain.plans import Plan, Quota, beyond_plan, plan_of
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
 from backend.index.plan import ABERTAS_HORIZON
@@ -50,12 +52,22 @@ class SearchRejected(Exception):
 
 
 class SearchIdTaken(Exception):
-    """The `search_id` names a search of another request: nothing of it may change."""
+    """The `search_id` names a search of another request, or of another user: nothing of it may change."""
 
-    def __init__(self, search_id: UUID) -> None:
-        self.message = (f"O search_id {search_id} já pertence a outra busca, com outros parâmetros; "
+    def __init__(self, search_id: UUID, *, other_user: bool = False) -> None:
+        whose = "outra busca" if other_user else "outra busca, com outros parâmetros"
+        self.message = (f"O search_id {search_id} já pertence a {whose}; "
                         "gere um novo search_id para esta (a página gera um a cada busca).")
         super().__init__(self.message)
+
+
+class NotInPlan(Exception):
+    """The user's plan does not allow this search (none left this month, too many UFs, too long a
+    period); `message` says which limit, for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class SearchFailed(Exception):
@@ -73,6 +85,9 @@ class SearchContext:
     search_id: UUID
     request: BuscaRequest
     sector: Sector
+    user: User = LOCAL_USER
+    plan: Plan | None = None  # the user's plan; None: no plan limits (AUTH_MODE=off)
+    counted: bool = False  # counted against the user's quota (given back if the service fails it)
     timings_ms: dict[str, float] = field(default_factory=dict)
     results_json: bytes = b"[]"  # the licitações found, written once: stored, queued and answered as such
 
@@ -191,23 +206,62 @@ SEARCH_SILENT_FOR = timedelta(seconds=60)  # no sign of life for this long: its 
 REPOST_POLL_SECONDS = 0.25  # how often a re-post of a running search looks whether it is answered
 
 
-async def run_search(request: BuscaRequest, services: Services) -> BuscaResponse:
-    """The whole search, inline: stages 1-7, with progress events; returns the final answer.
+async def run_search(request: BuscaRequest, services: Services, user: User = LOCAL_USER) -> BuscaResponse:
+    """`user`'s whole search, inline: stages 1-7, with progress events; returns the final answer.
 
-    A `search_id` names one search: posted again with the same request, the stored search is
-    answered as it stands (once answered, if it is still running), nothing read or queued again."""
+    A `search_id` names one search: posted again by its user with the same request, the stored
+    search is answered as it stands (once answered, if it is still running), nothing read, queued
+    or counted again. With accounts, a search the user's plan allows counts against their quota
+    when it starts (`NotInPlan` otherwise), and no more of their searches run at once than the
+    plan allows (`SearchesAtOnce`)."""
     sector = services.sectors.get(request.setor_id)
     if sector is None:
         raise SearchRejected("setor_id", f"setor desconhecido: {request.setor_id!r}. Consulte GET /v1/setores.")
     _check_period(request, services.settings.max_uf_days, latest_publication_day(services.clock))
-    ctx = SearchContext(search_id=request.search_id or uuid4(), request=request, sector=sector)
+    plan = plan_for(services, user)
+    if plan is not None:
+        _check_plan(request, plan)
+    ctx = SearchContext(search_id=request.search_id or uuid4(), request=request, sector=sector, user=user, plan=plan)
     with log_context(search_id=str(ctx.search_id)):
-        stored = await _take_search_id(ctx, services)
-        if stored is not None:
-            logger.info("search %s posted again with the same request: answering the stored search", ctx.search_id)
-            return stored_answer(stored, sector, now_brasilia(services.clock))
-        async with _signs_of_life(ctx, services):
-            return await _run(ctx, services)
+        async with _running(ctx, services):
+            stored = await _take_search_id(ctx, services)
+            if stored is not None:
+                logger.info("search %s posted again with the same request: answering the stored search",
+                            ctx.search_id)
+                return stored_answer(stored, sector, now_brasilia(services.clock))
+            await _count(ctx, services)
+            async with _signs_of_life(ctx, services):
+                return await _run(ctx, services)
+
+
+def plan_for(services: Services, user: User) -> Plan | None:
+    """The user's plan (their token's `app_metadata.plan`); None with AUTH_MODE=off, which has none."""
+    return None if services.tokens is None else plan_of(services.plans, user.app_metadata)
+
+
+def _check_plan(request: BuscaRequest, plan: Plan) -> None:
+    days = None if request.abertas else (request.period[1] - request.period[0]).days + 1
+    refused = beyond_plan(plan, len(request.ufs), days)
+    if refused is not None:
+        raise NotInPlan(refused)
+
+
+def _running(ctx: SearchContext, services: Services) -> contextlib.AbstractAsyncContextManager[None]:
+    """A place among the user's searches at once, while this one runs (no limit without a plan)."""
+    if ctx.plan is None:
+        return contextlib.nullcontext()
+    return services.running.hold(ctx.user.id, str(ctx.search_id), limit=ctx.plan.buscas_simultaneas)
+
+
+async def _count(ctx: SearchContext, services: Services) -> None:
+    """Counts the search against the user's quota; over it, the id is freed and `NotInPlan` raised."""
+    if ctx.plan is None:
+        return
+    today = today_brasilia(services.clock)
+    if await services.usage.take(ctx.search_id, ctx.user.id, ctx.plan, today) is None:
+        await services.store.release(ctx.search_id)
+        raise NotInPlan(Quota.on(today, ctx.plan, ctx.plan.buscas_mes).exhausted())
+    ctx.counted = True
 
 
 def _check_period(request: BuscaRequest, max_uf_days: int, latest: date) -> None:
@@ -235,11 +289,14 @@ async def _take_search_id(ctx: SearchContext, services: Services) -> StoredSearc
     """None when this request is to run the search (its id was free, or the process running it
     died); else the stored search of the same request, once it has its answer. Another request
     under the same id: `SearchIdTaken`."""
-    store, request = services.store, ctx.request.model_dump(mode="json")
-    while not await store.begin(ctx.search_id, request=request, setor_id=ctx.sector.id):
+    store, request, plan = services.store, ctx.request.model_dump(mode="json"), ctx.plan
+    while not await store.begin(ctx.search_id, request=request, setor_id=ctx.sector.id, owner=ctx.user.id,
+                                plano=plan and plan.id, keep_for=plan and plan.historico):
         stored = await store.get(ctx.search_id)
         if stored is None:
             continue  # it expired in between: take the id again
+        if stored.outcome.owner != ctx.user.id:
+            raise SearchIdTaken(ctx.search_id, other_user=True)
         if _without_id(stored.request) != _without_id(request):
             raise SearchIdTaken(ctx.search_id)
         outcome = stored.outcome
@@ -330,13 +387,19 @@ async def _run(ctx: SearchContext, services: Services) -> BuscaResponse:
 
 
 async def _record_failure(ctx: SearchContext, services: Services, message: str) -> None:
-    """Tells the user why, on every process; a failure to record it must not hide the first one."""
+    """Tells the user why, on every process, and gives the search back to their quota (the
+    service failed it); a failure to record it must not hide the first one."""
     try:
         await services.store.save_failure(
             ctx.search_id, request=ctx.request.model_dump(mode="json"), setor_id=ctx.sector.id, erro=message
         )
     except Exception:
         logger.exception("search %s: could not record its failure", ctx.search_id)
+    if ctx.counted:
+        try:
+            await services.usage.give_back(ctx.search_id)
+        except Exception:
+            logger.exception("search %s: could not give it back to its user's quota", ctx.search_id)
     await services.progress.emit(str(ctx.search_id), events.error_event(message))
 
 
@@ -478,9 +541,11 @@ async def _produce_reports(ctx: SearchContext, services: Services, answer: Busca
     if resumo is not None:  # (None: a job holds it; its summary comes over SSE)
         answer.resumo, answer.llm_status = resumo, "ready"
     parametros = reports.report_parameters(ctx.request, ctx.sector)
+    not_in_plan = None if ctx.plan is None or ctx.plan.excel else reports.NOT_IN_PLAN
     with ctx.stage("excel"):
         outcome = await reports.produce_report(services, ctx.search_id, answer.licitacoes, parametros,
-                                               answer.resumo, ctx.sector.nome, reports.INLINE)
+                                               answer.resumo, ctx.sector.nome, reports.INLINE,
+                                               settle_with=not_in_plan)
     if outcome is not None:
         answer.excel_status, answer.excel_url, answer.excel_error = outcome.status, outcome.url, outcome.error
     try:  # sent by the producers already, unless the database failed them: the stream must end

@@ -26,6 +26,7 @@ from backend.adapters.auth import TokenVerifier
 from backend.adapters.excel_process import ExcelBuilder
 from backend.adapters.queue_client import JobQueue, get_arq_pool
 from backend.adapters.rate_limit import SearchRateLimit
+from backend.adapters.running import RunningSearches
 from backend.adapters.storage import ExcelStorage, LocalStorage, SupabaseStorage, signing_key_for
 from backend.codes import Clock, system_clock
 from backend.config import Settings
@@ -42,6 +43,7 @@ from backend.runtime.memory import keep_memory_trimmed, limit_arenas
 from backend.store.abertas import OpenTenderStore
 from backend.store.publications import PublicationStore
 from backend.store.search_cache import SearchCache
+from backend.store.usage import Usage
 from backend.store.verdicts import VerdictStore
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class Services:
     clock: Clock  # what time it is: every "today" (Brasília's) and every stored moment comes from it
     plans: dict[str, Plan]  # what each plan allows (PLANS_FILE)
     tokens: TokenVerifier | None  # checks Supabase access tokens; None with AUTH_MODE=off
+    usage: Usage  # searches counted against each user's monthly quota
+    running: RunningSearches  # each user's searches running now, against their plan's limit
 
 
 _current: Services | None = None
@@ -195,6 +199,8 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
             clock=clock,
             plans=plans,
             tokens=tokens,
+            usage=Usage(store.engine, clock=clock),
+            running=RunningSearches(redis),
         )
         previous, _current = _current, services
         try:

@@ -15,6 +15,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from backend.api.health import AUTH_OFF
 from backend.codes import now_brasilia
 from tests.conftest import free_port
 from tests.fakes.openai_server import FakeOpenAI, answer, slow
@@ -144,13 +145,16 @@ def queue_healthy_at(url: str) -> bool:
 
 @pytest.mark.parametrize("where", ["root", "backend", "reload"])
 def test_uvicorn_main_app_runs_the_service_with_its_worker(tmp_path: Path, redis_url: str, where: str) -> None:
-    """`uvicorn backend.main:app` (root), `uvicorn main:app` (in backend/), and with --reload."""
+    """`uvicorn backend.main:app` (root), `uvicorn main:app` (in backend/), and with --reload, with
+    AUTH_MODE=off: searches, summaries and reports without signing in."""
     arguments, cwd = {
         "root": (["backend.main:app"], ROOT),
         "backend": (["main:app"], ROOT / "backend"),
         "reload": (["backend.main:app", "--reload", "--reload-dir", "backend"], ROOT),
     }[where]
-    with running_server(server_env(tmp_path, redis_url), tmp_path / "server.log", uvicorn=arguments, cwd=cwd) as server:
+    env = server_env(tmp_path, redis_url, AUTH_MODE="off")  # no sign-in: development and demo
+    with running_server(env, tmp_path / "server.log", uvicorn=arguments, cwd=cwd) as server:
+        assert AUTH_OFF in httpx.get(f"{server.url}/v1/health", timeout=5).json()["avisos"]
         queued_search_reaches_both_outputs(server.url)
     assert not (ROOT / "backend" / "var").exists()  # DATABASE_URL and STORAGE_DIR were given: nothing left there
 

@@ -37,6 +37,11 @@ class User:
     app_metadata: Mapping[str, Any]
 
 
+LOCAL_USER = User(id="local", email=None, app_metadata={})
+"""AUTH_MODE=off: everyone is this one user, without plan limits (the owner `search_cache` gives
+the searches made before accounts)."""
+
+
 class AuthError(Exception):
     """A token refused: 401. `reason` for the metrics; `detail` for the person."""
 

@@ -97,6 +97,10 @@ class ExcelStorage(Protocol):
         """Store (overwriting) the report of `search_id`; answer a signed download URL."""
         ...
 
+    async def link(self, search_id: UUID) -> str | None:
+        """A fresh signed link to the stored report of `search_id`; None when it cannot be had."""
+        ...
+
     async def check(self) -> None:
         """Raise `StorageError` when the storage cannot be used (for the health route)."""
         ...
@@ -282,6 +286,11 @@ class LocalStorage:
         await anyio.to_thread.run_sync(self._write, name, bytes(data))
         return self.signed_url(name)
 
+    async def link(self, search_id: UUID) -> str | None:
+        name = excel_name(search_id)
+        there = await anyio.to_thread.run_sync((self.directory / name).is_file)
+        return self.signed_url(name) if there else None
+
     def _write(self, name: str, data: bytes) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -410,12 +419,29 @@ class SupabaseStorage:
                     bytes(data),
                     file_options={"content-type": XLSX_CONTENT_TYPE, "upsert": "true", "cache-control": "3600"},
                 )
-            with anyio.fail_after(self.timeout):
-                signed: Any = await bucket.create_signed_url(
-                    path, self.ttl_seconds, options={"download": download_filename(search_id)}
-                )
         except Exception as exc:
             error = self._translate(exc, "Não foi possível salvar a planilha no Supabase Storage")
+            if error is None:
+                raise
+            raise error from exc
+        return await self._signed_url(search_id)
+
+    async def link(self, search_id: UUID) -> str | None:
+        try:
+            return await self._signed_url(search_id)
+        except Exception as error:  # the old link is handed out instead
+            logger.warning("no fresh link to the report of %s: %r", search_id, error)
+            return None
+
+    async def _signed_url(self, search_id: UUID) -> str:
+        bucket = self._client.storage.from_(self.bucket)
+        try:
+            with anyio.fail_after(self.timeout):
+                signed: Any = await bucket.create_signed_url(
+                    self.object_path(search_id), self.ttl_seconds, options={"download": download_filename(search_id)}
+                )
+        except Exception as exc:
+            error = self._translate(exc, "Não foi possível assinar o link da planilha no Supabase Storage")
             if error is None:
                 raise
             raise error from exc

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 
-from backend.adapters.auth import AuthError, KeysUnavailable, User
+from backend.adapters.auth import LOCAL_USER, AuthError, KeysUnavailable, User
 from backend.jobs.workers import EmbeddedWorker
 from backend.services import Services as _ServicesT
 
@@ -23,9 +23,6 @@ Services = Annotated[_ServicesT, Depends(_services)]
 Worker = Annotated[EmbeddedWorker | None, Depends(_worker)]
 """This process's embedded worker, or None (EMBEDDED_WORKER=false)."""
 
-
-LOCAL_USER = User(id="local", email=None, app_metadata={})
-"""AUTH_MODE=off: everyone is this one user, without plan limits."""
 
 _BEARER = "bearer "
 

@@ -12,8 +12,12 @@ from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from backend.adapters import refusals
 from backend.adapters.auth import AuthError
-from backend.search_pipeline import SearchFailed, SearchIdTaken, SearchRejected
+from backend.adapters.running import SearchesAtOnce
+from backend.codes import today_brasilia
+from backend.runtime import metrics
+from backend.search_pipeline import NotInPlan, SearchFailed, SearchIdTaken, SearchRejected
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +138,19 @@ async def _search_id_taken(_: Request, exc: SearchIdTaken) -> JSONResponse:
     return _said(409, exc.message)
 
 
-async def _not_signed_in(_: Request, exc: AuthError) -> JSONResponse:
+async def _not_in_plan(_: Request, exc: NotInPlan) -> JSONResponse:
+    return _said(403, exc.message)
+
+
+async def _searches_at_once(_: Request, exc: SearchesAtOnce) -> JSONResponse:
+    return JSONResponse(status_code=429, content={"detail": exc.message, "mensagem": exc.message},
+                        headers={"Retry-After": "5"})
+
+
+async def _not_signed_in(request: Request, exc: AuthError) -> JSONResponse:
+    metrics.AUTH_REFUSED.labels(exc.reason).inc()
+    services = request.state.services
+    await refusals.count(services.redis, today_brasilia(services.clock), exc.reason)
     answer = _said(401, exc.detail)
     answer.headers["WWW-Authenticate"] = "Bearer"
     return answer
@@ -162,4 +178,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SearchFailed, _search_failed)  # type: ignore[arg-type]
     app.add_exception_handler(SearchIdTaken, _search_id_taken)  # type: ignore[arg-type]
     app.add_exception_handler(AuthError, _not_signed_in)  # type: ignore[arg-type]
+    app.add_exception_handler(NotInPlan, _not_in_plan)  # type: ignore[arg-type]
+    app.add_exception_handler(SearchesAtOnce, _searches_at_once)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

@@ -1,6 +1,6 @@
 """The operations page: queue depth, live workers and their load, the latest job attempts, the
-recent failures in words, the PNCP index's ingestion, the AI arbiter's budget and verdicts, and
-the cluster's PNCP budget. Behind
+recent failures in words, the PNCP index's ingestion, the AI arbiter's budget and verdicts, the
+accounts (searches by plan, users at their limit, 401s by reason) and the cluster's PNCP budget. Behind
 OPS_TOKEN (`Authorization: Bearer ...` or `?token=`); without OPS_TOKEN the page does not exist."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
-from backend.adapters import live_workers
+from backend.adapters import live_workers, refusals
 from backend.api.deps import Services
-from backend.codes import BRASILIA
+from backend.codes import BRASILIA, today_brasilia
 from backend.index.status import index_health
 from backend.jobs import history
 from backend.store.publications import NATIONAL
@@ -43,6 +43,7 @@ async def _snapshot(services: Services) -> dict[str, Any]:
     return {
         "index": await _index_snapshot(services),
         "arbiter": await _arbiter_snapshot(services),
+        "accounts": await _accounts_snapshot(services),
         "pncp_pacer": asdict(pacer),
         "queue_depth": await services.queue.queue_depth(),
         "database_id": services.database_id,
@@ -86,6 +87,23 @@ async def _arbiter_snapshot(services: Services) -> dict[str, Any] | None:
         "today": asdict(budget) if budget is not None else None,
         **asdict(counts),
     }
+
+
+async def _accounts_snapshot(services: Services) -> dict[str, Any] | None:
+    """Sign-in's mode, searches counted by plan today and this month (Brasília), users with no
+    search left, and today's 401s by reason."""
+    today = today_brasilia(services.clock)
+    try:
+        usage = await services.usage.today(today, services.plans)
+    except Exception:  # the database failing: the rest of the page still helps
+        logger.exception("ops: the searches by plan could not be read")
+        return None
+    try:
+        refused = await refusals.on(services.redis, today)
+    except Exception:
+        refused = None
+    return {"auth": services.settings.auth, "dia": today.isoformat(), "buscas_hoje": usage.hoje,
+            "buscas_mes": usage.mes, "usuarios_no_limite": usage.no_limite, "recusados_401_hoje": refused}
 
 
 @router.get("/ops/data")
@@ -153,12 +171,29 @@ th,td{{border:1px solid #cbd2d9;padding:.3rem .6rem;text-align:left}}th{{backgro
 {_index(data["index"])}
 <h2>Árbitro de IA</h2>
 {_arbiter(data["arbiter"])}
+<h2>Contas</h2>
+{_accounts(data["accounts"])}
 <p data-testid="pncp-pacer">{escape(_pacer(data["pncp_pacer"]))}</p>
 <h2>Últimos jobs</h2>
 {_table(["início", "job", "tentativa", "resultado", "saída", "duração", "worker"], jobs, "Nenhum job ainda.")}
 <h2>Falhas recentes</h2>
 {_table(["início", "job", "tentativa", "resultado", "mensagem"], failures, "Nenhuma falha recente.")}
 </body></html>"""
+
+
+def _accounts(accounts: dict[str, Any] | None) -> str:
+    if accounts is None:
+        return '<p data-testid="accounts">Contas: o banco de dados não respondeu.</p>'
+    if accounts["auth"] == "off":
+        return '<p data-testid="accounts">Sem login (AUTH_MODE=off): nenhuma busca é contada.</p>'
+    plans = sorted(set(accounts["buscas_hoje"]) | set(accounts["buscas_mes"]))
+    rows = [[plan, accounts["buscas_hoje"].get(plan, 0), accounts["buscas_mes"].get(plan, 0)] for plan in plans]
+    refused = accounts["recusados_401_hoje"]
+    refused_text = ("indisponível (Redis)" if refused is None
+                    else ", ".join(f"{reason}: {n}" for reason, n in refused.items()) or "nenhuma")
+    return (f'<div data-testid="accounts">{_table(["plano", "buscas hoje", "buscas no mês"], rows, "Nenhuma busca.")}'
+            f'<p>Usuários sem buscas restantes no mês: {accounts["usuarios_no_limite"]}. '
+            f'Recusas 401 hoje: {escape(refused_text)}.</p></div>')
 
 
 def _index(index: dict[str, Any] | None) -> str:

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
-from fastapi import APIRouter, FastAPI, Header, Query, Response
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.api.deps import Services, StreamUser
-from backend.api.errors import INVALID, UNAUTHENTICATED
+from backend.api.errors import INVALID, UNAUTHENTICATED, erro
 from backend.progress.events import derived_events, format_event_id, parse_event_id
 from backend.progress.follow import follow
 from backend.runtime import metrics
@@ -78,6 +78,7 @@ async def _search_known(services: Services, search_id: UUID) -> bool:
             "content": {"text/event-stream": {"itemSchema": PROGRESS_EVENT}},
         },
         204: {"description": "Unknown or expired search, or nothing left to send."},
+        404: erro("Another user's search."),
         **UNAUTHENTICATED,
         **INVALID,
     },
@@ -94,6 +95,10 @@ async def buscar_progress(
     if not await _search_known(services, search_id):
         return Response(status_code=204)
     outcome = await services.store.get_outcome(search_id)
+    if outcome is None and services.tokens is not None:
+        return Response(status_code=204)  # its events may outlive it in Redis; whose they are is unknown
+    if outcome is not None and outcome.owner != user.id:
+        raise HTTPException(status_code=404, detail="Busca não encontrada ou expirada.")
     if outcome is not None and outcome.settled:
         events = derived_events(outcome)
         if events and events[-1].id <= cursor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,11 @@ class Plan:
     max_dias: int
     buscas_simultaneas: int
     historico_dias: int
+
+    @property
+    def historico(self) -> timedelta:
+        """How long its searches stay in "Minhas buscas"."""
+        return timedelta(days=self.historico_dias)
 
 
 _FIELDS = {f.name: f.type for f in fields(Plan)}
@@ -77,6 +82,11 @@ class Quota:
     plan: Plan
     usadas: int
     renova_em: date
+
+    @classmethod
+    def on(cls, day: date, plan: Plan, usadas: int) -> Quota:
+        """The quota of the month of the Brasília `day`."""
+        return cls(plan, usadas, month_of(day)[1])
 
     @property
     def restantes(self) -> int:

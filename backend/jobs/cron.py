@@ -34,12 +34,16 @@ async def recover_stalled_searches(ctx: JobContext) -> int:
 
 
 async def cleanup_expired_searches(ctx: JobContext) -> int:
-    """Removes searches past their expiry and local reports older than a search lives.
-    Supabase buckets keep their own lifecycle rules."""
+    """Removes searches past their expiry and local reports older than the longest a search lives
+    (SEARCH_TTL_HOURS, or with sign-in the longest history of a plan). Supabase buckets keep their
+    own lifecycle rules."""
     services = ctx["services"]
     removed = await services.store.delete_expired()
     if isinstance(services.storage, LocalStorage):
-        removed += await services.storage.remove_older_than(services.settings.search_ttl_hours * 3600)
+        kept = services.settings.search_ttl_hours * 3600
+        if services.tokens is not None:
+            kept = max(kept, *(plan.historico.total_seconds() for plan in services.plans.values()))
+        removed += await services.storage.remove_older_than(kept)
     return removed
 
 

@@ -26,7 +26,6 @@ from backend.schemas import LICITACOES
 logger = logging.getLogger(__name__)
 
 ARQ_TIMEOUT_MARGIN = 5.0  # ARQ's own job timeout sits above ours, so ours always fires first
-REPORT_QUOTA: dict[str, Any] = {"excel": True}  # `quota_info` of the report job: every plan has reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,8 @@ async def _queue_report(ctx: JobContext, search_id: str, licitacoes: list[dict[s
         outcome = await services.store.get_outcome(UUID(search_id))
         if outcome is None or outcome.excel_status != "processing":
             return
-        queued = await services.queue.enqueue_job("excel_generation_job", search_id, licitacoes, REPORT_QUOTA,
+        quota = await reports.quota_info(services, outcome)
+        queued = await services.queue.enqueue_job("excel_generation_job", search_id, licitacoes, quota,
                                                   job_id=keys.excel_job(search_id))
     except Exception as exc:
         queued = False
@@ -101,7 +101,8 @@ async def excel_generation_job(
 ) -> str:
     """The search's Excel report; after the last failed attempt, `failed` with a readable reason.
 
-    `quota_info["excel"] is False` (a plan without reports) settles it as `skipped`.
+    `quota_info` (`reports.quota_info`): with `"excel": False` (a plan without reports) the report
+    settles as `skipped`, with the message the page shows.
     """
     services = ctx["services"]
     sid = UUID(search_id)
@@ -116,7 +117,7 @@ async def excel_generation_job(
             raise
         parametros, sector_name = reports.stored_report_inputs(services, *stored) if stored else ({}, "")
         resumo = outcome.resumo if outcome is not None and outcome.llm_status == "ready" else None
-        skipped = reports.ExcelOutcome("skipped") if quota_info.get("excel") is False else None
+        skipped = reports.NOT_IN_PLAN if quota_info.get("excel") is False else None
         settled = await reports.produce_report(services, sid, licitacoes, parametros, resumo, sector_name, job,
                                                settle_with=skipped)
         status = note["result"] = settled.status if settled else "already settled"

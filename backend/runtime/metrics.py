@@ -64,6 +64,13 @@ ARBITER_OBJETOS = Counter(
 ARBITER_TOKENS = Gauge(
     "smartlic_arbiter_tokens_today", "The AI arbiter's tokens today (Brasília), for the whole cluster: spent, and "
     "left of LLM_CLASSIFY_DAILY_TOKENS.", ["kind"], multiprocess_mode="mostrecent")
+AUTH_REFUSED = Counter("smartlic_auth_refused_total", "Requests refused with 401, by why: no_token, expired, "
+                       "not_yet_valid, signature, audience, algorithm, unknown_key, malformed.", ["reason"])
+SEARCHES_BY_PLAN = Gauge("smartlic_searches_by_plan", "Searches counted against quotas, by plan, today and this "
+                         "month (Brasília; read from the database at each scrape).", ["plan", "period"],
+                         multiprocess_mode="mostrecent")
+USERS_AT_LIMIT = Gauge("smartlic_users_at_limit", "Users with no search left this month (read at each scrape).",
+                       multiprocess_mode="mostrecent")
 SSE_CLIENTS = Gauge("smartlic_sse_clients", "Progress streams open now.", multiprocess_mode="livesum")
 
 

@@ -64,6 +64,8 @@ _CREATED_BY: dict[str, tuple[str, frozenset[str]]] = {
     "arbitro_veredito": ("0005", frozenset({"chave", "modelo", "tokens", "decidido_em"})),
     "arbitro_veredito_setor": ("0005", frozenset({"chave", "setor_id"})),
     "arbitro_gasto": ("0005", frozenset({"dia", "tokens", "chamadas"})),
+    "uso_mensal": ("0006", frozenset({"user_id", "mes", "plano", "buscas"})),
+    "busca_contada": ("0006", frozenset({"search_id", "user_id", "plano", "mes", "dia", "contada_em"})),
 }
 
 

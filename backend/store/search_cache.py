@@ -22,6 +22,7 @@ from backend.schemas import LICITACOES, FalhaUF, Licitacao, ResumoLicitacoes
 from backend.store.schema import upgrade_database
 
 _FALHAS = TypeAdapter(list[FalhaUF])
+LOCAL_OWNER = "local"  # the one user of AUTH_MODE=off (`LOCAL_USER`), and of the searches made before accounts
 _TEXTS = TypeAdapter(list[str])
 
 metadata = sa.MetaData()
@@ -65,7 +66,11 @@ search_cache = sa.Table(
     # Where the results came from ("indice", "pncp", "misto") and when the oldest data read was fetched.
     sa.Column("fonte", sa.String(8)),
     sa.Column("atualizado_em", sa.DateTime(timezone=True)),
+    # Who made it (Supabase's user id; "local" with AUTH_MODE=off) and under which plan (None: none).
+    sa.Column("owner", sa.String(64), nullable=False, server_default=LOCAL_OWNER),
+    sa.Column("plano", sa.String(32)),
 )
+sa.Index("ix_search_cache_owner", search_cache.c.owner, search_cache.c.created_at)
 
 # One row, made by migration 0002: the identity of the database, with no URL or password in it.
 smartlic_database = sa.Table(
@@ -79,7 +84,8 @@ _OUTCOME_COLUMNS = [
     search_cache.c.search_id, search_cache.c.total_filtrado, search_cache.c.results_at,
     search_cache.c.llm_status, search_cache.c.resumo_json, search_cache.c.resumo_at,
     search_cache.c.excel_status, search_cache.c.excel_url, search_cache.c.excel_error, search_cache.c.excel_at,
-    search_cache.c.erro, search_cache.c.erro_at, search_cache.c.updated_at,
+    search_cache.c.erro, search_cache.c.erro_at, search_cache.c.updated_at, search_cache.c.owner,
+    search_cache.c.plano,
 ]
 
 
@@ -103,6 +109,8 @@ class SearchOutcome:
     erro: str | None
     erro_at: datetime | None
     updated_at: datetime | None = None  # the last sign of life of whoever works on it
+    owner: str = LOCAL_OWNER
+    plano: str | None = None  # the plan it was made under; None: no plan (AUTH_MODE=off)
 
     @property
     def searching(self) -> bool:
@@ -112,6 +120,19 @@ class SearchOutcome:
     @property
     def settled(self) -> bool:
         return self.erro is not None or (self.llm_status != "processing" and self.excel_status != "processing")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchListed:
+    """A search as "Minhas buscas" lists it."""
+
+    search_id: UUID
+    created_at: datetime
+    request: dict[str, Any]
+    setor_id: str
+    total_filtrado: int
+    llm_status: str
+    excel_status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +211,17 @@ class SearchCache:
         async with self._engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
-    async def begin(self, search_id: UUID, *, request: dict[str, Any], setor_id: str) -> bool:
-        """Takes `search_id` for a search of `request`: True when it was free (never used, or
-        its search expired), atomically, so of two processes given the same id one runs it.
-        The row says "searching" until `save_results` or `save_failure`."""
+    async def begin(
+        self, search_id: UUID, *, request: dict[str, Any], setor_id: str, owner: str = LOCAL_OWNER,
+        plano: str | None = None, keep_for: timedelta | None = None,
+    ) -> bool:
+        """Takes `search_id` for `owner`'s search of `request`: True when it was free (never used,
+        or its search expired), atomically, so of two processes given the same id one runs it.
+        The row says "searching" until `save_results` or `save_failure`, and is kept `keep_for`
+        (the owner's plan's history; the store's TTL when None)."""
         now = self._clock()
-        row = self._new_row(search_id, request, setor_id, now)
+        row = self._new_row(search_id, request, setor_id, now, owner=owner, plano=plano,
+                            expires_at=now + (keep_for or self._ttl))
         statement = self._insert(search_cache).values(row)
         statement = statement.on_conflict_do_update(
             index_elements=[search_cache.c.search_id],
@@ -219,7 +245,7 @@ class SearchCache:
         now = self._clock()
         statement = (sa.update(search_cache)
                      .where(*_searching(search_id), c.updated_at < now - silent_for)
-                     .values(updated_at=now, expires_at=now + self._ttl))
+                     .values(updated_at=now))
         async with self._engine.begin() as conn:
             result = await conn.execute(statement)
         return result.rowcount == 1
@@ -241,7 +267,7 @@ class SearchCache:
         """Stores a search's results, its summary and report still to come (`licitacoes_json`:
         the licitações already written as JSON, if they were).
 
-        Saving the same search again replaces it whole.
+        Saving the same search again replaces it whole, but for who made it and how long it is kept.
         """
         now = self._clock()
         await self._upsert(self._new_row(
@@ -272,7 +298,7 @@ class SearchCache:
             search_id=str(search_id), created_at=now, updated_at=now, expires_at=now + self._ttl,
             request_json=_json(request), setor_id=setor_id, total_raw=0, total_filtrado=0,
             licitacoes_json="[]", ufs_com_falha_json="[]", avisos_json="[]",
-            llm_status="processing", excel_status="processing",
+            llm_status="processing", excel_status="processing", owner=LOCAL_OWNER,
         )
         row.update(values)
         return row
@@ -281,6 +307,31 @@ class SearchCache:
         """The summary is ready; saving it again leaves the same row."""
         now = self._clock()
         await self._update(search_id, llm_status="ready", resumo_json=resumo.model_dump_json(), resumo_at=now)
+
+    async def release(self, search_id: UUID) -> None:
+        """Frees the id of a search taken by `begin` that will not run (its user had no search left)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(search_cache).where(*_searching(search_id)))
+
+    async def owned(self, owner: str, *, offset: int, limit: int) -> tuple[list[SearchListed], int]:
+        """`owner`'s searches still kept, newest first (`limit` from `offset`), and how many there are."""
+        c, now = search_cache.c, self._clock()
+        mine = (c.owner == owner, c.expires_at > now)
+        query = (sa.select(c.search_id, c.created_at, c.request_json, c.setor_id, c.total_filtrado, c.llm_status,
+                           c.excel_status)
+                 .where(*mine).order_by(c.created_at.desc(), c.search_id).offset(offset).limit(limit))
+        async with self._engine.connect() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(search_cache).where(*mine))).scalar()
+            rows = (await conn.execute(query)).mappings().all()
+        listed = [
+            SearchListed(
+                search_id=UUID(row["search_id"]), created_at=as_utc(row["created_at"]),
+                request=TypeAdapter(dict[str, Any]).validate_json(row["request_json"]), setor_id=row["setor_id"],
+                total_filtrado=row["total_filtrado"], llm_status=row["llm_status"], excel_status=row["excel_status"],
+            )
+            for row in rows
+        ]
+        return listed, total or 0
 
     async def save_excel(
         self, search_id: UUID, *, status: str, url: str | None = None, error: str | None = None
@@ -361,7 +412,7 @@ class SearchCache:
         statement = self._insert(search_cache).values(row)
         statement = statement.on_conflict_do_update(
             index_elements=[search_cache.c.search_id],
-            set_={k: statement.excluded[k] for k in row if k not in ("search_id", "created_at")},
+            set_={k: statement.excluded[k] for k in row if k not in _KEPT_ON_SAVE},
         )
         async with self._engine.begin() as conn:
             await conn.execute(statement)
@@ -411,6 +462,9 @@ class SearchCache:
         return result.rowcount or 0
 
 
+_KEPT_ON_SAVE = ("search_id", "created_at", "owner", "plano", "expires_at")  # set by `begin`
+
+
 def _searching(search_id: UUID) -> tuple[sa.ColumnElement[bool], ...]:
     """The row of `search_id` while its search runs: begun, neither answered nor failed."""
     c = search_cache.c
@@ -432,6 +486,8 @@ def _outcome(row: Any) -> SearchOutcome:
         erro=row["erro"],
         erro_at=as_utc(row["erro_at"]),
         updated_at=as_utc(row["updated_at"]),
+        owner=row["owner"],
+        plano=row["plano"],
     )
 
 

@@ -31,13 +31,14 @@ from redis.asyncio import Redis
 from backend import keys
 from backend.adapters import live_workers
 from backend.adapters.queue_client import JobQueue, get_arq_pool, licitacoes_payload
-from backend.codes import now_brasilia
+from backend.codes import now_brasilia, today_brasilia
 from backend.jobs import history
 from backend.jobs.cron import recover_stalled_searches
 from backend.jobs.tasks import excel_generation_job, llm_summary_job
 from backend.jobs.workers import EmbeddedWorker, separate_worker_settings
 from backend.pncp.records import to_licitacao
-from backend.reports import SearchNotFound
+from backend.domain.plans import EXCEL_NOT_IN_PLAN, month_of
+from backend.reports import NO_PLAN_QUOTA, SearchNotFound
 from backend.schemas import Licitacao
 from backend.services import Services, open_services
 from backend.store.search_cache import search_cache
@@ -642,7 +643,7 @@ async def test_plan_without_reports_skips_the_excel_and_completes(make_settings)
         sid = await saved_search(services)
         assert await run_excel(services, sid, quota={"excel": False}) == "skipped"
         outcome = await services.store.get_outcome(sid)
-        assert (outcome.excel_status, outcome.excel_url, outcome.excel_error) == ("skipped", None, None)
+        assert (outcome.excel_status, outcome.excel_url, outcome.excel_error) == ("skipped", None, EXCEL_NOT_IN_PLAN)
         assert await stages(services, sid) == []  # skipped announces nothing; the summary is pending
 
         assert await run_llm(services, sid) == "fallback"
@@ -731,11 +732,31 @@ async def test_the_summary_job_queues_the_report_which_carries_the_llms_summary(
         assert await run_llm(services, sid) == "llm"
         # Queued by the summary's attempt, with the search's licitações: no report waits in a slot.
         job = json.loads(await raw_redis.get(f"arq:job:{keys.excel_job(str(sid))}"))
-        assert job["f"] == "excel_generation_job" and job["a"] == [str(sid), job_argument(licitacoes()), {"excel": True}]
+        assert job["f"] == "excel_generation_job" and job["a"] == [str(sid), job_argument(licitacoes()), NO_PLAN_QUOTA]
         assert await raw_redis.zscore(keys.QUEUE, keys.excel_job(str(sid))) is not None
         assert await run_excel(services, sid) == "ready"
         assert await stages(services, sid) == ["llm_ready", "excel_ready", "complete"]
     assert LLM_TEXT["resumo_executivo"] in _resumo_sheet(settings.storage_dir / f"{sid}.xlsx")
+
+
+async def test_the_report_job_gets_the_plan_and_count_of_the_searchs_user(make_settings, raw_redis) -> None:
+    """`quota_info` from the plan the search was made under and its user's searches this month."""
+    settings = make_settings()
+    async with open_services(settings) as services:
+        plan, sid = services.plans["free"], uuid4()
+        today = today_brasilia(services.clock)
+        assert await services.store.begin(sid, request=search_request(), setor_id="vestuario", owner="ana",
+                                          plano="free", keep_for=plan.historico)
+        assert await services.usage.take(sid, "ana", plan, today) == 1
+        await saved_search_again(services, sid)
+        assert await run_llm(services, sid) == "fallback"
+        job = json.loads(await raw_redis.get(f"arq:job:{keys.excel_job(str(sid))}"))
+        renews = month_of(today)[1].isoformat()
+        assert job["a"][2] == {"plano": "free", "excel": False, "usadas": 1, "restantes": 9, "renova_em": renews}
+        assert await run_excel(services, sid, quota=job["a"][2]) == "skipped"
+        outcome = await services.store.get_outcome(sid)
+        assert (outcome.excel_status, outcome.excel_error, outcome.owner) == ("skipped", EXCEL_NOT_IN_PLAN, "ana")
+        assert await stages(services, sid) == ["llm_ready", "complete"]  # the page reads why from the status
 
 
 async def test_a_failed_summary_attempt_queues_the_report_at_once(make_settings, llm, raw_redis) -> None:

@@ -35,13 +35,14 @@ from backend.store.publications import (
 )
 from backend.store.schema import PREVIOUS_RELEASE_COLUMNS, VERSION_TABLE, SchemaError
 from backend.store.search_cache import SearchCache, database_engine, search_cache, smartlic_database
+from backend.store.usage import busca_contada, uso_mensal
 from tests.records import pncp_record
 from tests.servers import ROOT, running_servers, server_env
 
-HEAD = "0005"
+HEAD = "0006"
 INDEX_TABLE_OBJECTS = (pncp_publicacao, pncp_publicacao_setor, pncp_setor_versao, pncp_fatia, pncp_ingestao,
                        pncp_aberta, pncp_aberta_leitura, pncp_duvida, arbitro_veredito, arbitro_veredito_setor,
-                       arbitro_gasto)
+                       arbitro_gasto, uso_mensal, busca_contada)
 INDEX_TABLES = {table.name for table in INDEX_TABLE_OBJECTS}
 
 # search_cache as the release before migrations made it (SQLAlchemy's CreateTable of its table).
@@ -173,6 +174,7 @@ async def test_previous_release_database_is_adopted_with_its_rows(database_url: 
             assert (stored.total_raw, stored.outcome.total_filtrado, stored.avisos) == (7, 2, ["nota"])
             assert stored.outcome.resumo == RESUMO and stored.outcome.excel_url == "https://x/y.xlsx"
             assert stored.outcome.settled
+            assert (stored.outcome.owner, stored.outcome.plano) == ("local", None)  # 0006: the local user's
         versions, identities = await _versions_and_identities(database_url)
         assert versions == [HEAD] and len(identities) == 1
         assert await cache.database_id() == identities[0]
@@ -190,12 +192,13 @@ async def test_migration_0001_makes_the_previous_release_table(database_url: str
         tables = await _tables(database_url)
         made = tables["search_cache"]
         assert made[:len(previous)] == previous  # 0001; 0003 then adds where a search's data came from
-        assert [column["name"] for column in made[len(previous):]] == ["fonte", "atualizado_em"]
+        assert [column["name"] for column in made[len(previous):]] == ["fonte", "atualizado_em", "owner", "plano"]
         assert {column["name"] for column in previous} == PREVIOUS_RELEASE_COLUMNS
         assert set(tables) == {"search_cache", "smartlic_database", VERSION_TABLE, *INDEX_TABLES}
         async with cache._engine.connect() as conn:
             indexes = await conn.run_sync(lambda sync: sa.inspect(sync).get_indexes("search_cache"))
-        assert [(i["name"], i["column_names"]) for i in indexes] == [("ix_search_cache_expires_at", ["expires_at"])]
+        assert sorted((i["name"], i["column_names"]) for i in indexes) == [
+            ("ix_search_cache_expires_at", ["expires_at"]), ("ix_search_cache_owner", ["owner", "created_at"])]
     finally:
         await cache.close()
 

@@ -64,6 +64,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/buscar/{search_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reopen
+         * @description One of the user's searches as it stands, as `POST /v1/buscar` answered it: its licitações,
+         *     summary and statuses, with a fresh link to its report ("Minhas buscas").
+         */
+        get: operations["reopen_v1_buscar__search_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/buscar/{search_id}/status": {
         parameters: {
             query?: never;
@@ -81,6 +102,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/buscas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Minhas Buscas
+         * @description The user's searches, newest first.
+         */
+        get: operations["minhas_buscas_v1_buscas_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/config": {
         parameters: {
             query?: never;
@@ -90,6 +131,23 @@ export interface paths {
         };
         /** Config */
         get: operations["config_v1_config_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/conta": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Conta */
+        get: operations["conta_v1_conta_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -136,6 +194,44 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BuscaListada */
+        BuscaListada: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data Final */
+            data_final: string | null;
+            /** Data Inicial */
+            data_inicial: string | null;
+            /**
+             * Excel Status
+             * @enum {string}
+             */
+            excel_status: "processing" | "ready" | "failed" | "skipped";
+            /**
+             * Llm Status
+             * @enum {string}
+             */
+            llm_status: "processing" | "ready";
+            /**
+             * Modo
+             * @enum {string}
+             */
+            modo: "publicacao" | "abertas";
+            /**
+             * Search Id
+             * Format: uuid
+             */
+            search_id: string;
+            /** Setor Id */
+            setor_id: string;
+            /** Total Filtrado */
+            total_filtrado: number;
+            /** Ufs */
+            ufs: string[];
+        };
         /**
          * BuscaRequest
          * @description A search: which states, which sector, and either the publications of a period or every
@@ -310,6 +406,43 @@ export interface components {
              * @description The Supabase project the page signs in with.
              */
             supabase_url: string | null;
+        };
+        /**
+         * Conta
+         * @description The signed-in user, their plan and this month's searches (Brasília's calendar month).
+         */
+        Conta: {
+            /**
+             * Buscas Mes
+             * @description Searches the plan allows a month (None: no limit).
+             */
+            buscas_mes: number | null;
+            /** Email */
+            email: string | null;
+            /**
+             * Excel
+             * @description Whether the plan's searches get the Excel report.
+             */
+            excel: boolean;
+            /** @description None with AUTH_MODE=off: no plan, no limits. */
+            plano: components["schemas"]["Plano"] | null;
+            /**
+             * Renova Em
+             * @description When the searches renew: the first day of next month.
+             */
+            renova_em: string | null;
+            /**
+             * Restantes
+             * @description Searches left this month (None: no limit).
+             */
+            restantes: number | null;
+            /**
+             * Usadas
+             * @description Searches counted this month.
+             */
+            usadas: number;
+            /** User Id */
+            user_id: string;
         };
         /**
          * Erro
@@ -490,6 +623,28 @@ export interface components {
              * @description Live workers that read this process's database: they run its jobs.
              */
             same_database: number;
+        };
+        /** MinhasBuscas */
+        MinhasBuscas: {
+            /**
+             * Buscas
+             * @description Newest first.
+             */
+            buscas: components["schemas"]["BuscaListada"][];
+            /** Pagina */
+            pagina: number;
+            /**
+             * Total
+             * @description The user's searches still kept (their plan's `historico_dias`).
+             */
+            total: number;
+        };
+        /** Plano */
+        Plano: {
+            /** Id */
+            id: string;
+            /** Nome */
+            nome: string;
         };
         /**
          * ProgressEvent
@@ -719,6 +874,15 @@ export interface operations {
                     "application/json": components["schemas"]["Erro"];
                 };
             };
+            /** @description AUTH_MODE=supabase: no search left this month, or the plan does not allow this search (too many UFs, too long a period); `detail` names the limit and when the searches renew. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
             /** @description The search_id already names another search (another request, or another user's). */
             409: {
                 headers: {
@@ -746,7 +910,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErroDeValidacao"];
                 };
             };
-            /** @description Too many searches from this client; try again after Retry-After seconds. */
+            /** @description Too many searches from this client (this user, when signed in) in a minute, or more of the user's searches at once than their plan allows; try again after Retry-After seconds. */
             429: {
                 headers: {
                     /** @description Seconds to wait. */
@@ -825,6 +989,84 @@ export interface operations {
                 headers: {
                     /** @description Bearer */
                     "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description Another user's search. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description A bad field or parameter: one entry per problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErroDeValidacao"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+        };
+    };
+    reopen_v1_buscar__search_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                search_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuscaResponse"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: no access token, or an expired or bad one; sign in again. */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description No such search of this user, or it expired. */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -929,6 +1171,67 @@ export interface operations {
             };
         };
     };
+    minhas_buscas_v1_buscas_get: {
+        parameters: {
+            query?: {
+                /** @description 20 searches a page, from 1. */
+                pagina?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MinhasBuscas"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: no access token, or an expired or bad one; sign in again. */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description A bad field or parameter: one entry per problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErroDeValidacao"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+        };
+    };
     config_v1_config_get: {
         parameters: {
             query?: never;
@@ -949,6 +1252,55 @@ export interface operations {
             };
             /** @description An unexpected error (logged); the answer carries no detail of it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+        };
+    };
+    conta_v1_conta_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conta"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: no access token, or an expired or bad one; sign in again. */
+            401: {
+                headers: {
+                    /** @description Bearer */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description An unexpected error (logged); the answer carries no detail of it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erro"];
+                };
+            };
+            /** @description AUTH_MODE=supabase: the project's keys could not be read to check the token; try again shortly. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
