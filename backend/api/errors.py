@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from backend.adapters import refusals
 from backend.adapters.auth import AuthError
 from backend.adapters.running import SearchesAtOnce
+from backend.api.guards import TooManySearches, client_address, too_many_searches
 from backend.codes import today_brasilia
 from backend.runtime import metrics
 from backend.search_pipeline import NotInPlan, SearchFailed, SearchIdTaken, SearchRejected
@@ -148,9 +149,14 @@ async def _searches_at_once(_: Request, exc: SearchesAtOnce) -> JSONResponse:
 
 
 async def _not_signed_in(request: Request, exc: AuthError) -> JSONResponse:
+    """401, counted by reason; refused requests are also limited per address, as searches without
+    sign-in are, so guessing tokens is as slow as searching."""
     metrics.AUTH_REFUSED.labels(exc.reason).inc()
     services = request.state.services
     await refusals.count(services.redis, today_brasilia(services.clock), exc.reason)
+    wait = await services.rate_limit.seconds_to_wait(client_address(request))
+    if wait is not None:
+        return too_many_searches(request, TooManySearches(wait))
     answer = _said(401, exc.detail)
     answer.headers["WWW-Authenticate"] = "Bearer"
     return answer

@@ -227,3 +227,15 @@ async def test_ops_and_metrics_count_searches_by_plan_users_at_limit_and_401s(
     assert 'smartlic_searches_by_plan{period="today",plan="free"} 3.0' in exposition
     assert "smartlic_users_at_limit 1.0" in exposition
     assert 'smartlic_auth_refused_total{reason="no_token"}' in exposition
+
+
+async def test_the_rate_limit_counts_each_user_and_refused_tokens_by_address(
+        client_for, accounts_settings, auth: FakeSupabaseAuth) -> None:
+    ana, bia = user(auth, "equipe"), user(auth, "equipe")  # the same address, as behind one office's NAT
+    async with client_for(accounts_settings(search_rate_limit="2/minute")) as client:
+        codes = [(await client.post("/v1/buscar", json=search(), headers=who)).status_code
+                 for who in (ana, ana, bia, bia, ana)]
+        refused = [(await client.get("/v1/conta", headers={"Authorization": f"Bearer bad{n}"})).status_code
+                   for n in range(3)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert refused == [401, 401, 429]
