@@ -77,5 +77,5 @@ def install_guards(app: FastAPI, settings: Settings) -> None:
     if origins:  # closed by default: no CORS headers at all, so browsers keep other sites out
         app.add_middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Last-Event-ID"], max_age=600,
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"], max_age=600,
         )
