@@ -21,6 +21,7 @@ beforeEach(() => {
 
 async function renderPage(post: () => FakeResponse | Promise<FakeResponse> = () => ({ status: 200, body: answer() })) {
   const fetchMock = installFetch({
+    "GET /v1/config": () => ({ status: 200, body: { auth: "off", supabase_url: null, supabase_anon_key: null } }),
     "GET /v1/setores": () => ({ status: 200, body: SETORES }),
     "POST /v1/buscar": post,
   });
@@ -126,7 +127,7 @@ describe("the search page", () => {
     fireEvent.change(screen.getByTestId("termos-busca"), { target: { value: " jaleco " } });
     await submit();
 
-    expect(calls.filter((c) => !c.includes("setores")).slice(0, 2)).toEqual([
+    expect(calls.filter((c) => !/setores|config/.test(c)).slice(0, 2)).toEqual([
       `sse /v1/buscar-progress/${SEARCH_ID}`,
       "POST /v1/buscar",
     ]);

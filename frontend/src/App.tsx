@@ -1,78 +1,94 @@
-import { useMemo } from "react";
+import { type ReactNode, useMemo } from "react";
 
-import { ExcelDownload } from "./components/ExcelDownload";
-import { ResultadosParciais } from "./components/ResultadosParciais";
-import { ResultsOverview } from "./components/ResultsOverview";
-import { ResultsTable } from "./components/ResultsTable";
-import { ResumoCard } from "./components/ResumoCard";
-import { SearchForm } from "./components/SearchForm";
-import { SearchProgress } from "./components/SearchProgress";
-import { UfFalhas } from "./components/UfFalhas";
-import { isPartial, partialCount, partialRows, ufFailures } from "./hooks/searchState";
-import { useSearch } from "./hooks/useSearch";
+import { openApi } from "./api";
+import { type AuthClient, signedApi } from "./auth/client";
+import { connectSupabase } from "./auth/supabase";
+import { type Connect, useStartup } from "./auth/useStartup";
+import { useSession } from "./auth/useSession";
+import { Conta } from "./components/Conta";
+import { Login } from "./components/Login";
+import { SearchArea } from "./components/SearchArea";
+import { useConta } from "./hooks/useConta";
 
-export function App() {
-  const { state, running, search } = useSearch();
-  const { answer } = state;
-  const parcial = isPartial(state);
-  const partial = useMemo(() => partialRows(state.partial), [state.partial]);
-  // Partial rows until the answer, then the answer's ranking, once.
-  const rows = answer !== null ? answer.licitacoes : parcial ? partial : [];
+interface Props {
+  /** How to reach the sign-in service the server names (Supabase Auth). */
+  connect?: Connect;
+}
 
+/** The page: as the service says (`GET /v1/config`), open to all, or for signed-in people. */
+export function App({ connect = connectSupabase }: Props) {
+  const startup = useStartup(connect);
+  if (startup.status === "loading") {
+    return (
+      <Layout>
+        <p className="hint">Carregando…</p>
+      </Layout>
+    );
+  }
+  if (startup.status === "failed") {
+    return (
+      <Layout>
+        <p className="notice error" role="alert" data-testid="startup-error">
+          {startup.message}
+        </p>
+      </Layout>
+    );
+  }
+  if (startup.auth === null) {
+    return (
+      <Layout>
+        <SearchArea api={openApi} />
+      </Layout>
+    );
+  }
+  return <WithSignIn auth={startup.auth} />;
+}
+
+function WithSignIn({ auth }: { auth: AuthClient }) {
+  const { state, expire, signOut } = useSession(auth);
+  if (state.status === "signed-in") {
+    return <SignedInPage auth={auth} email={state.email} onExpired={expire} onLogout={signOut} />;
+  }
+  return (
+    <Layout>
+      {state.status === "checking" ? (
+        <p className="hint">Carregando…</p>
+      ) : (
+        <Login auth={auth} notice={state.notice} />
+      )}
+    </Layout>
+  );
+}
+
+interface SignedInProps {
+  auth: AuthClient;
+  email: string;
+  onExpired: () => void;
+  onLogout: () => void;
+}
+
+function SignedInPage({ auth, email, onExpired, onLogout }: SignedInProps) {
+  const api = useMemo(() => signedApi(auth, onExpired), [auth, onExpired]);
+  const { conta, error, reload } = useConta(api);
+  const signedIn = useMemo(() => ({ plano: conta?.plano ?? null, onAnswered: reload }), [conta?.plano, reload]);
+  return (
+    <Layout conta={<Conta email={email} conta={conta} error={error} onLogout={onLogout} />}>
+      <SearchArea api={api} signedIn={signedIn} />
+    </Layout>
+  );
+}
+
+function Layout({ conta, children }: { conta?: ReactNode; children: ReactNode }) {
   return (
     <div className="page">
       <header className="site-header">
-        <h1>SmartLic</h1>
-        <p>Licitações públicas do PNCP que combinam com o seu setor.</p>
+        <div>
+          <h1>SmartLic</h1>
+          <p>Licitações públicas do PNCP que combinam com o seu setor.</p>
+        </div>
+        {conta}
       </header>
-
-      <main>
-        <SearchForm onSearch={search} busy={running && answer === null} serverErrors={state.fieldErrors} />
-
-        {state.searchId !== null && (
-          <SearchProgress
-            stage={state.stage}
-            progress={state.progress}
-            message={state.message}
-            failed={state.error !== null}
-            connection={state.connection}
-            running={running}
-          />
-        )}
-
-        {state.error !== null && state.fieldErrors.length === 0 && (
-          <p className="notice error" role="alert" data-testid="search-error">
-            {state.error}
-          </p>
-        )}
-
-        {(answer !== null || parcial) && (
-          <div className="results-area">
-            {answer !== null ? (
-              <ResultsOverview answer={answer} request={state.request} />
-            ) : (
-              <ResultadosParciais {...partialCount(state)} />
-            )}
-            <UfFalhas falhas={ufFailures(state)} />
-            {answer !== null && (
-              <div className="cards">
-                <ResumoCard status={state.llmStatus} resumo={state.resumo} provisional={state.resumoProvisional} />
-                <ExcelDownload status={state.excelStatus} url={state.excelUrl} error={state.excelError} />
-              </div>
-            )}
-            {rows.length > 0 ? (
-              <ResultsTable licitacoes={rows} parcial={answer === null} />
-            ) : (
-              answer !== null && (
-                <p className="notice" data-testid="no-results">
-                  Nenhuma licitação encontrada com esses filtros. Tente mais estados, um período maior ou outras
-                  modalidades.
-                </p>
-              )
-            )}
-          </div>
-        )}
-      </main>
+      <main>{children}</main>
     </div>
   );
 }

@@ -2,12 +2,37 @@
 import type { ApiErrorBody } from "./types";
 
 export const routes = {
+  config: "/v1/config",
   buscar: "/v1/buscar",
   setores: "/v1/setores",
-  progress: (searchId: string, lastEventId: string | null) =>
-    `/v1/buscar-progress/${encodeURIComponent(searchId)}` +
-    (lastEventId ? `?last_event_id=${encodeURIComponent(lastEventId)}` : ""),
+  conta: "/v1/conta",
+  buscas: (pagina: number) => `/v1/buscas?pagina=${pagina}`,
+  busca: (searchId: string) => `/v1/buscar/${encodeURIComponent(searchId)}`,
+  /** The progress stream; EventSource sends no headers, so the access token goes in the URL. */
+  progress: (searchId: string, lastEventId: string | null, accessToken: string | null = null) => {
+    const query = new URLSearchParams();
+    if (lastEventId) query.set("last_event_id", lastEventId);
+    if (accessToken) query.set("access_token", accessToken);
+    const search = query.toString();
+    return `/v1/buscar-progress/${encodeURIComponent(searchId)}` + (search ? `?${search}` : "");
+  },
   status: (searchId: string) => `/v1/buscar/${encodeURIComponent(searchId)}/status`,
+};
+
+/**
+ * How the page calls the API: as is without sign-in, with the session's access token when
+ * signed in (`auth/client.ts`).
+ */
+export interface Api {
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+  /** The access token for the progress stream's URL; null without sign-in. */
+  streamToken(): Promise<string | null>;
+}
+
+/** The API without sign-in (`auth: "off"`). */
+export const openApi: Api = {
+  fetch: (url, init) => fetch(url, init),
+  streamToken: async () => null,
 };
 
 export const NETWORK_ERROR = "Não foi possível falar com o servidor. Verifique sua conexão e tente novamente.";

@@ -3,6 +3,7 @@ import type { ExcelStatus } from "../types";
 interface Props {
   status: ExcelStatus;
   url: string | null;
+  /** Why it failed, or why it was not made (the plan has no report). */
   error: string | null;
 }
 
@@ -32,7 +33,14 @@ export function ExcelDownload({ status, url, error }: Props) {
           {error ?? "Não foi possível gerar a planilha."}
         </p>
       )}
-      {status === "skipped" && <p className="hint">Planilha não gerada para esta busca.</p>}
+      {status === "skipped" &&
+        (error ? (
+          <p className="hint" data-testid="excel-skipped">
+            {error}
+          </p>
+        ) : (
+          <p className="hint">Planilha não gerada para esta busca.</p>
+        ))}
     </section>
   );
 }

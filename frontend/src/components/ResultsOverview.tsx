@@ -1,11 +1,12 @@
 import { describeModo } from "../format";
-import type { BuscaResponse, SearchInput } from "../types";
+import type { SearchAsked } from "../hooks/searchState";
+import type { BuscaResponse } from "../types";
 import { FonteDados } from "./FonteDados";
 
 interface Props {
   answer: BuscaResponse;
   /** What was asked: the period of a "publicacao" search is not in the answer. */
-  request: SearchInput | null;
+  request: SearchAsked | null;
 }
 
 /** Which licitações these are, counts, where the data came from, and the server's notes. */

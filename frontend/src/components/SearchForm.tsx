@@ -2,21 +2,23 @@ import { type FormEvent, useEffect, useState } from "react";
 
 import { type FormValues, checkValues, defaultValues } from "../formValues";
 import { hojeBrasilia } from "../format";
-import { useSetores } from "../hooks/useSetores";
+import type { SetoresState } from "../hooks/useSetores";
 import type { SearchInput } from "../types";
 import { ModalidadesPicker } from "./ModalidadesPicker";
 import { ModoPicker } from "./ModoPicker";
 import { UfPicker } from "./UfPicker";
 
 interface Props {
+  /** The sectors to choose from (`GET /v1/setores`). */
+  setores: SetoresState;
   onSearch: (request: SearchInput) => void;
   busy: boolean;
   /** The server's 422 messages for the last search. */
   serverErrors: readonly string[];
 }
 
-export function SearchForm({ onSearch, busy, serverErrors }: Props) {
-  const { setores, loading, error: setoresError } = useSetores();
+export function SearchForm({ setores: sectors, onSearch, busy, serverErrors }: Props) {
+  const { setores, loading, error: setoresError } = sectors;
   const [values, setValues] = useState<FormValues>(() => defaultValues());
   const [errors, setErrors] = useState<string[]>([]);
 

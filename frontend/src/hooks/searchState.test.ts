@@ -261,6 +261,31 @@ describe("searchReducer", () => {
     expect(state.stage).toBe("complete");
   });
 
+  it("a report the plan does not include keeps the reason, from the answer or the status route", () => {
+    const reason = "A planilha faz parte do plano Pro.";
+    const answered = run({ answer: answer({ excel_status: "skipped", excel_error: reason }) });
+    expect([answered.excelStatus, answered.excelError]).toEqual(["skipped", reason]);
+    const polled = run({ answer: queued }, { status: status({ excel_status: "skipped", excel_error: reason }) });
+    expect([polled.excelStatus, polled.excelError]).toEqual(["skipped", reason]);
+    const silent = run({ answer: answer({ excel_status: "skipped" }) });
+    expect(silent.excelError).toBeNull();
+  });
+
+  it("a search the plan refuses (403) is told apart from other failures", () => {
+    const refused = searchReducer(run(), {
+      type: "failed",
+      searchId: SEARCH_ID,
+      message: "Você já fez as 10 buscas do seu plano neste mês.",
+      refusedByPlan: true,
+    });
+    expect(refused.refusedByPlan).toBe(true);
+    expect(refused.error).toBe("Você já fez as 10 buscas do seu plano neste mês.");
+    const failed = searchReducer(run(), { type: "failed", searchId: SEARCH_ID, message: "PNCP fora do ar." });
+    expect(failed.refusedByPlan).toBe(false);
+    const next = searchReducer(refused, { type: "started", searchId: "outra", request: request() });
+    expect(next.refusedByPlan).toBe(false);
+  });
+
   it("a failed POST keeps the server's messages", () => {
     const state = searchReducer(run(), {
       type: "failed",

@@ -19,12 +19,20 @@ import type {
   FalhaUF,
   Licitacao,
   LlmStatus,
+  Modo,
   PartialResultsDetail,
   ProgressEvent,
   ResumoLicitacoes,
-  SearchInput,
   SearchStatus,
 } from "../types";
+
+/** What a search asked, as far as showing its answer needs: its UFs, mode and period. */
+export interface SearchAsked {
+  ufs: readonly string[];
+  modo: Modo;
+  data_inicial?: string | null;
+  data_final?: string | null;
+}
 
 /** How the page follows the search after the POST: the SSE stream, or the status route. */
 export type Connection = "idle" | "live" | "reconnecting" | "polling" | "closed";
@@ -33,7 +41,7 @@ export interface SearchState {
   /** The search the state belongs to; actions of any other search are ignored. */
   searchId: string | null;
   /** What was asked (its UFs, mode and period), as posted. */
-  request: SearchInput | null;
+  request: SearchAsked | null;
   /** Each UF's `partial_results`, in arrival order, until the answer replaces them. */
   partial: readonly PartialResultsDetail[];
   /** The POST answer (results, counts, failed UFs, notes), once it arrived. */
@@ -54,6 +62,7 @@ export interface SearchState {
   resumoProvisional: boolean;
   excelStatus: ExcelStatus;
   excelUrl: string | null;
+  /** Why the report failed, or why it was not made (`skipped`: the plan has none). */
   excelError: string | null;
   /** `complete` arrived, or both outputs settled. */
   complete: boolean;
@@ -61,15 +70,17 @@ export interface SearchState {
   error: string | null;
   /** The server's 422 messages, one per bad field. */
   fieldErrors: readonly string[];
+  /** The plan does not allow the search (a 403: no search left this month, too many UFs, too long a period). */
+  refusedByPlan: boolean;
   connection: Connection;
 }
 
 export type SearchAction =
-  | { type: "started"; searchId: string; request: SearchInput }
+  | { type: "started"; searchId: string; request: SearchAsked; message?: string }
   | { type: "answered"; searchId: string; answer: BuscaResponse }
   | { type: "event"; searchId: string; id: string | null; event: ProgressEvent }
   | { type: "status"; searchId: string; status: SearchStatus }
-  | { type: "failed"; searchId: string; message: string; fieldErrors?: readonly string[] }
+  | { type: "failed"; searchId: string; message: string; fieldErrors?: readonly string[]; refusedByPlan?: boolean }
   | { type: "connection"; searchId: string; connection: Connection };
 
 export const initialSearchState: SearchState = {
@@ -92,6 +103,7 @@ export const initialSearchState: SearchState = {
   complete: false,
   error: null,
   fieldErrors: [],
+  refusedByPlan: false,
   connection: "idle",
 };
 
@@ -130,7 +142,7 @@ export function searchReducer(state: SearchState, action: SearchAction): SearchS
       searchId: action.searchId,
       request: action.request,
       stage,
-      message: "Iniciando a busca…",
+      message: action.message ?? "Iniciando a busca…",
       connection: "live",
     };
   }
@@ -146,6 +158,7 @@ export function searchReducer(state: SearchState, action: SearchAction): SearchS
       return {
         ...fail(state, action.message),
         fieldErrors: action.fieldErrors ?? [],
+        refusedByPlan: action.refusedByPlan ?? false,
       };
     case "connection":
       return state.connection === action.connection ? state : { ...state, connection: action.connection };
@@ -237,7 +250,8 @@ function applyExcel(
     ...state,
     excelStatus: status,
     excelUrl: status === "ready" ? url : null,
-    excelError: status === "failed" ? (error ?? "Não foi possível gerar a planilha.") : null,
+    excelError:
+      status === "failed" ? (error ?? "Não foi possível gerar a planilha.") : status === "skipped" ? error : null,
   };
 }
 

@@ -34,7 +34,7 @@ async function startSearch(routes: Record<string, (init?: RequestInit) => FakeRe
   const fetchMock = installFetch({ "POST /v1/buscar": () => post.promise, ...routes });
   const hook = renderHook(() => useSearch());
   let searching!: Promise<void>;
-  act(() => {
+  await act(async () => {
     searching = hook.result.current.search(REQUEST);
   });
   const answerWith = async (response: FakeResponse) => {

@@ -6,12 +6,15 @@
  * come (`searchState.ts`). When the stream fails for good (the browser gave up: a deploy, a
  * proxy's cap), it is reopened from the last event id with backoff, and after that the page
  * polls the status route until the search settles.
+ *
+ * A stored search ("Minhas buscas") is reopened from `GET /v1/buscar/{id}`, the same answer as
+ * the POST's, and followed the same way while its summary or report are still to come.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 
-import { NETWORK_ERROR, describeError, readJson, routes } from "../api";
+import { type Api, NETWORK_ERROR, describeError, openApi, readJson, routes } from "../api";
 import { TERMINAL_STAGES } from "../codes";
-import type { BuscaRequest, BuscaResponse, ProgressEvent, SearchInput, SearchStatus } from "../types";
+import type { BuscaRequest, BuscaResponse, MinhaBusca, ProgressEvent, SearchInput, SearchStatus } from "../types";
 import {
   type SearchAction,
   type SearchState,
@@ -35,13 +38,26 @@ export interface UseSearch {
   /** A search is under way: results, summary or Excel still to come. */
   running: boolean;
   search: (request: SearchInput) => Promise<void>;
+  /** Shows a stored search again, and follows it if it is not settled. */
+  reopen: (busca: MinhaBusca) => Promise<void>;
 }
 
-export function useSearch(): UseSearch {
+export interface SearchOptions {
+  /** How to call the API (signed in or not). */
+  api?: Api;
+  /** Called once the server answered a search, whatever it answered. */
+  onAnswered?: () => void;
+}
+
+export function useSearch({ api = openApi, onAnswered }: SearchOptions = {}): UseSearch {
   const [state, setState] = useState<SearchState>(initialSearchState);
   // The connection logic needs the state at once, not at the next render.
   const stateRef = useRef(state);
   const followerRef = useRef<Follower | null>(null);
+  const onAnsweredRef = useRef(onAnswered);
+  useEffect(() => {
+    onAnsweredRef.current = onAnswered;
+  }, [onAnswered]);
 
   const dispatch = useCallback((action: SearchAction) => {
     const next = searchReducer(stateRef.current, action);
@@ -58,42 +74,86 @@ export function useSearch(): UseSearch {
       followerRef.current?.stop();
       const searchId = crypto.randomUUID();
       dispatch({ type: "started", searchId, request });
-      const follower = follow(searchId, dispatch, () => stateRef.current);
+      const follower = follow(searchId, api, dispatch, () => stateRef.current);
       followerRef.current = follower;
-      follower.start(); // before the POST: the stream waits for the search to appear
+      await follower.start(); // before the POST: the stream waits for the search to appear
 
-      let response: Response;
-      try {
-        response = await fetch(routes.buscar, {
+      const got = await answered(() =>
+        api.fetch(routes.buscar, {
           method: "POST",
           headers: { "Content-Type": "application/json", Accept: "application/json" },
           body: JSON.stringify({ ...request, search_id: searchId } satisfies BuscaRequest),
-        });
-      } catch {
+        }),
+      );
+      if (got === null) {
         dispatch({ type: "failed", searchId, message: NETWORK_ERROR });
         return;
       }
-      const body = await readJson(response);
+      const { response, body } = got;
       if (response.ok && body !== null) {
         dispatch({ type: "answered", searchId, answer: body as BuscaResponse });
       } else {
         const { message, fieldErrors } = describeError(response.status, body);
-        dispatch({ type: "failed", searchId, message, fieldErrors });
+        dispatch({ type: "failed", searchId, message, fieldErrors, refusedByPlan: response.status === 403 });
       }
+      onAnsweredRef.current?.();
     },
-    [dispatch],
+    [api, dispatch],
   );
 
-  return { state, running: isRunning(state), search };
+  const reopen = useCallback(
+    async (busca: MinhaBusca) => {
+      followerRef.current?.stop();
+      followerRef.current = null;
+      const searchId = busca.search_id;
+      dispatch({ type: "started", searchId, request: busca, message: "Abrindo a busca…" });
+      const got = await answered(() => api.fetch(routes.busca(searchId), { headers: { Accept: "application/json" } }));
+      if (got === null) {
+        dispatch({ type: "failed", searchId, message: NETWORK_ERROR });
+        return;
+      }
+      const { response, body } = got;
+      if (response.ok && body !== null) {
+        dispatch({ type: "answered", searchId, answer: body as BuscaResponse });
+        if (stateRef.current.searchId !== searchId || isSettled(stateRef.current)) return;
+        const follower = follow(searchId, api, dispatch, () => stateRef.current);
+        followerRef.current = follower;
+        await follower.start();
+      } else {
+        const message = response.status === 404 ? SEARCH_GONE : describeError(response.status, body).message;
+        dispatch({ type: "failed", searchId, message });
+      }
+    },
+    [api, dispatch],
+  );
+
+  return { state, running: isRunning(state), search, reopen };
+}
+
+/** The API's answer and its JSON body (null when it has none); null when the server could not be reached. */
+async function answered(call: () => Promise<Response>): Promise<{ response: Response; body: unknown } | null> {
+  let response: Response;
+  try {
+    response = await call();
+  } catch {
+    return null;
+  }
+  return { response, body: await readJson(response) };
 }
 
 interface Follower {
-  start(): void;
+  /** Resolves once the stream is opened. */
+  start(): Promise<void>;
   stop(): void;
 }
 
 /** The stream of one search, its reopenings and the polling after them. */
-function follow(searchId: string, dispatch: (action: SearchAction) => void, current: () => SearchState): Follower {
+function follow(
+  searchId: string,
+  api: Api,
+  dispatch: (action: SearchAction) => void,
+  current: () => SearchState,
+): Follower {
   let source: EventSource | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reopenings = 0;
@@ -110,9 +170,11 @@ function follow(searchId: string, dispatch: (action: SearchAction) => void, curr
     }
   }
 
-  function open(): void {
+  async function open(): Promise<void> {
     if (stopped) return;
-    const stream = new EventSource(routes.progress(searchId, current().lastEventId));
+    const token = await api.streamToken(); // read at each opening: a refreshed token is used
+    if (stopped) return;
+    const stream = new EventSource(routes.progress(searchId, current().lastEventId, token));
     source = stream;
     stream.onopen = () => {
       reopenings = 0;
@@ -143,7 +205,7 @@ function follow(searchId: string, dispatch: (action: SearchAction) => void, curr
       }
       reopenings += 1;
       connection("reconnecting");
-      timer = setTimeout(open, delay);
+      timer = setTimeout(() => void open(), delay);
     };
   }
 
@@ -151,7 +213,7 @@ function follow(searchId: string, dispatch: (action: SearchAction) => void, curr
     if (stopped) return;
     connection("polling");
     try {
-      const response = await fetch(routes.status(searchId), { headers: { Accept: "application/json" } });
+      const response = await api.fetch(routes.status(searchId), { headers: { Accept: "application/json" } });
       if (response.ok) {
         dispatch({ type: "status", searchId, status: (await response.json()) as SearchStatus });
       } else if (response.status === 404 && current().answer !== null) {

@@ -54,3 +54,13 @@ export type CampoInvalido = Schemas["CampoInvalido"];
  */
 export type ApiErrorBody = Partial<Erro> | Partial<ErroDeValidacao>;
 
+/** `GET /v1/config`: how the page signs people in (`off`: it does not). */
+export type Configuracao = Schemas["Configuracao"];
+
+/** `GET /v1/conta`: who is signed in, their plan and the searches left this month (Brasília). */
+export type Conta = Schemas["Conta"];
+export type Plano = Schemas["Plano"];
+/** One search of `GET /v1/buscas`, as "Minhas buscas" lists it. */
+export type MinhaBusca = Schemas["BuscaListada"];
+/** `GET /v1/buscas?pagina=N`: the user's searches, newest first, a page at a time (`pagina` from 1). */
+export type MinhasBuscasPagina = Schemas["MinhasBuscas"];
