@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import httpx
 import pytest
 
 from backend.codes import BRASILIA, today_brasilia
@@ -17,7 +20,7 @@ from backend.domain.plans import EXCEL_NOT_IN_PLAN
 from tests.clocks import MovableClock
 from tests.conftest import free_port
 from tests.fakes.supabase_auth import FakeSupabaseAuth
-from tests.servers import eventually
+from tests.servers import eventually, running_servers, server_env
 
 PLANS = """
 planos:
@@ -239,3 +242,18 @@ async def test_the_rate_limit_counts_each_user_and_refused_tokens_by_address(
                    for n in range(3)]
     assert codes == [200, 200, 200, 200, 429]
     assert refused == [401, 401, 429]
+
+
+def test_two_processes_sharing_a_sqlite_file_accept_exactly_the_searches_left(
+        tmp_path: Path, redis_url: str, auth: FakeSupabaseAuth, plans_file: Path) -> None:
+    headers = user(auth, "equipe")  # 10 a month, 20 at once
+    env = server_env(tmp_path, redis_url, SUPABASE_URL=auth.url, SUPABASE_ANON_KEY="anon", PLANS_FILE=str(plans_file))
+    with running_servers([env, env], tmp_path) as servers, ThreadPoolExecutor(20) as pool:
+        post = partial(httpx.post, json=search(), headers=headers, timeout=60)
+        for server in servers:  # 6 of 10 used, 3 in each process
+            for _ in range(3):
+                assert post(f"{server.url}/v1/buscar").status_code == 200
+        codes = sorted(pool.map(lambda n: post(f"{servers[n % 2].url}/v1/buscar").status_code, range(20)))
+        conta = httpx.get(f"{servers[0].url}/v1/conta", headers=headers, timeout=10).json()
+    assert codes == [200] * 4 + [403] * 16
+    assert (conta["usadas"], conta["restantes"]) == (10, 0)
