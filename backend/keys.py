@@ -44,6 +44,9 @@ def excel_job(search_id: str) -> str:
     return f"excel:{search_id}"
 
 
+PROGRESS_NEWS = f"{PREFIX}:progress:news"  # pub/sub channel: the id of a search whose events were just appended
+
+
 def progress_stream(search_id: str) -> str:
     """Redis Stream holding one search's progress events."""
     return f"{PREFIX}:progress:{search_id}"

@@ -174,6 +174,8 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
                     redis=redis, name=worker_name, lease_seconds=lease_seconds, clock=clock,
                 )
                 stack.push_async_callback(arbiter.task.aclose)
+        progress = ProgressTracker(redis)
+        stack.push_async_callback(progress.hub.aclose)
         gc.freeze()
         trimmer = asyncio.create_task(keep_memory_trimmed(), name="memory-trimmer")
         stack.push_async_callback(_cancelled, trimmer)
@@ -183,7 +185,7 @@ async def open_services(settings: Settings, clock: Clock = system_clock) -> Asyn
             store=store,
             sectors=sectors,
             redis=redis,
-            progress=ProgressTracker(redis),
+            progress=progress,
             storage=storage,
             excel=excel,
             llm=client,

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.api.deps import Services, StreamUser
 from backend.api.errors import INVALID, UNAUTHENTICATED, erro
 from backend.progress.events import derived_events, format_event_id, parse_event_id
-from backend.progress.follow import follow
+from backend.progress.follow import follow, wait_for_search
 from backend.runtime import metrics
 from backend.schemas import ProgressEvent
 
@@ -57,17 +55,6 @@ def document_events(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
 
 
-async def _search_known(services: Services, search_id: UUID) -> bool:
-    # The page opens the stream just before it posts the search: give the search time to appear.
-    deadline = time.monotonic() + services.settings.sse_wait_for_search
-    while True:
-        if await services.progress.exists(str(search_id)) or await services.store.get_outcome(search_id):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await anyio.sleep(0.2)
-
-
 @router.get(
     "/buscar-progress/{search_id}",
     response_class=EventSourceResponse,
@@ -92,7 +79,8 @@ async def buscar_progress(
 ) -> Response:
     """Every event of the search the client has not seen yet, then live ones until it completes."""
     cursor = parse_event_id(last_event_id_header or last_event_id)
-    if not await _search_known(services, search_id):
+    # The page opens the stream just before it posts the search: give the search time to appear.
+    if not await wait_for_search(services.progress, services.store, search_id, services.settings.sse_wait_for_search):
         return Response(status_code=204)
     outcome = await services.store.get_outcome(search_id)
     if outcome is None and services.tokens is not None:

@@ -12,6 +12,11 @@ from backend.progress.tracker import ProgressTracker
 from backend.store.search_cache import SearchCache
 
 
+POLL_SECONDS = 1.0  # how often a stream looks for news while the hub cannot hear it (Redis away)
+WAIT_POLL_SECONDS = 0.2  # how often a stream waiting for its search looks, while the hub cannot hear news
+SILENCE_SECONDS = 120.0  # a stream with no news this long reads the stored search, in case it missed some
+
+
 async def follow(
     tracker: ProgressTracker,
     store: SearchCache,
@@ -19,38 +24,73 @@ async def follow(
     cursor: tuple[int, int],
     *,
     max_seconds: float,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = POLL_SECONDS,
+    silence_seconds: float = SILENCE_SECONDS,
 ) -> AsyncIterator[StoredEvent]:
     """Every event after `cursor`, live, until `complete` or `error` (or `max_seconds`).
 
-    Live events come from the tracker; whenever it has nothing new for `poll_seconds`, the
-    persisted row is read and the settled stages missing from this connection are derived.
-    A stage that happens once is sent once per connection, whichever source had it first.
+    Live events come from the tracker, read when the process's hub says the search has news.
+    The stored search is read, and the settled stages missing from this connection derived from
+    it, only when the connection could have missed something: when it starts (a reconnect), when
+    the hub cannot hear the cluster (Redis away: every `poll_seconds`), and after
+    `silence_seconds` without news (a writer whose events went to its own memory). A stage that
+    happens once is sent once per connection, whichever source had it first.
     """
     key = str(search_id)
     resumed_from = cursor
     sent: set[str] = set()
     deadline = time.monotonic() + max_seconds
-    while time.monotonic() < deadline:
-        events = await tracker.read(key, cursor, wait=min(poll_seconds, max(deadline - time.monotonic(), 0.0)))
-        if not events:
-            outcome = await store.get_outcome(search_id)
-            events = [e for e in derived_events(outcome) if e.id > cursor] if outcome else []
-        for stored in events:
-            if stored.event.stage in ONCE_STAGES and stored.event.stage in sent:
-                continue
-            if stored.event.stage == "complete":
-                # Two jobs settle a search in parallel: `complete` may be appended before the
-                # other job's own event. Send what the client lacks first (an output saved after
-                # the cursor it came with, and not sent on this connection).
+    look_at_store = True  # a connection starting may resume after what Redis still holds
+    async with tracker.hub.watch(key) as watch:
+        while time.monotonic() < deadline:
+            seen = watch.news()
+            events = await tracker.read(key, cursor, wait=0)
+            if not events and (look_at_store or not watch.live):
                 outcome = await store.get_outcome(search_id)
-                for missing in derived_events(outcome) if outcome else []:
-                    stage = missing.event.stage
-                    if stage not in sent and stage not in TERMINAL_STAGES and missing.id > resumed_from:
-                        sent.add(missing.event.stage)
-                        yield missing
-            sent.add(stored.event.stage)
-            cursor = max(cursor, stored.id)
-            yield stored
-            if stored.event.stage in TERMINAL_STAGES:
-                return
+                events = [e for e in derived_events(outcome) if e.id > cursor] if outcome else []
+            look_at_store = False
+            for stored in events:
+                if stored.event.stage in ONCE_STAGES and stored.event.stage in sent:
+                    continue
+                if stored.event.stage == "complete":
+                    # Two jobs settle a search in parallel: `complete` may be appended before the
+                    # other job's own event. Send what the client lacks first (an output saved after
+                    # the cursor it came with, and not sent on this connection).
+                    outcome = await store.get_outcome(search_id)
+                    for missing in derived_events(outcome) if outcome else []:
+                        stage = missing.event.stage
+                        if stage not in sent and stage not in TERMINAL_STAGES and missing.id > resumed_from:
+                            sent.add(missing.event.stage)
+                            yield missing
+                sent.add(stored.event.stage)
+                cursor = max(cursor, stored.id)
+                yield stored
+                if stored.event.stage in TERMINAL_STAGES:
+                    return
+            if events:
+                continue
+            remaining = max(deadline - time.monotonic(), 0.0)
+            if watch.live:
+                subscription = watch.subscription
+                woken = await watch.wait(seen, min(silence_seconds, remaining))
+                # A long silence, or the hub lost the cluster's news for a while (Redis restarted
+                # without its streams, maybe): the stored search says what was missed.
+                look_at_store = not woken or not watch.live or watch.subscription != subscription
+            else:
+                await watch.wait(seen, min(poll_seconds, remaining))  # memory appends still wake it
+
+
+async def wait_for_search(tracker: ProgressTracker, store: SearchCache, search_id: UUID, seconds: float) -> bool:
+    """True once the search exists (its events, or its stored row), within `seconds`; woken by its
+    first event, polling only while the hub cannot hear the cluster's news."""
+    deadline = time.monotonic() + seconds
+    key = str(search_id)
+    async with tracker.hub.watch(key) as watch:
+        while True:
+            seen = watch.news()
+            if await tracker.exists(key) or await store.get_outcome(search_id):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await watch.wait(seen, remaining if watch.live else min(remaining, WAIT_POLL_SECONDS))

@@ -1,5 +1,5 @@
 """Where progress events live: a Redis Stream per search, shared by every process, or memory
-while Redis is away."""
+while Redis is away; each append wakes the clients waiting on it (`hub`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from backend import keys
 from backend.progress.events import StoredEvent, format_event_id, parse_event_id
+from backend.progress.hub import ProgressHub
 from backend.schemas import ProgressEvent
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class ProgressTracker:
         self._redis = redis
         self._memory = _MemoryStreams()
         self._redis_down_until = 0.0
+        self.hub = ProgressHub(redis)  # wakes this process's clients of a search with news
 
     @property
     def _use_redis(self) -> bool:
@@ -110,11 +112,14 @@ class ProgressTracker:
                     for event in batch:
                         pipe.xadd(key, {"data": event.model_dump_json()}, maxlen=STREAM_MAXLEN, approximate=True)
                     pipe.expire(key, STREAM_TTL_SECONDS)
-                    *ids, _ = await pipe.execute()
+                    pipe.publish(keys.PROGRESS_NEWS, search_id)  # every process's hub wakes its clients
+                    *ids, _, _ = await pipe.execute()
                 return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
             except (RedisError, OSError) as exc:
                 self._redis_failed(exc)
-        return [format_event_id(self._memory.append(search_id, event)) for event in batch]
+        ids = [format_event_id(self._memory.append(search_id, event)) for event in batch]
+        self.hub.wake(search_id)
+        return ids
 
     async def exists(self, search_id: str) -> bool:
         if self._memory.exists(search_id):
@@ -128,7 +133,7 @@ class ProgressTracker:
         return False
 
     async def read(self, search_id: str, cursor: tuple[int, int], wait: float) -> list[StoredEvent]:
-        """Events after `cursor`, waiting up to `wait` seconds for the first one."""
+        """Events after `cursor`, waiting up to `wait` seconds for the first one (0: not at all)."""
         events = self._memory.after(search_id, cursor)
         if events:
             return events
@@ -138,13 +143,15 @@ class ProgressTracker:
                 return await self._read_redis(search_id, cursor, wait)
             except (RedisError, OSError) as exc:
                 self._redis_failed(exc)
-        await self._memory.wait(search_id, wait)
+        if wait > 0:
+            await self._memory.wait(search_id, wait)
         return self._memory.after(search_id, cursor)
 
     async def _read_redis(self, search_id: str, cursor: tuple[int, int], wait: float) -> list[StoredEvent]:
         assert self._redis is not None
         answer = await self._redis.xread(
-            {keys.progress_stream(search_id): format_event_id(cursor)}, block=max(int(wait * 1000), 1), count=100
+            {keys.progress_stream(search_id): format_event_id(cursor)},
+            block=int(wait * 1000) or None, count=STREAM_MAXLEN,
         )
         events = []
         for _key, entries in answer or []:
