@@ -78,9 +78,9 @@ def running_server(
 
 
 @contextmanager
-def running_servers(envs: list[dict[str, str]], log_dir: Path) -> Iterator[list[Server]]:
+def running_servers(envs: list[dict[str, str]], log_dir: Path, *, cwd: Path = ROOT) -> Iterator[list[Server]]:
     """Servers started at the same moment, each like `running_server`: their startups race for real."""
-    managers = [running_server(env, log_dir / f"server-{i}.log") for i, env in enumerate(envs)]
+    managers = [running_server(env, log_dir / f"server-{i}.log", cwd=cwd) for i, env in enumerate(envs)]
     with ExitStack() as stack:
         with ThreadPoolExecutor(len(managers)) as pool:
             started = [pool.submit(manager.__enter__) for manager in managers]

@@ -1,15 +1,17 @@
 """The processes that run the jobs: an ARQ worker embedded in each web process, or separate
 `arq backend.job_queue.WorkerSettings` processes. Both run the jobs of `backend.jobs.tasks` with the
-same options and heartbeat into `backend.adapters.live_workers` with the database they read; embedded
-workers are also woken by a message when a job is queued."""
+same options, heartbeat into `backend.adapters.live_workers` with the database they read, and are
+woken by a message when a job is queued (`JobWakeUp`)."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from types import MethodType
 from typing import Any
 
 from arq.worker import Worker
@@ -60,6 +62,36 @@ async def _separate_worker_startup(ctx: JobContext) -> None:
     stack.push_async_callback(_quietly, live_workers.leave(services.redis, services.database_id))
     stack.push_async_callback(_quietly, announcer)
     stack.callback(announcer.cancel)
+    worker = _worker_starting(ctx)
+    if worker is None:  # not started by ARQ's `Worker.main()`: the polls still find every job
+        logger.warning("no ARQ worker around this startup: queued jobs wait for the next poll")
+    elif not worker.burst:  # (a burst worker ends once the queue is empty: nothing to wake)
+        wakeup = JobWakeUp.install(worker)
+        # No wake-up once ARQ's loop has ended (SIGTERM), even if the shutdown hook never runs.
+        this_task = asyncio.current_task()
+        if this_task is not None:
+            this_task.add_done_callback(lambda _: wakeup.cancel())
+        stack.push_async_callback(wakeup.stop)
+
+
+def _worker_starting(ctx: JobContext) -> Worker | None:
+    """The ARQ worker whose startup hook is running with `ctx`.
+
+    ARQ's command builds a plain `Worker` and hands its startup hook nothing but `ctx`, the dict
+    the worker keeps as `worker.ctx`; it awaits the hook from `Worker.main()`. So the worker is
+    the `self` of a frame up this call stack that holds that very dict. ARQ is pinned, and
+    `tests/jobs/test_separate_worker_wakeup.py` runs the real command.
+    """
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            candidate = frame.f_locals.get("self")
+            if isinstance(candidate, Worker) and candidate.ctx is ctx:
+                return candidate
+            frame = frame.f_back
+        return None
+    finally:
+        del frame  # no reference cycle through this frame
 
 
 async def _announce_separate_worker(services: Services) -> None:
@@ -81,20 +113,84 @@ async def _separate_worker_shutdown(ctx: JobContext) -> None:
         await stack.aclose()
 
 
-class WakeableWorker(Worker):
-    """ARQ's worker, also woken by a message on `keys.JOBS_WAKEUP` when a job is queued.
+class JobWakeUp:
+    """Runs a worker's poll step as soon as a job is queued: a message on `keys.JOBS_WAKEUP`, which
+    `JobQueue.enqueue_job` publishes, instead of waiting for the next poll.
 
     A job then starts about a millisecond after it is queued instead of up to `poll_delay`
     later, and the poll, which costs CPU on every tick, is only the safety net for what sends no
     message (a retry's deferred start, a job handed back by a stopped worker, a lost message).
-    The wake-up runs ARQ's own poll step (`_poll_iteration`, serialised with the loop's); ARQ is
-    pinned and `test_job_queue` covers it.
+    The wake-up runs ARQ's own poll step (`_poll_iteration`), one at a time with ARQ's loop: both
+    go through `poll()`. ARQ is pinned and the tests of `tests/jobs` cover it.
+
+    The embedded workers are `WakeableWorker`s; a separate worker, a plain `Worker` built by
+    ARQ's command, gets one from its startup hook (`JobWakeUp.install`).
     """
+
+    def __init__(self, worker: Worker, arq_poll: Callable[[], Awaitable[None]]) -> None:
+        self._worker = worker
+        self._arq_poll = arq_poll  # ARQ's own `Worker._poll_iteration`, bound to `worker`
+        self._lock = asyncio.Lock()
+        self._listener: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    @classmethod
+    def install(cls, worker: Worker) -> JobWakeUp:
+        """Gives a plain ARQ worker the wake-up: its loop's poll step now goes through `poll()`."""
+        # ARQ's method as its class has it (a worker started again, `arq --watch`, has ours on it).
+        wakeup = cls(worker, MethodType(type(worker)._poll_iteration, worker))
+        worker._poll_iteration = wakeup.poll  # type: ignore[method-assign]
+        return wakeup
+
+    async def poll(self) -> None:
+        """ARQ's poll step, never two at once. The first comes after the worker's startup (it is
+        ready): it starts listening for queued jobs."""
+        if self._listener is None and not self._stopped:
+            self._listener = asyncio.create_task(self._listen(), name="arq-wakeup")
+        async with self._lock:
+            await self._arq_poll()
+
+    def cancel(self) -> None:
+        """No wake-up from now on (callable from a callback); `stop()` also waits for the listener."""
+        self._stopped = True
+        if self._listener is not None:
+            self._listener.cancel()
+
+    async def stop(self) -> None:
+        self.cancel()
+        if self._listener is not None:
+            await _quietly(self._listener)
+
+    def _may_poll(self) -> bool:
+        return not self._stopped and self._worker.allow_pick_jobs  # (False while draining)
+
+    async def _listen(self) -> None:
+        while not self._stopped:
+            if self._worker._pool is None:  # arq closed its pool: the worker is stopping
+                return
+            try:
+                async with self._worker.pool.pubsub() as pubsub:
+                    await pubsub.subscribe(keys.JOBS_WAKEUP)
+                    if self._may_poll():  # a job queued while not subscribed woke nobody
+                        await self.poll()
+                    while True:
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if message is not None and self._may_poll():
+                            await self.poll()
+            except (RedisError, OSError) as exc:  # the poll carries on meanwhile
+                logger.debug("wake-up listener: %r; subscribing again", exc)
+            except Exception:
+                logger.exception("wake-up listener failed; subscribing again")
+            await asyncio.sleep(1.0)
+
+
+class WakeableWorker(Worker):
+    """ARQ's worker, woken by `JobWakeUp` when a job is queued, and announced among the live
+    workers with its heartbeat: an embedded worker."""
 
     def __init__(self, *, database_id: str, describe: Callable[[], WorkerLoad], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._poll_lock = asyncio.Lock()
-        self._listener: asyncio.Task[None] | None = None
+        self._wakeup = JobWakeUp(self, super()._poll_iteration)
         self._database_id = database_id
         self._describe = describe
 
@@ -106,35 +202,13 @@ class WakeableWorker(Worker):
             await live_workers.heartbeat(self.pool, self._database_id, self._describe(), self.health_check_interval)
 
     async def _poll_iteration(self) -> None:
-        if self._listener is None:  # the first poll comes after startup: the worker is ready
-            self._listener = asyncio.create_task(self._wake_on_new_jobs(), name="arq-wakeup")
-        async with self._poll_lock:
-            await super()._poll_iteration()
-
-    async def _wake_on_new_jobs(self) -> None:
-        while True:
-            if self._pool is None:  # arq closed its pool: the worker is stopping (draining)
-                return
-            try:
-                async with self.pool.pubsub() as pubsub:
-                    await pubsub.subscribe(keys.JOBS_WAKEUP)
-                    while True:
-                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                        if message is not None and self.allow_pick_jobs:
-                            await self._poll_iteration()
-            except (RedisError, OSError) as exc:  # the poll carries on meanwhile
-                logger.debug("wake-up listener: %r; subscribing again", exc)
-            except Exception:
-                logger.exception("wake-up listener failed; subscribing again")
-            await asyncio.sleep(1.0)
+        await self._wakeup.poll()
 
     async def main(self) -> None:
         try:
             await super().main()
         finally:
-            if self._listener is not None:
-                self._listener.cancel()
-                await _quietly(self._listener)
+            await self._wakeup.stop()
 
 
 class EmbeddedWorker:
