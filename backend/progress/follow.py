@@ -12,6 +12,7 @@ from backend.progress.tracker import ProgressTracker
 from backend.store.search_cache import SearchCache
 
 
+OUTPUT_STAGES = frozenset({"llm_ready", "excel"})  # a connection that sent both lacks nothing at `complete`
 POLL_SECONDS = 1.0  # how often a stream looks for news while the hub cannot hear it (Redis away)
 WAIT_POLL_SECONDS = 0.2  # how often a stream waiting for its search looks, while the hub cannot hear news
 SILENCE_SECONDS = 120.0  # a stream with no news this long reads the stored search, in case it missed some
@@ -44,7 +45,9 @@ async def follow(
     async with tracker.hub.watch(key) as watch:
         while time.monotonic() < deadline:
             seen = watch.news()
-            events = await tracker.read(key, cursor, wait=0)
+            events = watch.after(cursor)  # what the hub read for every client of the search here
+            if events is None:  # nothing yet: this client reads (a replay, or a stream just opened)
+                events = await tracker.hub.read(key, cursor)
             if not events and (look_at_store or not watch.live):
                 outcome = await store.get_outcome(search_id)
                 events = [e for e in derived_events(outcome) if e.id > cursor] if outcome else []
@@ -52,7 +55,7 @@ async def follow(
             for stored in events:
                 if stored.event.stage in ONCE_STAGES and stored.event.stage in sent:
                     continue
-                if stored.event.stage == "complete":
+                if stored.event.stage == "complete" and not sent >= OUTPUT_STAGES:
                     # Two jobs settle a search in parallel: `complete` may be appended before the
                     # other job's own event. Send what the client lacks first (an output saved after
                     # the cursor it came with, and not sent on this connection).
@@ -63,10 +66,13 @@ async def follow(
                             sent.add(missing.event.stage)
                             yield missing
                 sent.add(stored.event.stage)
+                if stored.event.stage.startswith("excel_"):
+                    sent.add("excel")
                 cursor = max(cursor, stored.id)
                 yield stored
                 if stored.event.stage in TERMINAL_STAGES:
                     return
+            watch.cursor = cursor
             if events:
                 continue
             remaining = max(deadline - time.monotonic(), 0.0)
@@ -88,7 +94,7 @@ async def wait_for_search(tracker: ProgressTracker, store: SearchCache, search_i
     async with tracker.hub.watch(key) as watch:
         while True:
             seen = watch.news()
-            if await tracker.exists(key) or await store.get_outcome(search_id):
+            if await store.get_outcome(search_id) or await tracker.hub.exists(key):
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -85,7 +85,7 @@ class ProgressTracker:
         self._redis = redis
         self._memory = _MemoryStreams()
         self._redis_down_until = 0.0
-        self.hub = ProgressHub(redis)  # wakes this process's clients of a search with news
+        self.hub = ProgressHub(redis, self.read, self.exists)  # wakes this process's clients of a search with news
 
     @property
     def _use_redis(self) -> bool:
