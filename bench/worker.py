@@ -3,7 +3,7 @@ time from the answer to the summary and the report.
 
     .venv/bin/python -m bench.worker [--pickup-jobs 30] [--idle-seconds 10] [--excel-jobs 24]
                                      [--searches 100] [--rows 5000] [--ready-searches 20]
-                                     [--only pickup loop memory ready]
+                                     [--before REV] [--only pickup separate loop memory ready]
 
 1. Per WORKER_POLL_DELAY (0.5, 0.1, 0.05): a uvicorn web process with its embedded worker
    against a private redis-server. Idle CPU from /proc/<pid>/stat (utime+stime) over
@@ -11,6 +11,9 @@ time from the answer to the summary and the report.
    `excel_generation_job` does; its time is `excel_lease_until - lease`) minus the enqueue time.
    Jobs are `excel_generation_job` with quota_info {"excel": False} for searches saved first.
    Goal at the default 0.1: p95 <= 100 ms, idle CPU <= 1 % of a core.
+1b. A separate worker (`arq backend.job_queue.WorkerSettings`), no web process: pickup as in 1,
+   `--before`'s code at WORKER_POLL_DELAY 1 beside today's at 1 and at 60 (then only the wake-up
+   can start a job in time). Goal: p95 <= 50 ms.
 2. gunicorn (WEB_CONCURRENCY=1) whose embedded worker builds `--excel-jobs` reports of `--rows`
    rows (local storage) while a separate sampler process GETs /v1/health ~20 times a second.
    Goal: p99 <= 50 ms during the Excel work.
@@ -29,9 +32,13 @@ import asyncio
 import multiprocessing
 import os
 import random
+import subprocess
+import sys
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,11 +57,13 @@ from backend.store.search_cache import SearchCache, search_cache
 from bench.procs import children, cpu_seconds, descendants, rss_mb
 from tests.conftest import free_port, start_redis
 from tests.records import pncp_record
-from tests.servers import Server, queue_healthy, running_server, server_env, wait_for
+from bench.revision import revision_tree
+from tests.servers import ROOT, Server, queue_healthy, running_server, server_env, wait_for
 
 POLL_DELAYS = (0.5, 0.1, 0.05)
 DEFAULT_POLL_DELAY = 0.1
 PICKUP_GOAL_MS = 100.0
+SEPARATE_PICKUP_GOAL_MS = 50.0
 IDLE_CPU_GOAL = 1.0
 HEALTH_P99_GOAL_MS = 50.0
 RSS_GOAL_MB = 50.0
@@ -188,6 +197,52 @@ def bench_pickup(tmp: Path, redis_url: str, jobs: int, idle_seconds: float) -> N
               f"{pct(dones, 0.5):>12.1f}{pct(dones, 0.95):>9.1f}{verdict:>6}")
     print(f"   goal at the default {DEFAULT_POLL_DELAY}: pickup p95 <= {PICKUP_GOAL_MS:.0f} ms "
           f"and idle CPU <= {IDLE_CPU_GOAL:.0f} % of a core\n")
+
+
+# --- 1b. pickup by a separate worker ------------------------------------------------------------
+
+
+def bench_separate_pickup(tmp: Path, redis_url: str, jobs: int, before: str) -> None:
+    print(f"== 1b. job pickup by a separate worker (arq backend.job_queue.WorkerSettings; {jobs} jobs one by one)\n")
+    rows = []
+    with revision_tree(before) as old_tree:
+        for label, tree, delay in ((f"before ({before[:10]})", old_tree, 1.0), ("now", ROOT, 1.0), ("now", ROOT, 60.0)):
+            flush(redis_url)
+            work = tmp / f"separate-{len(rows)}"
+            env = server_env(work, redis_url, WORKER_POLL_DELAY=str(delay), EMBEDDED_WORKER="false")
+            work.mkdir(parents=True, exist_ok=True)
+            with separate_worker(env, tree, work / "worker.log"):
+                wait_for(lambda: _worker_live(redis_url), 60, "the separate worker")
+                time.sleep(2)  # its first poll is over
+                pickups, _ = asyncio.run(measure_pickup(env, jobs, 0.05))
+            rows.append((label, delay, pickups))
+    print(f"{'code':>24}{'poll s':>8}{'pickup p50 ms':>15}{'p95 ms':>8}{'max ms':>8}")
+    for label, delay, pickups in rows:
+        print(f"{label:>24}{delay:>8.0f}{pct(pickups, 0.5):>15.1f}{pct(pickups, 0.95):>8.1f}{max(pickups):>8.1f}")
+    print(f"   goal: p95 <= {SEPARATE_PICKUP_GOAL_MS:.0f} ms\n")
+
+
+def _worker_live(redis_url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return bool(client.zcard(keys.LIVE_WORKERS))
+    finally:
+        client.close()
+
+
+@contextmanager
+def separate_worker(env: dict[str, str], cwd: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    worker_env = {k: v for k, v in {**os.environ, **env}.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"], cwd=cwd,
+                                   env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(90)
 
 
 # --- 2. event loop health under Excel jobs ----------------------------------------------------
@@ -439,7 +494,8 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=100)
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--ready-searches", type=int, default=20)
-    parser.add_argument("--only", choices=["pickup", "loop", "memory", "ready"], nargs="*")
+    parser.add_argument("--before", default="763a72a", help="1b: the revision to compare with (no wake-up)")
+    parser.add_argument("--only", choices=["pickup", "separate", "loop", "memory", "ready"], nargs="*")
     args = parser.parse_args()
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):  # summaries from the data: no network
         os.environ.pop(name, None)
@@ -449,10 +505,12 @@ def main() -> None:
     redis = start_redis(port, tmp)
     redis_url = f"redis://127.0.0.1:{port}/0"
     began = time.monotonic()
-    only = set(args.only or ["pickup", "loop", "memory", "ready"])
+    only = set(args.only or ["pickup", "separate", "loop", "memory", "ready"])
     try:
         if "pickup" in only:
             bench_pickup(tmp, redis_url, args.pickup_jobs, args.idle_seconds)
+        if "separate" in only:
+            bench_separate_pickup(tmp, redis_url, args.pickup_jobs, args.before)
         if "loop" in only:
             bench_event_loop(tmp, redis_url, args.excel_jobs, args.rows)
         if "memory" in only:
