@@ -24,8 +24,8 @@ import anyio
 from backend.adapters.llm import ResumoError, gerar_resumo
 from backend.adapters.storage import StorageError
 from backend.codes import MODALIDADES, now_brasilia, today_brasilia
-from backend.domain.plans import EXCEL_NOT_IN_PLAN, FREE, Quota
 from backend.domain.formatting import formatar_dia, formatar_moeda
+from backend.domain.plans import EXCEL_NOT_IN_PLAN, FREE, Quota
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
 from backend.progress import events

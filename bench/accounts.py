@@ -74,7 +74,8 @@ def run(root: Path, auth: FakeSupabaseAuth, redis_url: str, searches: int) -> tu
     plans.write_text(PLANS, encoding="utf-8")
     envs = []
     for name, extra in (("off", {"AUTH_MODE": "off"}),
-                        ("supabase", {"SUPABASE_URL": auth.url, "SUPABASE_ANON_KEY": "anon", "PLANS_FILE": str(plans)})):
+                        ("supabase", {"SUPABASE_URL": auth.url, "SUPABASE_ANON_KEY": "anon",
+                                      "PLANS_FILE": str(plans)})):
         (root / name).mkdir()
         envs.append(server_env(root / name, redis_url, EMBEDDED_WORKER="true", **extra))
     token = auth.sign_up("bench@example.com", "segredo123")["access_token"]

@@ -267,7 +267,8 @@ def report(before: Figures, now: Figures, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", default="763a72a", help="the revision to compare with (default: per-stream polling)")
+    parser.add_argument("--before", default="763a72a",
+                        help="the revision to compare with (default: each stream polling on its own)")
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--searches", type=int, default=100)
     parser.add_argument("--llm-seconds", type=float, default=50.0)

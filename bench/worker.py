@@ -32,9 +32,9 @@ import asyncio
 import multiprocessing
 import os
 import random
+import statistics
 import subprocess
 import sys
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -55,9 +55,9 @@ from backend.jobs.tasks import ARQ_TIMEOUT_MARGIN
 from backend.pncp.records import to_licitacao
 from backend.store.search_cache import SearchCache, search_cache
 from bench.procs import children, cpu_seconds, descendants, rss_mb
+from bench.revision import revision_tree
 from tests.conftest import free_port, start_redis
 from tests.records import pncp_record
-from bench.revision import revision_tree
 from tests.servers import ROOT, Server, queue_healthy, running_server, server_env, wait_for
 
 POLL_DELAYS = (0.5, 0.1, 0.05)

@@ -11,7 +11,6 @@ from backend.progress.events import ONCE_STAGES, TERMINAL_STAGES, StoredEvent, d
 from backend.progress.tracker import ProgressTracker
 from backend.store.search_cache import SearchCache
 
-
 OUTPUT_STAGES = frozenset({"llm_ready", "excel"})  # a connection that sent both lacks nothing at `complete`
 POLL_SECONDS = 1.0  # how often a stream looks for news while the hub cannot hear it (Redis away)
 WAIT_POLL_SECONDS = 0.2  # how often a stream waiting for its search looks, while the hub cannot hear news

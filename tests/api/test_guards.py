@@ -13,6 +13,7 @@ from backend.codes import UFS, now_brasilia
 from tests.conftest import free_port
 from tests.servers import running_server, server_env
 
+
 def busca(days: int = 6, **overrides: object) -> dict:
     """A search of the `days` days up to today, Brasília's day when the search is made."""
     today = now_brasilia().date()

@@ -32,12 +32,12 @@ from backend import keys
 from backend.adapters import live_workers
 from backend.adapters.queue_client import JobQueue, get_arq_pool, licitacoes_payload
 from backend.codes import now_brasilia, today_brasilia
+from backend.domain.plans import EXCEL_NOT_IN_PLAN, month_of
 from backend.jobs import history
 from backend.jobs.cron import recover_stalled_searches
 from backend.jobs.tasks import excel_generation_job, llm_summary_job
 from backend.jobs.workers import EmbeddedWorker, separate_worker_settings
 from backend.pncp.records import to_licitacao
-from backend.domain.plans import EXCEL_NOT_IN_PLAN, month_of
 from backend.reports import NO_PLAN_QUOTA, SearchNotFound
 from backend.schemas import Licitacao
 from backend.services import Services, open_services

@@ -238,6 +238,7 @@ async def test_the_wake_up_of_a_separate_worker_goes_through_one_poll_step_and_e
         finally:
             await asyncio.wait_for(worker.close(), timeout=10)  # as `Worker.run()` ends: cancel, then shut down
         assert worker.main_task.done()
-        left = [t.get_name() for t in asyncio.all_tasks() if not t.done() and t.get_name().startswith(("arq", "worker"))]
+        left = [t.get_name() for t in asyncio.all_tasks()
+                if not t.done() and t.get_name().startswith(("arq", "worker"))]
         assert left == []
         assert await subscribers(raw_redis) == 0
