@@ -33,13 +33,9 @@ import asyncio
 import json
 import multiprocessing
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -52,7 +48,7 @@ from backend.codes import UFS, now_brasilia
 from backend.domain.sectors import load_sectors
 from bench.procs import cpu_seconds, descendants
 from tests.conftest import free_port, start_redis
-from tests.servers import ROOT, running_server, server_env
+from tests.servers import running_server, running_worker, server_env
 
 SEARCH_TIMEOUT = 900.0
 GOAL_ANSWER_P95 = 0.300
@@ -192,20 +188,6 @@ def all_cpu(server_pid: int, others: list[int]) -> float:
     return total
 
 
-@contextmanager
-def separate_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`arq backend.job_queue.WorkerSettings`: the jobs and the ingestion, out of the web processes."""
-    worker_env = {k: v for k, v in {**os.environ, **env}.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"], cwd=ROOT,
-                                   env=worker_env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            process.wait(30)
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
@@ -249,7 +231,7 @@ def main() -> None:
                          INDEX_DAYS=str(args.days), INDEX_MODALIDADES="4,5,6,7", EMBEDDED_WORKER="false",
                          PNCP_RATE_LIMIT=f"{args.rate:g}/second", MAX_UF_DAYS=str(27 * max(args.days, 10)))
         with running_server(env, tmp / "index.log", gunicorn=True) as server, \
-                separate_worker(env, tmp / "worker.log") as worker:
+                running_worker(env, tmp / "worker.log") as worker:
             print("[index] warming up", flush=True)
             started = time.perf_counter()
             while (state := index_state(server.url))["status"] != "ready":

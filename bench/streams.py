@@ -26,12 +26,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -48,7 +45,7 @@ from bench.procs import cpu_seconds
 from bench.revision import revision_tree
 from tests.conftest import POSTGRES_URL, free_port, start_redis
 from tests.fakes.openai_server import FakeOpenAI
-from tests.servers import ROOT, Server, queue_healthy, running_servers, server_env
+from tests.servers import ROOT, Server, queue_healthy, running_servers, running_worker, server_env
 
 LATE_STAGES = ("llm_ready", "excel_ready", "complete")
 GOAL_IDLE_CORE = 0.05
@@ -151,19 +148,6 @@ async def admin(statement: str) -> None:
         await conn.close()
 
 
-@contextmanager
-def worker(env: dict[str, str], cwd: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    worker_env = {k: v for k, v in {**os.environ, **env}.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"], cwd=cwd,
-                                   env=worker_env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            process.wait(60)
-
-
 async def watch(servers: list[Server], database: str, redis_port: int, args: argparse.Namespace) -> Figures:
     pids = [server.process.pid for server in servers]
     today = today_brasilia()
@@ -223,7 +207,7 @@ def run_side(tree: Path, label: str, args: argparse.Namespace, llm: FakeOpenAI, 
         )
         with ExitStack() as stack:
             servers = stack.enter_context(running_servers([env, env], work, cwd=tree))
-            stack.enter_context(worker(env, tree, work / "worker.log"))
+            stack.enter_context(running_worker(env, work / "worker.log", cwd=tree))
             deadline = time.monotonic() + 120
             while not all(queue_healthy(server) for server in servers):  # else the searches run inline
                 if time.monotonic() > deadline:

@@ -33,12 +33,8 @@ import multiprocessing
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,7 +54,7 @@ from bench.procs import children, cpu_seconds, descendants, rss_mb
 from bench.revision import revision_tree
 from tests.conftest import free_port, start_redis
 from tests.records import pncp_record
-from tests.servers import ROOT, Server, queue_healthy, running_server, server_env, wait_for
+from tests.servers import ROOT, Server, queue_healthy, running_server, running_worker, server_env, wait_for
 
 POLL_DELAYS = (0.5, 0.1, 0.05)
 DEFAULT_POLL_DELAY = 0.1
@@ -211,7 +207,7 @@ def bench_separate_pickup(tmp: Path, redis_url: str, jobs: int, before: str) -> 
             work = tmp / f"separate-{len(rows)}"
             env = server_env(work, redis_url, WORKER_POLL_DELAY=str(delay), EMBEDDED_WORKER="false")
             work.mkdir(parents=True, exist_ok=True)
-            with separate_worker(env, tree, work / "worker.log"):
+            with running_worker(env, work / "worker.log", cwd=tree):
                 wait_for(lambda: _worker_live(redis_url), 60, "the separate worker")
                 time.sleep(2)  # its first poll is over
                 pickups, _ = asyncio.run(measure_pickup(env, jobs, 0.05))
@@ -230,19 +226,6 @@ def _worker_live(redis_url: str) -> bool:
         return bool(client.zcard(keys.LIVE_WORKERS))
     finally:
         client.close()
-
-
-@contextmanager
-def separate_worker(env: dict[str, str], cwd: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    worker_env = {k: v for k, v in {**os.environ, **env}.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"], cwd=cwd,
-                                   env=worker_env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            process.wait(90)
 
 
 # --- 2. event loop health under Excel jobs ----------------------------------------------------

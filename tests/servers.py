@@ -78,6 +78,25 @@ def running_server(
 
 
 @contextmanager
+def running_worker(env: dict[str, str], log_path: Path, *, cwd: Path = ROOT) -> Iterator[subprocess.Popen[bytes]]:
+    """A separate worker, `arq backend.job_queue.WorkerSettings`, with `env` on top of ours (and its
+    own metrics registry); stopped as ops stop it (SIGTERM, then its drain)."""
+    worker_env = {k: v for k, v in {**os.environ, **env}.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "arq", "backend.job_queue.WorkerSettings"], cwd=cwd,
+                                   env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
 def running_servers(envs: list[dict[str, str]], log_dir: Path, *, cwd: Path = ROOT) -> Iterator[list[Server]]:
     """Servers started at the same moment, each like `running_server`: their startups race for real."""
     managers = [running_server(env, log_dir / f"server-{i}.log", cwd=cwd) for i, env in enumerate(envs)]
