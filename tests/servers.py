@@ -69,12 +69,18 @@ def running_server(
             time.sleep(0.1)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=40)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM, as a deploy stops it; killed if it has not ended within `timeout` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -88,12 +94,7 @@ def running_worker(env: dict[str, str], log_path: Path, *, cwd: Path = ROOT) -> 
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=90)
 
 
 @contextmanager
