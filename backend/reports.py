@@ -25,7 +25,7 @@ from backend.adapters.llm import ResumoError, gerar_resumo
 from backend.adapters.storage import StorageError
 from backend.codes import MODALIDADES, now_brasilia, today_brasilia
 from backend.domain.formatting import formatar_dia, formatar_moeda
-from backend.domain.plans import EXCEL_NOT_IN_PLAN, FREE, Quota
+from backend.domain.plans import EXCEL_NOT_IN_PLAN, Quota, plan_named
 from backend.domain.sectors import Sector
 from backend.domain.summary import gerar_resumo_fallback
 from backend.progress import events
@@ -58,14 +58,14 @@ async def quota_info(services: Services, outcome: SearchOutcome) -> dict[str, An
     user's searches this month; every report, and no count, without a plan (AUTH_MODE=off)."""
     if outcome.plano is None:
         return NO_PLAN_QUOTA
-    plan = services.plans.get(outcome.plano, services.plans[FREE])
+    plan = plan_named(services.plans, outcome.plano)
     today = today_brasilia(services.clock)
     return Quota.on(today, plan, await services.usage.used(outcome.owner, today)).info()
 
 
 def report_allowed(services: Services, outcome: SearchOutcome) -> bool:
     """Whether the plan the search was made under has reports (every search has, without a plan)."""
-    return outcome.plano is None or services.plans.get(outcome.plano, services.plans[FREE]).excel
+    return outcome.plano is None or plan_named(services.plans, outcome.plano).excel
 
 
 class SearchNotFound(Exception):

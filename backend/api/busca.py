@@ -12,7 +12,7 @@ from backend.api.errors import INVALID, UNAUTHENTICATED, erro
 from backend.api.guards import TooManySearches, client_address
 from backend.codes import now_brasilia
 from backend.schemas import BuscaRequest, BuscaResponse, SearchStatus
-from backend.search_pipeline import plan_for, run_search, stored_answer
+from backend.search_pipeline import run_search, stored_answer
 from backend.store.search_cache import StoredSearch
 
 router = APIRouter(tags=["busca"])
@@ -39,7 +39,7 @@ router = APIRouter(tags=["busca"])
 async def buscar(request: BuscaRequest, services: Services, http: Request, user: CurrentUser) -> Response:
     """Licitações of the chosen UFs and dates that match the sector, best first."""
     # Signed-in users are counted each on their own, wherever they come from; without sign-in, each address.
-    client = f"user:{user.id}" if plan_for(services, user) is not None else client_address(http)
+    client = f"user:{user.id}" if services.tokens is not None else client_address(http)
     wait = await services.rate_limit.seconds_to_wait(client)
     if wait is not None:
         raise TooManySearches(wait)

@@ -15,12 +15,14 @@ from starlette.exceptions import HTTPException
 from backend.adapters import refusals
 from backend.adapters.auth import AuthError
 from backend.adapters.running import SearchesAtOnce
-from backend.api.guards import TooManySearches, client_address, too_many_searches
+from backend.api.guards import TooManySearches, client_address, too_many, too_many_searches
 from backend.codes import today_brasilia
 from backend.runtime import metrics
 from backend.search_pipeline import NotInPlan, SearchFailed, SearchIdTaken, SearchRejected
 
 logger = logging.getLogger(__name__)
+
+SEARCHES_AT_ONCE_RETRY = 5  # seconds: about what a search takes to answer, which frees its place
 
 
 class CampoInvalido(BaseModel):
@@ -144,8 +146,7 @@ async def _not_in_plan(_: Request, exc: NotInPlan) -> JSONResponse:
 
 
 async def _searches_at_once(_: Request, exc: SearchesAtOnce) -> JSONResponse:
-    return JSONResponse(status_code=429, content={"detail": exc.message, "mensagem": exc.message},
-                        headers={"Retry-After": "5"})
+    return too_many(SEARCHES_AT_ONCE_RETRY, exc.message)
 
 
 async def _not_signed_in(request: Request, exc: AuthError) -> JSONResponse:

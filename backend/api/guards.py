@@ -23,9 +23,13 @@ def client_address(request: Request) -> str:
 
 
 def too_many_searches(_: Request, exc: TooManySearches) -> JSONResponse:
-    message = f"Muitas buscas em pouco tempo. Tente novamente em {exc.retry_after} s."
+    return too_many(exc.retry_after, f"Muitas buscas em pouco tempo. Tente novamente em {exc.retry_after} s.")
+
+
+def too_many(retry_after: int, message: str) -> JSONResponse:
+    """A 429: try again after `retry_after` seconds, for the reason `message` gives."""
     return JSONResponse(status_code=429, content={"detail": message, "mensagem": message},
-                        headers={"Retry-After": str(exc.retry_after)})
+                        headers={"Retry-After": str(retry_after)})
 
 
 def body_too_large(limit: int) -> JSONResponse:

@@ -92,6 +92,8 @@ async def _arbiter_snapshot(services: Services) -> dict[str, Any] | None:
 async def _accounts_snapshot(services: Services) -> dict[str, Any] | None:
     """Sign-in's mode, searches counted by plan today and this month (Brasília), users with no
     search left, and today's 401s by reason."""
+    if not services.settings.auth_on:
+        return {"auth": "off"}  # nothing is counted
     today = today_brasilia(services.clock)
     try:
         usage = await services.usage.today(today, services.plans)

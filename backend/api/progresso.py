@@ -80,14 +80,13 @@ async def buscar_progress(
     """Every event of the search the client has not seen yet, then live ones until it completes."""
     cursor = parse_event_id(last_event_id_header or last_event_id)
     # The page opens the stream just before it posts the search: give the search time to appear.
-    if not await wait_for_search(services.progress, services.store, search_id, services.settings.sse_wait_for_search):
+    outcome = await wait_for_search(services.progress, services.store, search_id,
+                                    services.settings.sse_wait_for_search)
+    if outcome is None:
         return Response(status_code=204)
-    outcome = await services.store.get_outcome(search_id)
-    if outcome is None and services.tokens is not None:
-        return Response(status_code=204)  # its events may outlive it in Redis; whose they are is unknown
-    if outcome is not None and outcome.owner != user.id:
+    if outcome.owner != user.id:
         raise HTTPException(status_code=404, detail="Busca não encontrada ou expirada.")
-    if outcome is not None and outcome.settled:
+    if outcome.settled:
         events = derived_events(outcome)
         if events and events[-1].id <= cursor:
             return Response(status_code=204)  # the client saw the end; 204 stops EventSource retrying

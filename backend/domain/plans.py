@@ -62,10 +62,14 @@ def _plan(entry: Mapping[str, Any], source: str) -> Plan:
     return Plan(**{name: entry[name] if _FIELDS[name] != "str" else str(entry[name]) for name in _FIELDS})
 
 
+def plan_named(plans: Mapping[str, Plan], plan_id: object) -> Plan:
+    """The plan `plan_id` names; `free` when it names none this service knows."""
+    return plans.get(plan_id, plans[FREE]) if isinstance(plan_id, str) else plans[FREE]
+
+
 def plan_of(plans: Mapping[str, Plan], app_metadata: Mapping[str, Any] | None) -> Plan:
-    """The plan an access token's `app_metadata` names; `free` when it names none this service knows."""
-    named = (app_metadata or {}).get("plan")
-    return plans.get(named, plans[FREE]) if isinstance(named, str) else plans[FREE]
+    """The plan an access token's `app_metadata` names (`plan_named`)."""
+    return plan_named(plans, (app_metadata or {}).get("plan"))
 
 
 def month_of(day: date) -> tuple[date, date]:

@@ -9,9 +9,8 @@ from uuid import UUID
 
 from backend.progress.events import ONCE_STAGES, TERMINAL_STAGES, StoredEvent, derived_events
 from backend.progress.tracker import ProgressTracker
-from backend.store.search_cache import SearchCache
+from backend.store.search_cache import SearchCache, SearchOutcome
 
-OUTPUT_STAGES = frozenset({"llm_ready", "excel"})  # a connection that sent both lacks nothing at `complete`
 POLL_SECONDS = 1.0  # how often a stream looks for news while the hub cannot hear it (Redis away)
 WAIT_POLL_SECONDS = 0.2  # how often a stream waiting for its search looks, while the hub cannot hear news
 SILENCE_SECONDS = 120.0  # a stream with no news this long reads the stored search, in case it missed some
@@ -54,7 +53,7 @@ async def follow(
             for stored in events:
                 if stored.event.stage in ONCE_STAGES and stored.event.stage in sent:
                     continue
-                if stored.event.stage == "complete" and not sent >= OUTPUT_STAGES:
+                if stored.event.stage == "complete" and _lacks_an_output(sent):
                     # Two jobs settle a search in parallel: `complete` may be appended before the
                     # other job's own event. Send what the client lacks first (an output saved after
                     # the cursor it came with, and not sent on this connection).
@@ -65,8 +64,6 @@ async def follow(
                             sent.add(missing.event.stage)
                             yield missing
                 sent.add(stored.event.stage)
-                if stored.event.stage.startswith("excel_"):
-                    sent.add("excel")
                 cursor = max(cursor, stored.id)
                 yield stored
                 if stored.event.stage in TERMINAL_STAGES:
@@ -85,17 +82,23 @@ async def follow(
                 await watch.wait(seen, min(poll_seconds, remaining))  # memory appends still wake it
 
 
-async def wait_for_search(tracker: ProgressTracker, store: SearchCache, search_id: UUID, seconds: float) -> bool:
-    """True once the search exists (its events, or its stored row), within `seconds`; woken by its
-    first event, polling only while the hub cannot hear the cluster's news."""
+def _lacks_an_output(sent: set[str]) -> bool:
+    """Whether a connection has not sent the summary, or the report's outcome (a report skipped
+    sends none): only then can `complete` have overtaken what it lacks."""
+    return "llm_ready" not in sent or not sent & {"excel_ready", "excel_failed"}
+
+
+async def wait_for_search(tracker: ProgressTracker, store: SearchCache, search_id: UUID,
+                          seconds: float) -> SearchOutcome | None:
+    """The stored search, once it exists, within `seconds` (None: it never came). Its row is
+    stored before its first event, which wakes this; it polls only while the hub cannot hear."""
     deadline = time.monotonic() + seconds
-    key = str(search_id)
-    async with tracker.hub.watch(key) as watch:
+    async with tracker.hub.watch(str(search_id)) as watch:
         while True:
             seen = watch.news()
-            if await store.get_outcome(search_id) or await tracker.hub.exists(key):
-                return True
+            if (outcome := await store.get_outcome(search_id)) is not None:
+                return outcome
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return False
+                return None
             await watch.wait(seen, remaining if watch.live else min(remaining, WAIT_POLL_SECONDS))

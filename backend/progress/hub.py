@@ -40,8 +40,7 @@ READS_AT_ONCE = 4  # the streams' reads of Redis in flight at once: with the sub
 LISTEN_SECONDS = 5.0  # one read of the channel waits this long (the client's socket timeout is shorter)
 
 
-Read = Callable[[str, tuple[int, int], float], Awaitable[list[StoredEvent]]]  # `ProgressTracker.read`
-Exists = Callable[[str], Awaitable[bool]]  # `ProgressTracker.exists`
+Read = Callable[[str, tuple[int, int]], Awaitable[list[StoredEvent]]]  # `ProgressTracker.read`
 
 
 @dataclass(slots=True)
@@ -102,10 +101,9 @@ class Watch:
 
 
 class ProgressHub:
-    def __init__(self, redis: Redis | None, read: Read, exists: Exists) -> None:
+    def __init__(self, redis: Redis | None, read: Read) -> None:
         self._redis = redis
         self._read = read
-        self._exists = exists
         # Streams open in bursts (a thousand browsers after a deploy): their reads queue here rather
         # than each taking a connection of the pool, which would keep them open afterwards.
         self._reads_at_once = asyncio.Semaphore(READS_AT_ONCE)
@@ -118,10 +116,6 @@ class ProgressHub:
     @property
     def live(self) -> bool:
         return self._subscribed
-
-    @property
-    def watched(self) -> int:
-        return len(self._searches)
 
     @contextlib.asynccontextmanager
     async def watch(self, search_id: str) -> AsyncIterator[Watch]:
@@ -150,12 +144,7 @@ class ProgressHub:
 
     async def _read_limited(self, search_id: str, cursor: tuple[int, int]) -> list[StoredEvent]:
         async with self._reads_at_once:
-            return await self._read(search_id, cursor, 0)
-
-    async def exists(self, search_id: str) -> bool:
-        """Whether `search_id` has events, asked as the streams' reads are (a few at a time)."""
-        async with self._reads_at_once:
-            return await self._exists(search_id)
+            return await self._read(search_id, cursor)
 
     def wake(self, search_id: str) -> None:
         """News of `search_id` (from the channel, or appended to this process's memory): its new

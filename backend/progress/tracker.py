@@ -9,7 +9,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import anyio
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,7 +28,6 @@ REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, use memory this long before 
 @dataclass(slots=True)
 class _MemoryStream:
     events: list[StoredEvent] = field(default_factory=list)
-    changed: anyio.Event = field(default_factory=anyio.Event)
     touched: float = field(default_factory=time.monotonic)
 
 
@@ -58,24 +56,11 @@ class _MemoryStreams:
         stream.events.append(StoredEvent(event_id, event))
         del stream.events[:-STREAM_MAXLEN]
         stream.touched = time.monotonic()
-        stream.changed.set()
-        stream.changed = anyio.Event()
         return event_id
 
     def after(self, search_id: str, cursor: tuple[int, int]) -> list[StoredEvent]:
         stream = self._streams.get(search_id)
         return [e for e in stream.events if e.id > cursor] if stream else []
-
-    def exists(self, search_id: str) -> bool:
-        return search_id in self._streams
-
-    async def wait(self, search_id: str, timeout: float) -> None:
-        stream = self._streams.get(search_id)
-        with anyio.move_on_after(timeout):
-            if stream is None:
-                await anyio.sleep(timeout)
-            else:
-                await stream.changed.wait()
 
 
 class ProgressTracker:
@@ -85,7 +70,7 @@ class ProgressTracker:
         self._redis = redis
         self._memory = _MemoryStreams()
         self._redis_down_until = 0.0
-        self.hub = ProgressHub(redis, self.read, self.exists)  # wakes this process's clients of a search with news
+        self.hub = ProgressHub(redis, self.read)  # wakes this process's clients of a search with news
 
     @property
     def _use_redis(self) -> bool:
@@ -121,38 +106,23 @@ class ProgressTracker:
         self.hub.wake(search_id)
         return ids
 
-    async def exists(self, search_id: str) -> bool:
-        if self._memory.exists(search_id):
-            return True
-        if self._use_redis:
-            assert self._redis is not None
-            try:
-                return bool(await self._redis.exists(keys.progress_stream(search_id)))
-            except (RedisError, OSError) as exc:
-                self._redis_failed(exc)
-        return False
-
-    async def read(self, search_id: str, cursor: tuple[int, int], wait: float) -> list[StoredEvent]:
-        """Events after `cursor`, waiting up to `wait` seconds for the first one (0: not at all)."""
+    async def read(self, search_id: str, cursor: tuple[int, int]) -> list[StoredEvent]:
+        """The events after `cursor` there are now (waiting for news is the `hub`'s)."""
         events = self._memory.after(search_id, cursor)
         if events:
             return events
         if self._use_redis:
             assert self._redis is not None
             try:
-                return await self._read_redis(search_id, cursor, wait)
+                return await self._read_redis(search_id, cursor)
             except (RedisError, OSError) as exc:
                 self._redis_failed(exc)
-        if wait > 0:
-            await self._memory.wait(search_id, wait)
         return self._memory.after(search_id, cursor)
 
-    async def _read_redis(self, search_id: str, cursor: tuple[int, int], wait: float) -> list[StoredEvent]:
+    async def _read_redis(self, search_id: str, cursor: tuple[int, int]) -> list[StoredEvent]:
         assert self._redis is not None
-        answer = await self._redis.xread(
-            {keys.progress_stream(search_id): format_event_id(cursor)},
-            block=int(wait * 1000) or None, count=STREAM_MAXLEN,
-        )
+        answer = await self._redis.xread({keys.progress_stream(search_id): format_event_id(cursor)},
+                                         count=STREAM_MAXLEN)
         events = []
         for _key, entries in answer or []:
             for raw_id, fields in entries:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.codes import Clock, system_clock
-from backend.domain.plans import FREE, Plan, month_of
+from backend.domain.plans import Plan, month_of, plan_named
 from backend.store.search_cache import metadata
 
 uso_mensal = sa.Table(
@@ -123,5 +123,5 @@ class Usage:
             mes_[plano] += n
             if dia == day:
                 hoje[plano] += n
-        no_limite = sum(1 for plano, buscas in users if buscas >= plans.get(plano, plans[FREE]).buscas_mes)
+        no_limite = sum(1 for plano, buscas in users if buscas >= plan_named(plans, plano).buscas_mes)
         return UsageToday(hoje=dict(hoje), mes=dict(mes_), no_limite=no_limite)

@@ -160,7 +160,7 @@ async def run_excel(services: Services, sid: UUID, job_try: int = 1, quota: dict
 
 
 async def events(services: Services, sid: UUID) -> list[Any]:
-    return [stored.event for stored in await services.progress.read(str(sid), (0, 0), wait=0.1)]
+    return [stored.event for stored in await services.progress.read(str(sid), (0, 0))]
 
 
 async def stages(services: Services, sid: UUID) -> list[str]:

@@ -110,9 +110,11 @@ async def test_a_stream_waiting_for_its_search_wakes_on_its_first_event(make_set
         await asyncio.sleep(QUIET_SECONDS)
         assert (counted.statements - statements, await counted.redis_commands() - commands) == (0, 0)
         assert not waiting.done()
+        # As a search starts: its row is stored, then its first event wakes whoever waits for it.
+        assert await services.store.begin(sid, request={"ufs": ["SP"]}, setor_id="vestuario")
         await services.progress.emit(str(sid), events.connecting_event("Vestuário", ["SP"]))
-        assert await asyncio.wait_for(waiting, timeout=5) is True
-        assert await wait_for_search(services.progress, services.store, uuid4(), 0.3) is False
+        assert (await asyncio.wait_for(waiting, timeout=5)).search_id == sid
+        assert await wait_for_search(services.progress, services.store, uuid4(), 0.3) is None
 
 
 async def test_500_streams_in_one_process_get_every_event_once_in_order(make_settings) -> None:
