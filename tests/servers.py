@@ -67,10 +67,18 @@ def running_server(
             if time.monotonic() > deadline:
                 raise AssertionError(f"server did not answer:\n{server.log()}")
             time.sleep(0.1)
-        yield server
+        try:
+            yield server
+        except BaseException:
+            print(f"the server's log, last lines:\n{_last_lines(server.log(), 40)}")  # shown with the failure
+            raise
     finally:
         stop(process, timeout=40)
         log.close()
+
+
+def _last_lines(text: str, count: int) -> str:
+    return "\n".join(text.splitlines()[-count:])
 
 
 def stop(process: subprocess.Popen[bytes], *, timeout: float) -> None:
@@ -79,6 +87,7 @@ def stop(process: subprocess.Popen[bytes], *, timeout: float) -> None:
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        print(f"process {process.pid} did not stop within {timeout:g} s of SIGTERM: killed")
         process.kill()
         process.wait()
 

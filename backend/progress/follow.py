@@ -52,6 +52,9 @@ async def follow(
             look_at_store = False
             for stored in events:
                 if stored.event.stage in ONCE_STAGES and stored.event.stage in sent:
+                    # Sent already, derived from the stored search before it came live: passed over,
+                    # so it is not read again (the loop would spin on it, never yielding).
+                    cursor = max(cursor, stored.id)
                     continue
                 if stored.event.stage == "complete" and _lacks_an_output(sent):
                     # Two jobs settle a search in parallel: `complete` may be appended before the

@@ -5,6 +5,7 @@ the streams as the progress route runs them (`follow`, `wait_for_search`)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,6 +142,36 @@ async def test_a_reconnect_replays_only_what_it_missed(make_settings) -> None:
         async with following(services, sid, 1, cursor=parse_event_id(ids[1])) as received:
             ids += await services.progress.emit_many(str(sid), written[4:])
     assert [stored.id for stored in received[0]] == [parse_event_id(i) for i in ids[2:]]
+
+
+def test_a_stage_sent_from_the_stored_search_then_live_is_passed_over(make_settings) -> None:
+    """A stream opening between a search's results being saved and their event being appended
+    sends `results_ready` from the stored row; the live one, after it, is passed over once. A stream
+    that kept finding it again would hold its process's event loop: that process would stop
+    answering anyone, so the scenario runs on a loop of its own, watched from here."""
+    sent: list[list[str]] = []
+    thread = threading.Thread(target=lambda: sent.append(asyncio.run(_sent_then_live(make_settings()))), daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the stream's loop never gave way again"
+    assert sent == [["results_ready", "llm_ready", "excel_ready", "complete"]], sent
+
+
+async def _sent_then_live(settings: Any) -> list[str]:
+    async with open_services(settings) as services:
+        sid = await saved_search(services)  # its results saved; their live event not appended yet
+        async with following(services, sid, 1) as received:
+            await eventually(lambda: stages(received[0]) == ["results_ready"] or None, timeout=10, step=0.05,
+                             what="results_ready from the stored search")
+            await asyncio.sleep(0.01)  # the live event's id comes after the stored one's
+            await services.progress.emit(str(sid), events.results_ready_event(0))
+            await asyncio.sleep(0.3)  # the stream passes over it, and waits again
+            await services.store.save_resumo(sid, events_resumo())
+            await services.progress.emit(str(sid), events.llm_ready_event(events_resumo()))
+            await services.store.save_excel(sid, status="ready", url="https://example.test/r.xlsx")
+            await services.progress.emit(str(sid), events.excel_event("ready", "https://example.test/r.xlsx", None))
+            await services.progress.emit(str(sid), events.complete_event())
+        return stages(received[0])
 
 
 async def test_streams_outlive_a_redis_restart_and_none_waits_past_its_cap(make_settings, tmp_path: Path) -> None:
