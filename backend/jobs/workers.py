@@ -6,6 +6,7 @@ woken by a message when a job is queued (`JobWakeUp`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -156,6 +157,11 @@ class JobWakeUp:
         if self._listener is not None:
             self._listener.cancel()
 
+    async def poll_step_over(self) -> None:
+        """Returns when no poll step is under way: the next one sees what its caller changed."""
+        async with self._lock:
+            pass
+
     async def stop(self) -> None:
         self.cancel()
         if self._listener is not None:
@@ -173,7 +179,10 @@ class JobWakeUp:
                     await pubsub.subscribe(keys.JOBS_WAKEUP)
                     if self._may_poll():  # a job queued while not subscribed woke nobody
                         await self.poll()
-                    while True:
+                    # Not `while True`: redis-py's read of a pubsub message can lose a cancel (its
+                    # `asyncio.timeout(0)` takes a pending cancel for its own, python/cpython#134471),
+                    # so `cancel()` also ends the loop by its flag.
+                    while not self._stopped:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if message is not None and self._may_poll():
                             await self.poll()
@@ -204,6 +213,9 @@ class WakeableWorker(Worker):
     async def _poll_iteration(self) -> None:
         await self._wakeup.poll()
 
+    async def poll_step_over(self) -> None:
+        await self._wakeup.poll_step_over()
+
     async def main(self) -> None:
         try:
             await super().main()
@@ -225,7 +237,7 @@ class EmbeddedWorker:
         self._clock = clock
         self._sleep = sleep
         self._settings = services.settings
-        self._worker: Worker | None = None
+        self._worker: WakeableWorker | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._connected = False  # the current worker reached Redis and is polling
@@ -245,7 +257,7 @@ class EmbeddedWorker:
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="embedded-arq-worker")
 
-    def _new_worker(self) -> Worker:
+    def _new_worker(self) -> WakeableWorker:
         return WakeableWorker(
             database_id=self._services.database_id,
             describe=lambda: self.state,
@@ -289,11 +301,19 @@ class EmbeddedWorker:
         if worker is None or task is None:
             return
         worker.allow_pick_jobs = False
+        drain = self._settings.worker_drain_seconds
+        deadline = asyncio.get_running_loop().time() + drain
+        # A poll step under way may have read the queue before that, and starts what it read: once
+        # it is over, every job this worker will run is among its tasks. (It can wait for a free
+        # slot, that is for a job to end: the drain's time bounds that wait too.)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.poll_step_over(), timeout=drain)
         running = [t for t in worker.tasks.values() if not t.done()]
         if running:
-            logger.info("draining %d job(s) for up to %.0fs", len(running), self._settings.worker_drain_seconds)
-            await asyncio.wait(running, timeout=self._settings.worker_drain_seconds)
-        # Jobs still running are cancelled; ARQ puts a cancelled job back in the queue.
+            logger.info("draining %d job(s) for up to %.0fs", len(running), drain)
+            await asyncio.wait(running, timeout=max(deadline - asyncio.get_running_loop().time(), 0.0))
+        # Jobs still running are cancelled; ARQ puts a cancelled job back in the queue. Closing its
+        # pool is what ends ARQ's loop: a cancel can be lost in one of its Redis reads (see _listen).
         await _quietly(live_workers.leave(worker.pool, self._services.database_id))
         await _quietly(worker.close())
         task.cancel()

@@ -111,6 +111,7 @@ class ProgressHub:
         self._searches: dict[str, _Search] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = False
+        self._closing = False
         self.subscriptions = 0  # subscriptions made to the channel: 1, then one more after each failure
 
     @property
@@ -187,6 +188,7 @@ class ProgressHub:
             self._listener = asyncio.create_task(self._listen(), name="progress-hub")
 
     async def aclose(self) -> None:
+        self._closing = True
         for search in self._searches.values():
             if search.reading is not None:
                 search.reading.cancel()
@@ -200,7 +202,10 @@ class ProgressHub:
     async def _listen(self) -> None:
         assert self._redis is not None
         failures = 0
-        while True:
+        # Not `while True`: redis-py's read of a pubsub message can lose a cancel (its
+        # `asyncio.timeout(0)` takes a pending cancel for its own, python/cpython#134471),
+        # so `aclose()` also ends the loop by its flag.
+        while not self._closing:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(keys.PROGRESS_NEWS)
@@ -209,7 +214,7 @@ class ProgressHub:
                     if failures:
                         logger.info("progress: news channel subscribed again; waking every stream once")
                     self._wake_all()  # what was appended while nobody listened
-                    while True:
+                    while not self._closing:
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_SECONDS)
                         if message is not None and message.get("type") == "message":
                             data = message["data"]
@@ -221,5 +226,7 @@ class ProgressHub:
                 if self._subscribed:
                     self._subscribed = False
                     self._wake_all()  # they go on polling
+            if self._closing:
+                return
             failures += 1
             await asyncio.sleep(RESUBSCRIBE_SECONDS)
