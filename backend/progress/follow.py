@@ -47,27 +47,24 @@ async def follow(
             if events is None:  # nothing yet: this client reads (a replay, or a stream just opened)
                 events = await tracker.hub.read(key, cursor)
             if not events and (look_at_store or not watch.live):
-                outcome = await store.get_outcome(search_id)
-                events = [e for e in derived_events(outcome) if e.id > cursor] if outcome else []
+                events = [e for e in await _stored_events(store, search_id) if e.id > cursor]
             look_at_store = False
             for stored in events:
+                # Past every event read, the ones passed over too: read again, they would be passed
+                # over again, and the loop would spin without ever yielding.
+                cursor = max(cursor, stored.id)
                 if stored.event.stage in ONCE_STAGES and stored.event.stage in sent:
-                    # Sent already, derived from the stored search before it came live: passed over,
-                    # so it is not read again (the loop would spin on it, never yielding).
-                    cursor = max(cursor, stored.id)
-                    continue
+                    continue  # sent already (derived from the stored search before it came live)
                 if stored.event.stage == "complete" and _lacks_an_output(sent):
                     # Two jobs settle a search in parallel: `complete` may be appended before the
                     # other job's own event. Send what the client lacks first (an output saved after
                     # the cursor it came with, and not sent on this connection).
-                    outcome = await store.get_outcome(search_id)
-                    for missing in derived_events(outcome) if outcome else []:
+                    for missing in await _stored_events(store, search_id):
                         stage = missing.event.stage
                         if stage not in sent and stage not in TERMINAL_STAGES and missing.id > resumed_from:
                             sent.add(missing.event.stage)
                             yield missing
                 sent.add(stored.event.stage)
-                cursor = max(cursor, stored.id)
                 yield stored
                 if stored.event.stage in TERMINAL_STAGES:
                     return
@@ -83,6 +80,12 @@ async def follow(
                 look_at_store = not woken or not watch.live or watch.subscription != subscription
             else:
                 await watch.wait(seen, min(poll_seconds, remaining))  # memory appends still wake it
+
+
+async def _stored_events(store: SearchCache, search_id: UUID) -> list[StoredEvent]:
+    """The settled stages the stored search tells (none while it is not stored)."""
+    outcome = await store.get_outcome(search_id)
+    return derived_events(outcome) if outcome else []
 
 
 def _lacks_an_output(sent: set[str]) -> bool:

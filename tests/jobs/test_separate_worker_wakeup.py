@@ -29,7 +29,7 @@ from backend.codes import now_brasilia
 from backend.jobs import history
 from backend.services import Services, open_services
 from tests.conftest import free_port, start_redis
-from tests.servers import ROOT, eventually, server_env
+from tests.servers import ROOT, eventually, server_env, stop
 
 POLL_DELAY = 60  # seconds between the worker's polls: far more than any wait below
 DEADLINE = 10.0  # seconds a queued job may take to start
@@ -71,12 +71,7 @@ def separate_worker(tmp_path: Path, redis_url: str, **extra: str) -> Iterator[Se
             yield worker
         finally:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop(process, timeout=30)
 
 
 @pytest.fixture
